@@ -1,0 +1,50 @@
+"""The one event representation inside the core.
+
+Every source converts to ``EVENT_DTYPE`` at its boundary: ``t`` int64
+microseconds, ``x``/``y`` uint16 pixel coordinates, ``p`` uint8 polarity with
+ON=1 and OFF=0. Arrays are in non-decreasing time order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+
+
+@dataclass(frozen=True)
+class SensorSize:
+    """Sensor resolution in pixels."""
+
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+def empty_events(n: int = 0) -> np.ndarray:
+    """A zeroed event array of length ``n``."""
+    return np.zeros(n, dtype=EVENT_DTYPE)
+
+
+def make_events(t, x, y, p) -> np.ndarray:
+    """Build an event array from four equally long sequences (converted, not checked for order)."""
+    t = np.asarray(t)
+    out = np.empty(t.shape[0], dtype=EVENT_DTYPE)
+    out["t"] = t
+    out["x"] = x
+    out["y"] = y
+    out["p"] = np.asarray(p) != 0
+    return out
+
+
+def concatenate(chunks: list[np.ndarray]) -> np.ndarray:
+    """Join event arrays; an empty list gives an empty array."""
+    if not chunks:
+        return empty_events()
+    if len(chunks) == 1:
+        return chunks[0]
+    return np.concatenate(chunks)
