@@ -1,0 +1,27 @@
+"""The ``neuroclip-live`` console script.
+
+It lives in the UI layer so the core stays free of Qt: headless runs, ``train``
+and ``evaluate`` never import Qt; the window is imported only when opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from neuroclip_live import cli
+
+
+def _open_window(args: argparse.Namespace) -> int:
+    from ui.app import run_app  # Qt is imported here, and only here
+
+    return run_app(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, gui=_open_window)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
