@@ -24,6 +24,7 @@ import numpy as np
 from neuroclip_live.errors import NeuroclipError, SourceDisconnected
 from neuroclip_live.events import SensorSize
 from neuroclip_live.framing import EventFramer, Frame, TimestepRule
+from neuroclip_live.noise import BackgroundActivityFilter
 from neuroclip_live.queues import DropOldestQueue
 from neuroclip_live.sources.base import ApsFrame, Discontinuity, EventSource, FileSource
 
@@ -49,6 +50,7 @@ class PipelineConfig:
     lossless: bool = False  # reader waits for the worker instead of dropping (offline runs)
     reconnect_interval_s: float = 1.0
     keep_results: int = 10_000  # results buffered for ``results()`` before the oldest go
+    noise_filter_us: int | None = None  # background-activity filter window; None = off
 
 
 @dataclass
@@ -156,6 +158,9 @@ class Pipeline:
         self._reader = threading.Thread(target=self._read_loop, name="neuroclip-reader", daemon=True)
         self._worker = threading.Thread(target=self._work_loop, name="neuroclip-worker", daemon=True)
         self._started = False
+        self._listeners: list[Callable[[np.ndarray | Discontinuity], None]] = []
+        self._noise: BackgroundActivityFilter | None = None
+        self._noise_request: tuple[int | None] | None = (self.config.noise_filter_us,)
 
     # ----------------------------------------------------------------- control
     def start(self) -> Pipeline:
@@ -221,6 +226,24 @@ class Pipeline:
         """New labels take effect on the worker's next timestep (only the text is re-encoded)."""
         with self._lock:
             self._labels_request = list(labels)
+
+    def set_noise_filter(self, duration_us: int | None) -> None:
+        """Turn the background-activity filter on (support window in microseconds) or off (None)."""
+        with self._lock:
+            self.config.noise_filter_us = duration_us
+            self._noise_request = (duration_us,)
+
+    def add_packet_listener(self, fn: Callable[[np.ndarray | Discontinuity], None]) -> None:
+        """Call ``fn`` on the reader thread with every raw packet and jump (recording to disk).
+
+        It sees events before the noise filter, so a recording keeps what the sensor sent.
+        """
+        with self._lock:
+            self._listeners = [*self._listeners, fn]
+
+    def remove_packet_listener(self, fn: Callable[[np.ndarray | Discontinuity], None]) -> None:
+        with self._lock:
+            self._listeners = [f for f in self._listeners if f is not fn]
 
     def call_classifier(self, fn: Callable[[Classifier], None]) -> None:
         """Run ``fn(classifier)`` on the worker thread before its next timestep (templates, alpha...)."""
@@ -339,6 +362,8 @@ class Pipeline:
         for item in items:
             if self._stop.is_set():
                 return
+            for listener in self._listeners:
+                listener(item)
             if isinstance(item, Discontinuity):
                 self._discontinuity(item)
                 continue
@@ -346,10 +371,20 @@ class Pipeline:
                 continue
             now = time.perf_counter()
             self._count_events(now, item.shape[0])
+            item = self._filter(item)
             for frame in framer.push(item):
                 self._hand_over(frame, now)
             if self._replay is not None and self._state == "paused" and self._replay.state == "playing":
                 self._set_state("playing")
+
+    def _filter(self, events: np.ndarray) -> np.ndarray:
+        with self._lock:
+            request, self._noise_request = self._noise_request, None
+        if request is not None:
+            duration = request[0]
+            size = self._source.size if self._source is not None else None
+            self._noise = BackgroundActivityFilter(size, duration) if duration and size else None
+        return self._noise(events) if self._noise is not None else events
 
     def _finish_stream(self) -> None:
         assert self._framer is not None
@@ -360,6 +395,8 @@ class Pipeline:
     def _discontinuity(self, jump: Discontinuity) -> None:
         assert self._framer is not None
         self._framer.reset()
+        if self._noise is not None:
+            self._noise.reset()
         with self._lock:
             self._epoch += 1
             self._window = []
