@@ -305,6 +305,8 @@ class Pipeline:
 
     def _set_state(self, state: str, message: str = "") -> None:
         with self._lock:
+            if self._state == "error":
+                return  # the first error is what the user needs to read; later states would hide it
             self._state = state
             self._message = message
 

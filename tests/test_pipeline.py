@@ -1,0 +1,229 @@
+"""The threaded pipeline with a live source and fake classifiers: drops, resets, reconnects, labels."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from neuroclip_live.errors import SourceDisconnected, SourceError
+from neuroclip_live.events import SensorSize, make_events
+from neuroclip_live.framing import TimestepRule
+from neuroclip_live.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.sources.base import Discontinuity, EventSource
+
+SIZE = SensorSize(8, 6)
+
+
+class ScriptedLiveSource(EventSource):
+    """A live source that plays a list of packets / jumps / exceptions, then idles until closed."""
+
+    is_live = True
+
+    def __init__(self, items, delay_s=0.0):
+        self.items = list(items)
+        self.delay_s = delay_s
+        self.closed = threading.Event()
+
+    @property
+    def name(self):
+        return "scripted"
+
+    @property
+    def size(self):
+        return SIZE
+
+    def packets(self):
+        for item in self.items:
+            if isinstance(item, Exception):
+                raise item
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            yield item
+        while not self.closed.wait(0.02):
+            yield make_events([], [], [], [])
+
+    def close(self):
+        self.closed.set()
+
+
+def packet(t0, n=10, step=1):
+    t = t0 + np.arange(n) * step
+    return make_events(t, t % SIZE.width, (t // 3) % SIZE.height, t % 2)
+
+
+@dataclass
+class FakeScores:
+    labels: list
+    probs: np.ndarray
+
+    def top(self, k):
+        order = np.argsort(-self.probs)[:k]
+        return [(self.labels[i], float(self.probs[i])) for i in order]
+
+
+class FakeClassifier:
+    """Records what the worker asks of it; optionally slow, to build a backlog."""
+
+    def __init__(self, delay_s=0.0):
+        self.delay_s = delay_s
+        self.labels = ["a", "b"]
+        self.calls = []  # ("step", n) / ("reset",) / ("labels", labels)
+
+    def step(self, frames):
+        self.calls.append(("step", frames.shape[0]))
+        time.sleep(self.delay_s)
+        p = np.full(len(self.labels), 1.0 / len(self.labels))
+        return [FakeScores(list(self.labels), p) for _ in range(frames.shape[0])]
+
+    def reset(self):
+        self.calls.append(("reset",))
+
+    def set_labels(self, labels):
+        self.calls.append(("labels", labels))
+        self.labels = list(labels)
+
+
+def run_until(pipeline, predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_slow_worker_drops_oldest_frames_and_never_stalls_the_reader():
+    n_packets = 200
+    items = [packet(i * 10) for i in range(n_packets)]  # 10 events a packet, one frame a packet
+    src = ScriptedLiveSource(items)
+    clf = FakeClassifier(delay_s=0.02)
+    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, max_pending=3, max_batch=2)
+    with Pipeline(lambda: src, cfg, lambda: clf) as p:
+        # The reader gets through every packet quickly although the model is slow.
+        assert run_until(p, lambda: p.snapshot().stats.events_total == n_packets * 10, timeout=5)
+        assert run_until(p, lambda: p._queue.__len__() == 0)
+        snap = p.snapshot()
+    results = list(p.results(timeout=1))
+    assert snap.stats.drops > 0
+    assert len(results) + snap.stats.drops == n_packets
+    assert max(n for kind, *rest in clf.calls if kind == "step" for n in rest) <= 2
+    steps = [r.step for r in results]
+    assert steps == list(range(len(results)))
+    assert all(r.latency_ms >= 0 for r in results)
+    assert results[-1].drops == snap.stats.drops
+
+
+def test_lossless_mode_scores_every_frame():
+    items = [packet(i * 10) for i in range(40)]
+    src = ScriptedLiveSource(items)
+    clf = FakeClassifier(delay_s=0.005)
+    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, max_pending=2, lossless=True)
+    with Pipeline(lambda: src, cfg, lambda: clf) as p:
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 40)
+    assert p.snapshot().stats.drops == 0
+
+
+def test_discontinuity_resets_classifier_between_the_right_frames():
+    items = [packet(0), packet(10), Discontinuity("seek", 5000), packet(5000)]
+    src = ScriptedLiveSource(items)
+    clf = FakeClassifier()
+    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, lossless=True)
+    with Pipeline(lambda: src, cfg, lambda: clf) as p:
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 3)
+    kinds = [c[0] for c in clf.calls]
+    assert kinds.index("reset") == 2 or kinds[:3] == ["step", "step", "reset"] or kinds[:2] == ["step", "reset"]
+    # Exactly two frames were scored before the reset and one after.
+    before = sum(c[1] for c in clf.calls[: kinds.index("reset")] if c[0] == "step")
+    assert before == 2
+    results = list(p.results(timeout=1))
+    assert [r.epoch for r in results] == [0, 0, 1]
+    assert results[2].frame.index == 0  # the framer restarted its count after the jump
+
+
+def test_labels_change_takes_effect_on_the_next_timestep():
+    gate = threading.Event()
+    items = [packet(0)]
+
+    class GatedSource(ScriptedLiveSource):
+        def packets(self):
+            yield items[0]
+            gate.wait(5)
+            yield packet(10)
+            yield from super().packets()
+
+    src = GatedSource([])
+    clf = FakeClassifier()
+    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4)
+    with Pipeline(lambda: src, cfg, lambda: clf) as p:
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 1)
+        assert p.snapshot().result.scores.labels == ["a", "b"]
+        p.set_labels(["cat", "dog", "car"])
+        gate.set()
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 2)
+        assert p.snapshot().result.scores.labels == ["cat", "dog", "car"]
+
+
+def test_disconnect_shows_state_and_reconnects():
+    opened = []
+
+    def open_source():
+        opened.append(1)
+        if len(opened) == 1:
+            return ScriptedLiveSource([packet(0), SourceDisconnected("camera unplugged")])
+        if len(opened) == 2:
+            raise SourceError("no camera connected")
+        return ScriptedLiveSource([packet(100), packet(110)])
+
+    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, reconnect_interval_s=0.05)
+    with Pipeline(open_source, cfg, None) as p:
+        assert run_until(p, lambda: p.state == "disconnected" or len(opened) >= 2, timeout=5)
+        assert run_until(p, lambda: p.state == "live" and len(opened) == 3, timeout=5)
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 3, timeout=5)
+    results = list(p.results(timeout=1))
+    assert [r.epoch for r in results] == [0, 1, 1]
+    assert all(r.scores is None for r in results)
+
+
+def test_model_load_error_is_a_state_not_a_crash():
+    from neuroclip_live.errors import ModelError
+
+    def broken():
+        raise ModelError("no weights for RN50: pass --weights PATH")
+
+    src = ScriptedLiveSource([packet(0)])
+    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), broken) as p:
+        assert run_until(p, lambda: p.state == "error")
+        assert "no weights" in p.message
+
+
+def test_stop_is_prompt_even_while_the_worker_is_busy():
+    src = ScriptedLiveSource([packet(i * 10) for i in range(50)])
+    clf = FakeClassifier(delay_s=0.2)
+    p = Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), lambda: clf).start()
+    assert run_until(p, lambda: p.snapshot().stats.steps_total >= 1)
+    t0 = time.monotonic()
+    assert p.stop(timeout=2.0)
+    assert time.monotonic() - t0 < 2.0
+    assert p.state == "stopped"
+
+
+@pytest.mark.parametrize("noise_us", [None, 1_000])
+def test_packet_listeners_see_raw_packets_and_noise_filter_applies(noise_us):
+    seen = []
+    # Isolated events on a diagonal, far apart in time: the filter removes all of them.
+    t = np.arange(20) * 10_000
+    lonely = make_events(t, t // 10_000 % SIZE.width, (t // 10_000 * 2) % SIZE.height, 1)
+    src = ScriptedLiveSource([lonely])
+    cfg = PipelineConfig(rule=TimestepRule("count", 5), noise_filter_us=noise_us)
+    p = Pipeline(lambda: src, cfg, None)
+    p.add_packet_listener(lambda item: seen.append(item))
+    with p:
+        assert run_until(p, lambda: p.snapshot().stats.events_total == 20)
+        time.sleep(0.1)
+        steps = p.snapshot().stats.steps_total
+    assert sum(x.shape[0] for x in seen if hasattr(x, "shape")) == 20
+    assert steps == (4 if noise_us is None else 0)

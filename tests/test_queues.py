@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import threading
+import time
+
+from neuroclip_live.queues import DropOldestQueue
+
+
+def is_int(item):
+    return isinstance(item, int)
+
+
+def test_drops_the_oldest_droppable_item_and_counts_it():
+    q = DropOldestQueue(3, is_int)
+    for item in [1, "reset", 2, 3, 4, 5]:
+        q.put(item)
+    assert q.dropped == 2
+    assert q.get_batch(10) == ["reset"]  # markers are never dropped and end a batch
+    assert q.get_batch(10) == [3, 4, 5]
+
+
+def test_batch_stops_after_a_marker():
+    q = DropOldestQueue(10, is_int)
+    for item in [1, 2, "end", 3]:
+        q.put(item)
+    assert q.get_batch(10) == [1, 2, "end"]
+    assert q.get_batch(1) == [3]
+    assert q.get_batch(1, timeout=0.01) == []
+
+
+def test_blocking_put_waits_for_room_instead_of_dropping():
+    q = DropOldestQueue(1, is_int)
+    q.put(1)
+    taken = []
+
+    def consume():
+        time.sleep(0.05)
+        taken.extend(q.get_batch(1))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    assert q.put(2, block=True, timeout=5)
+    t.join()
+    assert taken == [1] and q.dropped == 0 and q.get_batch(5) == [2]
+
+
+def test_close_wakes_a_waiting_getter():
+    q = DropOldestQueue(1, is_int)
+    out = []
+    t = threading.Thread(target=lambda: out.append(q.get_batch(1, timeout=5)))
+    t.start()
+    time.sleep(0.05)
+    q.close()
+    t.join(1)
+    assert not t.is_alive() and out == [[]]
+    assert q.put(3) is False
