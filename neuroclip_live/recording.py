@@ -11,8 +11,8 @@ reference to the writer; it runs on stop, on window close and after a write
 error, so what was recorded up to then is never lost.
 
 Timestamps in the file never go backwards (the writer refuses that): after a
-seek back or a loop the stream is shifted to continue just after the last
-written event, so a recording is the stream as the app saw it.
+seek back, a loop or a reconnect the stream is shifted to continue just after
+the last written event, so a recording is the stream as the app saw it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable
 from pathlib import Path
 
 import dv_processing as dv
@@ -79,23 +78,25 @@ class AedatRecorder:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise RecordingError(f"{self.path}: cannot create the recording ({first})") from None
         self._cond = threading.Condition()
-        self._pending: deque[np.ndarray | Discontinuity] = deque()
+        self._pending: deque[np.ndarray] = deque()
         self._backlog = 0  # events queued, not yet written
         self._closing = False
         self._written = 0
         self._error: str | None = None
         self._offset = 0  # added to timestamps so the file stays in time order across jumps
         self._last_t: int | None = None
-        self._after_jump = False
         self._thread = threading.Thread(target=self._write_loop, name="neuroclip-recorder", daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------ reader side
     def write(self, item: np.ndarray | Discontinuity) -> None:
-        """Queue a packet (or a time jump); waits while the backlog is full."""
-        if isinstance(item, np.ndarray) and item.shape[0] == 0:
+        """Queue a packet; waits while the backlog is full.
+
+        Jump markers need no place in the file: any step back in time is closed up when writing.
+        """
+        if not isinstance(item, np.ndarray) or item.shape[0] == 0:
             return
-        n = item.shape[0] if isinstance(item, np.ndarray) else 0
+        n = item.shape[0]
         with self._cond:
             while self._backlog > self.max_backlog_events and not self._closing and self._error is None:
                 self._cond.wait(0.1)
@@ -153,7 +154,7 @@ class AedatRecorder:
                     batch = self._take_batch()
                 self._write_batch(batch)
                 with self._cond:
-                    self._backlog -= sum(b.shape[0] for b in batch if isinstance(b, np.ndarray))
+                    self._backlog -= sum(b.shape[0] for b in batch)
                     self._cond.notify_all()
         except Exception as err:
             log.exception("recording to %s failed", self.path)
@@ -167,25 +168,17 @@ class AedatRecorder:
             # Destroying the writer is what completes the file.
             self._writer = None
 
-    def _take_batch(self) -> list[np.ndarray | Discontinuity]:
-        batch: list[np.ndarray | Discontinuity] = []
+    def _take_batch(self) -> list[np.ndarray]:
+        batch: list[np.ndarray] = []
         n = 0
         while self._pending and n < _WRITE_CHUNK:
             item = self._pending.popleft()
             batch.append(item)
-            if isinstance(item, np.ndarray):
-                n += item.shape[0]
+            n += item.shape[0]
         return batch
 
-    def _write_batch(self, batch: Iterable[np.ndarray | Discontinuity]) -> None:
-        chunks: list[np.ndarray] = []
-        for item in batch:
-            if isinstance(item, Discontinuity):
-                self._after_jump = True
-                continue
-            chunks.append(self._monotonic_times(item))
-        if not chunks:
-            return
+    def _write_batch(self, batch: list[np.ndarray]) -> None:
+        chunks = [self._monotonic_times(item) for item in batch]
         events = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         assert self._writer is not None
         self._writer.writeEvents(_to_event_store(events["t"], events["x"], events["y"], events["p"]))
@@ -194,16 +187,13 @@ class AedatRecorder:
     def _monotonic_times(self, packet: np.ndarray) -> np.ndarray:
         t = packet["t"] + self._offset
         if self._last_t is not None and t[0] < self._last_t:
-            if self._after_jump:
-                # A seek back or a loop: continue right after what is already written.
-                shift = self._last_t + 1 - int(t[0])
-                self._offset += shift
-                t = t + shift
-            # Any remaining disorder (a source's small timestamp glitches) is clamped.
-        self._after_jump = False
-        if self._last_t is not None:
-            np.maximum(t, self._last_t, out=t)
-        t = np.maximum.accumulate(t)
+            # A seek back, a loop or a reconnected camera whose clock restarted (the
+            # pipeline does not pass reconnects to listeners): continue right after
+            # what is already written.
+            shift = self._last_t + 1 - int(t[0])
+            self._offset += shift
+            t += shift
+        t = np.maximum.accumulate(t)  # a source's small disorder inside a packet
         self._last_t = int(t[-1])
         out = packet.copy()
         out["t"] = t

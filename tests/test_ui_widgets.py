@@ -1,0 +1,280 @@
+"""The window's parts on their own: event-view tiling and colours, label bars, prompt editor,
+playback bar, status bar, recent files, label presets. Offscreen, no pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from neuroclip_live.framing import BACKGROUND, Frame
+from neuroclip_live.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
+from ui import theme
+from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
+from ui.label_bars import LabelBars, bar_order
+from ui.playback_bar import PlaybackBar, format_time
+from ui.prompt_editor import PromptEditor
+from ui.recent_files import RecentFiles
+from ui.status import StatusBar, format_rate
+
+
+@dataclass
+class FakeScores:
+    labels: list
+    probs: np.ndarray
+
+    def top(self, k):
+        order = np.argsort(-self.probs, kind="stable")[:k]
+        return [(self.labels[i], float(self.probs[i])) for i in order]
+
+
+@dataclass
+class FakeResult:
+    step: int
+    frame: Frame
+    scores: FakeScores | None
+    epoch: int = 0
+
+
+def frame(index: int, h: int = 6, w: int = 8) -> Frame:
+    image = np.full((h, w), BACKGROUND, dtype=np.uint8)
+    image[index % h, index % w] = 255
+    return Frame(index, index * 1000, (index + 1) * 1000, 1, image)
+
+
+# ------------------------------------------------------------------ event view
+def test_shrink_keeps_sparse_events_visible():
+    image = np.full((8, 8), BACKGROUND, dtype=np.uint8)
+    image[1, 1] = 255  # one ON pixel in the top-left 4x4 block
+    image[6, 5] = 0  # one OFF pixel in the bottom-right block
+    image[5, 1] = 0
+    image[6, 2] = 255  # bottom-left block holds both: ON wins
+    small = shrink_ternary(image, 4)
+    assert small.tolist() == [[255, BACKGROUND], [255, 0]]
+    assert shrink_ternary(image, 1) is image
+
+
+def test_window_mosaic_holds_every_frame_in_order_with_gaps():
+    images = [frame(i).image for i in range(10)]
+    rows, cols = grid_shape(10, 8, 6, target_aspect=5 * 8 / (2 * 6))
+    assert (rows, cols) == (2, 5)
+    mosaic = tile_window(images, target_aspect=5 * 8 / (2 * 6))
+    g = 4
+    assert mosaic.shape == (2 * 6 + g, 5 * 8 + 4 * g)
+    for i, im in enumerate(images):
+        r, c = divmod(i, 5)
+        np.testing.assert_array_equal(mosaic[r * (6 + g) : r * (6 + g) + 6, c * (8 + g) : c * (8 + g) + 8], im)
+    assert mosaic[6, 0] == GAP_VALUE
+
+
+def test_window_mosaic_marks_unused_cells_and_shrinks_big_sensors():
+    images = [np.full((720, 1280), BACKGROUND, dtype=np.uint8) for _ in range(3)]
+    mosaic = tile_window(images, target_aspect=1.8)
+    assert mosaic.shape == (2 * 180 + 4, 2 * 320 + 4)  # 2x2 grid of tiles shrunk to at most 360 px wide
+    assert (mosaic == EMPTY_VALUE).any()  # 3 tiles in a 2x2 grid leave one cell
+    assert tile_window([], 1.0).shape == (1, 1)
+
+
+def test_lookup_tables_keep_grey_exact_and_colour_polarities():
+    grey = event_lut(False)
+    for v in (0, 127, 255):
+        assert grey[v].tolist() == [v, v, v]
+    colour = event_lut(True)
+    assert tuple(colour[255]) == theme.EVENT_ON
+    assert tuple(colour[0]) == theme.EVENT_OFF
+    assert tuple(colour[127]) == theme.EVENT_BACKGROUND
+
+
+def test_event_view_modes_and_export(qtbot, tmp_path):
+    view = EventView()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    window = [frame(i) for i in range(4)]
+    view.show_frames(window[-1], window, None)
+    np.testing.assert_array_equal(view.displayed, window[-1].image)
+    assert "1 events" in view.caption.text()
+    view.set_window_mode(True)
+    assert view.displayed.shape[0] > 6 and view.displayed.shape[1] > 8
+    assert "4 frames" in view.caption.text()
+    view.set_colour(True)
+    path = tmp_path / "view.png"
+    assert view.export_png(str(path))
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(path))
+    assert (img.width(), img.height()) == (view.displayed.shape[1], view.displayed.shape[0])
+    assert not view.aps_column.isVisible()
+
+
+def test_event_view_shows_aps_beside_when_given(qtbot):
+    from neuroclip_live.sources.base import ApsFrame
+
+    view = EventView()
+    qtbot.addWidget(view)
+    view.show()
+    aps = ApsFrame(0, np.arange(48, dtype=np.uint8).reshape(6, 8))
+    view.show_frames(frame(0), [frame(0)], aps)
+    assert view.aps_column.isVisible()
+    assert view.aps_box.isVisible()
+    view.aps_box.setChecked(False)
+    assert not view.aps_column.isVisible()
+
+
+# ------------------------------------------------------------------ label bars
+def test_bar_order_sorts_on_request_and_caps_long_lists():
+    probs = np.array([0.1, 0.6, 0.3])
+    assert bar_order(["a", "b", "c"], probs, sort=False) == [0, 1, 2]
+    assert bar_order(["a", "b", "c"], probs, sort=True) == [1, 2, 0]
+    many = np.linspace(0, 1, 30)
+    order = bar_order([str(i) for i in range(30)], many, sort=False, limit=20)
+    assert order[0] == 29 and len(order) == 20
+
+
+def test_label_bars_follow_labels_order_and_highlight_top1(qtbot):
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    bars.show_result(FakeResult(0, frame(0), FakeScores(["cat", "dog", "car"], np.array([0.2, 0.7, 0.1]))))
+    assert bars.shown_labels == ["cat", "dog", "car"]
+    brushes = bars.bars.opts["brushes"]
+    assert brushes[1].color().name() == theme.HIGHLIGHT
+    assert brushes[0].color().name() == theme.BAR
+    bars.sort_box.setChecked(True)
+    assert bars.shown_labels == ["dog", "cat", "car"]
+    # Fewer labels on a later timestep: bars and ticks shrink together.
+    bars.show_result(FakeResult(1, frame(1), FakeScores(["car", "bus"], np.array([0.4, 0.6]))))
+    assert bars.shown_labels == ["bus", "car"]
+    assert len(bars.bars.opts["y"]) == 2
+    # The same timestep twice is drawn once; history plot shows the top labels.
+    bars.show_result(FakeResult(1, frame(1), FakeScores(["x"], np.array([1.0]))))
+    assert bars.shown_labels == ["bus", "car"]
+    assert set(bars._curves) == {"bus", "car"}
+
+
+def test_label_bars_history_restarts_after_a_seek(qtbot):
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    for i in range(5):
+        bars.show_result(FakeResult(i, frame(i), FakeScores(["a", "b"], np.array([0.5, 0.5]))))
+    assert len(bars._history["a"]) == 5
+    bars.show_result(FakeResult(5, frame(0), FakeScores(["a", "b"], np.array([0.5, 0.5])), epoch=1))
+    assert len(bars._history["a"]) == 1
+
+
+# --------------------------------------------------------------- prompt editor
+def test_prompt_editor_parses_commas_and_lines_and_applies(qtbot):
+    editor = PromptEditor()
+    qtbot.addWidget(editor)
+    editor.edit.setPlainText("cat, dog\ncar\n\nCat")
+    assert editor.labels() == ["cat", "dog", "car"]
+    assert "merged duplicate" in editor.state.text()
+    with qtbot.waitSignal(editor.labelsApplied) as sig:
+        editor.apply_button.click()
+    assert sig.args == [["cat", "dog", "car"]]
+    assert editor.edit.toPlainText() == "cat\ndog\ncar"  # rewritten one per line
+    assert "in use" in editor.state.text()
+
+
+def test_prompt_editor_reorders_and_removes_lines(qtbot):
+    editor = PromptEditor()
+    qtbot.addWidget(editor)
+    editor.set_labels(["a", "b", "c"])
+    editor._put_cursor_on_line(2)
+    editor.move_current_line(-1)
+    assert editor.labels() == ["a", "c", "b"]
+    assert editor.edit.textCursor().blockNumber() == 1
+    editor.remove_current_line()
+    assert editor.labels() == ["a", "b"]
+    assert "Apply" in editor.state.text()
+
+
+def test_prompt_editor_presets_and_templates(qtbot):
+    editor = PromptEditor()
+    qtbot.addWidget(editor)
+    with qtbot.waitSignal(editor.labelsApplied) as sig:
+        editor.load_preset("CIFAR-10 classes")
+    assert sig.args == [CIFAR10]
+    with qtbot.waitSignal(editor.templatesChanged) as sig:
+        editor.ensemble.setChecked(False)
+    assert sig.args[1] is False
+    editor.set_templates("a sketch of a {}.", True)  # a custom template from the command line
+    assert editor.templates.currentText() == "a sketch of a {}."
+    with qtbot.assertNotEmitted(editor.labelsApplied):
+        editor.edit.setPlainText(" , ")
+        editor.apply()
+    assert "at least one label" in editor.state.text()
+
+
+def test_label_presets():
+    assert DIGITS == [str(d) for d in range(10)]
+    assert len(CIFAR10) == 10 and len(DVS128_GESTURES) == 11
+    assert list(LABEL_PRESETS) == ["Digits 0-9", "CIFAR-10 classes", "DVS128 gestures"]
+    labels = preset_labels("Digits 0-9")
+    labels.append("x")
+    assert preset_labels("Digits 0-9") == DIGITS  # callers get copies
+    with pytest.raises(KeyError, match="known"):
+        preset_labels("nope")
+
+
+# ---------------------------------------------------------------- playback bar
+def test_playback_bar_seeks_and_follows_the_stream(qtbot):
+    bar = PlaybackBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.set_mode("file")
+    bar.show_position(1_500_000, (1_000_000, 3_000_000))
+    assert bar.slider.value() == 2_500
+    assert bar.time_label.text() == "0:00.500 / 0:02.000"
+    with qtbot.waitSignal(bar.seekRequested) as sig:
+        bar.seek_to_fraction(0.75)
+    assert sig.args == [2_500_000]
+    bar.show_position(1_600_000, (1_000_000, 3_000_000))  # an old position: the slider stays put
+    assert bar.slider.value() == 7_500
+    with qtbot.waitSignal(bar.speedChanged) as sig:
+        bar.speed.setCurrentIndex(bar.speed.count() - 1)
+    assert sig.args == [0.0]
+    with qtbot.waitSignal(bar.playToggled) as sig:
+        bar.play_button.click()
+    assert sig.args == [False] and bar.play_button.text() == "Play"
+    bar.set_mode("live")
+    assert bar.live_label.isVisible() and not bar.slider.isVisible()
+
+
+def test_format_time():
+    assert format_time(0) == "0:00.000"
+    assert format_time(61_234_000) == "1:01.234"
+
+
+# ------------------------------------------------------------ status and files
+def test_status_bar_words_and_figures(qtbot):
+    from neuroclip_live.pipeline import PipelineStats, Snapshot
+
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    snap = Snapshot("disconnected", "camera unplugged", "DAVIS346 123", None, True, None, None, None, [], None,
+                    None, PipelineStats(event_rate=1.25e6, steps_per_s=33.3, inference_ms=12.3, latency_ms=20, drops=7))
+    bar.show_snapshot(snap, has_model=True)
+    assert bar.state_text == "disconnected"
+    assert bar.message_text == "camera unplugged"
+    assert bar.rate_label.text() == "1.25 Mev/s"
+    assert bar.drops_label.text() == "drops 7"
+    bar.show_recording("● REC x.aedat4")
+    assert not bar.record_label.isHidden()
+    assert format_rate(999) == "999 ev/s" and format_rate(12_300) == "12.3 kev/s"
+
+
+def test_recent_files_newest_first_existing_only(tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    recent = RecentFiles(settings)
+    files = []
+    for name in ("a.aedat4", "b.aedat4", "c.aedat4"):
+        p = tmp_path / name
+        p.write_bytes(b"x")
+        files.append(str(p))
+        recent.add(str(p))
+    recent.add(files[0])
+    assert recent.paths() == [files[0], files[2], files[1]]
+    (tmp_path / "b.aedat4").unlink()
+    assert recent.paths() == [files[0], files[2]]
+    assert RecentFiles(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)).paths()[0] == files[0]

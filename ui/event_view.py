@@ -1,0 +1,269 @@
+"""The event view: the current 127/255/0 frame (or the whole T-frame window) and the APS frame beside it.
+
+Frames are shown through a lookup table, so the grey mode is exactly the
+model's input and the colour mode only recolours it. Redraws happen only
+when a new frame arrived, not at every timer tick.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from neuroclip_live.framing import BACKGROUND, OFF_VALUE, ON_VALUE, Frame
+from neuroclip_live.sources.base import ApsFrame
+from ui import theme
+
+# Pixel values of the gaps between tiles and of unused grid cells in window mode
+# (frames only hold 0/127/255); the lookup tables give them their own colours.
+GAP_VALUE = 64
+EMPTY_VALUE = 32
+TILE_GAP_PX = 4
+MAX_TILE_WIDTH = 360  # big sensors are shrunk in window mode so T tiles stay cheap to draw
+
+
+def event_lut(colour: bool) -> np.ndarray:
+    """256 x 3 uint8 lookup table for frame values 0/127/255 (and the tile gap)."""
+    if colour:
+        lut = np.empty((256, 3), dtype=np.uint8)
+        lut[:] = theme.EVENT_BACKGROUND
+        lut[ON_VALUE] = theme.EVENT_ON
+        lut[OFF_VALUE] = theme.EVENT_OFF
+    else:
+        lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    lut[GAP_VALUE] = theme.TILE_GAP
+    lut[EMPTY_VALUE] = theme.WINDOW_RGB  # unused cells vanish into the window
+    return lut
+
+
+def shrink_ternary(image: np.ndarray, factor: int) -> np.ndarray:
+    """Downsample a 0/127/255 frame by ``factor`` keeping sparse events visible.
+
+    Plain striding would drop most events; a block shows ON if any pixel is ON,
+    else OFF if any is OFF, else background.
+    """
+    if factor <= 1:
+        return image
+    h, w = image.shape
+    hh, ww = h // factor, w // factor
+    blocks = image[: hh * factor, : ww * factor].reshape(hh, factor, ww, factor)
+    out = np.full((hh, ww), BACKGROUND, dtype=np.uint8)
+    out[(blocks == OFF_VALUE).any(axis=(1, 3))] = OFF_VALUE
+    out[(blocks == ON_VALUE).any(axis=(1, 3))] = ON_VALUE
+    return out
+
+
+def grid_shape(n: int, tile_w: int, tile_h: int, target_aspect: float) -> tuple[int, int]:
+    """(rows, cols) for ``n`` tiles whose mosaic is closest to ``target_aspect`` (w/h), few empty cells."""
+    best: tuple[float, int, int] | None = None
+    for cols in range(1, n + 1):
+        rows = math.ceil(n / cols)
+        aspect = (cols * tile_w) / (rows * tile_h)
+        empty = rows * cols - n
+        score = abs(math.log(aspect / target_aspect)) + 0.15 * empty
+        if best is None or score < best[0]:
+            best = (score, rows, cols)
+    assert best is not None
+    return best[1], best[2]
+
+
+def tile_window(images: list[np.ndarray], target_aspect: float, max_tile_width: int = MAX_TILE_WIDTH) -> np.ndarray:
+    """The T frames (oldest first) as one mosaic, read left to right, top to bottom."""
+    if not images:
+        return np.full((1, 1), BACKGROUND, dtype=np.uint8)
+    factor = max(1, math.ceil(images[0].shape[1] / max_tile_width))
+    tiles = [shrink_ternary(im, factor) for im in images]
+    th, tw = tiles[0].shape
+    rows, cols = grid_shape(len(tiles), tw, th, target_aspect)
+    g = TILE_GAP_PX
+    mosaic = np.full((rows * th + (rows - 1) * g, cols * tw + (cols - 1) * g), GAP_VALUE, dtype=np.uint8)
+    for i in range(len(tiles), rows * cols):
+        r, c = divmod(i, cols)
+        mosaic[max(r * (th + g) - g, 0) : r * (th + g) + th, max(c * (tw + g) - g, 0) : c * (tw + g) + tw] = EMPTY_VALUE
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        mosaic[r * (th + g) : r * (th + g) + th, c * (tw + g) : c * (tw + g) + tw] = tile
+    return mosaic
+
+
+class ImagePane(pg.GraphicsLayoutWidget):
+    """One image, aspect locked, scaled to the widget, no axes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ci.setContentsMargins(0, 0, 0, 0)
+        self.view = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.view.setMenuEnabled(False)
+        self.view.setDefaultPadding(0.01)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self._shape: tuple[int, ...] | None = None
+
+    def show_image(self, image: np.ndarray, lut: np.ndarray | None = None) -> None:
+        self.image.setImage(image, autoLevels=False, levels=(0, 255), lut=lut)
+        if image.shape != self._shape:  # refit only when the geometry changes, not every frame
+            self._shape = image.shape
+            self.view.autoRange(padding=0.01)
+
+
+class EventView(QWidget):
+    """Event frame or T-frame mosaic, optional APS frame, a caption, and the mode controls."""
+
+    modeChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.events = ImagePane()
+        self.aps = ImagePane()
+        self.aps.setVisible(False)
+        self.caption = QLabel("")
+        self.caption.setObjectName("hint")
+
+        self.frame_button = QPushButton("Frame")
+        self.window_button = QPushButton("Window")
+        self.frame_button.setToolTip("The newest timestep's frame, as the model sees it")
+        self.window_button.setToolTip("All T frames of the window the scores come from, oldest first")
+        self.modes = QButtonGroup(self)
+        for i, b in enumerate((self.frame_button, self.window_button)):
+            b.setCheckable(True)
+            self.modes.addButton(b, i)
+        self.frame_button.setChecked(True)
+        self.colour_box = QCheckBox("Colour polarity")
+        self.colour_box.setToolTip("ON events blue, OFF events orange on a dark ground (grey = model input)")
+        self.aps_box = QCheckBox("APS")
+        self.aps_box.setToolTip("Show the recording's intensity (APS) frame beside the events")
+        self.aps_box.setChecked(True)
+        self.aps_box.setVisible(False)  # offered only when the recording has intensity frames
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.frame_button)
+        controls.addWidget(self.window_button)
+        controls.addSpacing(10)
+        controls.addWidget(self.colour_box)
+        controls.addWidget(self.aps_box)
+        controls.addStretch(1)
+        controls.addWidget(self.caption)
+
+        panes = QHBoxLayout()
+        panes.setContentsMargins(0, 0, 0, 0)
+        panes.setSpacing(6)
+        panes.addWidget(self.events, 3)
+        aps_box = QVBoxLayout()
+        aps_box.setContentsMargins(0, 0, 0, 0)
+        aps_box.addWidget(self.aps, 1)
+        self.aps_column = QWidget()
+        self.aps_column.setLayout(aps_box)
+        self.aps_column.setVisible(False)
+        panes.addWidget(self.aps_column, 2)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addLayout(controls)
+        layout.addLayout(panes, 1)
+
+        self._lut = event_lut(False)
+        self._shown: tuple[int, int] | None = None  # (frame index, t_end) drawn last
+        self._last_frame: Frame | None = None
+        self._last_window: list[Frame] = []
+        self._last_aps: ApsFrame | None = None
+        self.displayed: np.ndarray | None = None  # what the event pane shows now (frame values)
+        self.modes.idToggled.connect(self._mode_toggled)
+        self.colour_box.toggled.connect(self._colour_toggled)
+        self.aps_box.toggled.connect(lambda _: self._update_aps(self._last_aps, force=True))
+
+    # ----------------------------------------------------------------- modes
+    @property
+    def window_mode(self) -> bool:
+        return self.window_button.isChecked()
+
+    def set_window_mode(self, on: bool) -> None:
+        (self.window_button if on else self.frame_button).setChecked(True)
+
+    @property
+    def colour(self) -> bool:
+        return self.colour_box.isChecked()
+
+    def set_colour(self, on: bool) -> None:
+        self.colour_box.setChecked(on)
+
+    def _mode_toggled(self, _id: int, checked: bool) -> None:
+        if checked:
+            self._redraw()
+            self.modeChanged.emit()
+
+    def _colour_toggled(self, on: bool) -> None:
+        self._lut = event_lut(on)
+        self._redraw()
+        self.modeChanged.emit()
+
+    # --------------------------------------------------------------- drawing
+    def clear(self) -> None:
+        self._shown = None
+        self._last_frame = None
+        self._last_window = []
+        self._last_aps = None
+        self.displayed = None
+        self.events.image.clear()
+        self.aps.image.clear()
+        self.aps_column.setVisible(False)
+        self.aps_box.setVisible(False)
+        self.caption.setText("")
+
+    def show_frames(self, frame: Frame | None, window: list[Frame], aps: ApsFrame | None) -> None:
+        """Draw the newest frame (or window); cheap when nothing changed since the last call."""
+        self._update_aps(aps)
+        if frame is None:
+            return
+        key = (frame.index, frame.t_end_us)
+        if key == self._shown:
+            return
+        self._shown = key
+        self._last_frame = frame
+        self._last_window = window
+        self._redraw()
+
+    def _redraw(self) -> None:
+        frame = self._last_frame
+        if frame is None:
+            return
+        if self.window_mode and self._last_window:
+            w = max(self.events.width(), 1)
+            h = max(self.events.height(), 1)
+            image = tile_window([f.image for f in self._last_window], w / h)
+            self.caption.setText(
+                f"{len(self._last_window)} frames · t {self._last_window[0].t_start_us / 1e6:.3f}"
+                f"–{frame.t_end_us / 1e6:.3f} s"
+            )
+        else:
+            image = frame.image
+            self.caption.setText(f"t {frame.t_end_us / 1e6:.3f} s · {frame.n_events:,} events")
+        self.displayed = image
+        self.events.show_image(image, self._lut)
+
+    def _update_aps(self, aps: ApsFrame | None, force: bool = False) -> None:
+        if aps is self._last_aps and not force:
+            return
+        self._last_aps = aps
+        self.aps_box.setVisible(aps is not None)
+        show = aps is not None and self.aps_box.isChecked()
+        self.aps_column.setVisible(show)
+        if show:
+            assert aps is not None
+            self.aps.show_image(aps.image)
+
+    # ---------------------------------------------------------------- export
+    def export_png(self, path: str) -> bool:
+        """Save what the event pane shows, at sensor resolution and in the current colours."""
+        if self.displayed is None:
+            return False
+        rgb = np.ascontiguousarray(self._lut[self.displayed])
+        h, w, _ = rgb.shape
+        image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        return image.copy().save(path, "PNG")

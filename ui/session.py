@@ -1,0 +1,259 @@
+"""The GUI's side of one running stream: a ``Pipeline`` polled on a QTimer, plus its recorder.
+
+The pipeline's reader and worker threads do all the event and model work; this
+object only starts and stops pipelines, forwards the user's requests, and
+emits the latest ``Snapshot`` on the GUI thread about 33 times a second.
+Changing the timestep rule, T or the model means a new pipeline: ``rebuild``
+stops the old one and starts a new one where the old one was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from neuroclip_live.pipeline import Pipeline, PipelineConfig, Snapshot
+from neuroclip_live.recording import AedatRecorder, RecordingError
+from neuroclip_live.sources.base import Discontinuity, EventSource, SourceSpec
+
+log = logging.getLogger(__name__)
+
+SourceOpener = Callable[[SourceSpec], EventSource]
+# (run settings, labels) -> the callable the worker thread runs to load the classifier
+ClassifierFactory = Callable[[argparse.Namespace, list[str]], Callable[[], Any]]
+
+POLL_MS = 30  # about 33 redraws a second
+
+
+def _default_open_source(spec: SourceSpec) -> EventSource:
+    from neuroclip_live.sources import open_source
+
+    return open_source(spec)
+
+
+def _default_classifier_factory(args: argparse.Namespace, labels: list[str]) -> Callable[[], Any]:
+    from neuroclip_live.cli import classifier_loader
+
+    return classifier_loader(args, labels)
+
+
+class StreamSession(QObject):
+    """Owns at most one pipeline and one recorder at a time."""
+
+    updated = Signal(object)  # Snapshot, on every poll while a source is open
+    sourceChanged = Signal()  # a source was opened, rebuilt or closed
+    recordingChanged = Signal()  # a recording started or stopped
+    problem = Signal(str)  # one-line message for the user (recording errors...)
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        open_source: SourceOpener | None = None,
+        classifier_factory: ClassifierFactory | None = None,
+        poll_ms: int = POLL_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.args = argparse.Namespace(**vars(args))
+        self.labels: list[str] = []
+        self.spec: SourceSpec | None = None
+        self.pipeline: Pipeline | None = None
+        self.has_model = False
+        self.noise_filter_us: int | None = None
+        self.recorder: AedatRecorder | None = None
+        self.latest: Snapshot | None = None
+        self._open_source = open_source or _default_open_source
+        self._classifier_factory = classifier_factory or _default_classifier_factory
+        self._listener: Callable[[Any], None] | None = None
+        self._pending_seek: int | None = None
+        self._pending_pause = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self._poll)
+
+    # ----------------------------------------------------------------- sources
+    def open(self, spec: SourceSpec) -> None:
+        """Stop whatever runs and stream ``spec``; errors show up in the snapshot's state."""
+        self.stop_recording()
+        self._stop_pipeline()
+        self.spec = spec
+        self._pending_seek = None
+        self._pending_pause = False
+        self._start_pipeline()
+        self.sourceChanged.emit()
+
+    def close_source(self) -> None:
+        self.stop_recording()
+        self._stop_pipeline()
+        self.spec = None
+        self.latest = None
+        self.sourceChanged.emit()
+
+    def rebuild(self, args: argparse.Namespace | None = None) -> None:
+        """Restart the pipeline with new run settings, continuing where the old one was."""
+        if args is not None:
+            self.args = argparse.Namespace(**vars(args))
+        if self.spec is None:
+            return
+        snap = self.pipeline.snapshot() if self.pipeline is not None else None
+        if snap is not None and snap.time_range is not None and snap.position_us is not None:
+            self._pending_seek = snap.position_us if snap.state != "ended" else None
+            self._pending_pause = snap.state == "paused"
+        self._stop_pipeline()
+        self._start_pipeline()
+        if self.recorder is not None and self.pipeline is not None:
+            self.recorder.write(Discontinuity("rebuild"))
+            self.pipeline.add_packet_listener(self._listener)  # type: ignore[arg-type]
+        self.sourceChanged.emit()
+
+    def _start_pipeline(self) -> None:
+        assert self.spec is not None
+        spec = self.spec
+        opener = self._open_source
+        # A trained adapter brings its own classes, so it loads the model even without labels.
+        wants_model = bool(self.labels) or bool(getattr(self.args, "adapter", None))
+        loader = self._classifier_factory(self.args, list(self.labels)) if wants_model else None
+        self.has_model = loader is not None
+        config = PipelineConfig(
+            rule=self.args.timestep,
+            T=self.args.T,
+            speed=self.args.speed,
+            loop=self.args.loop,
+            noise_filter_us=self.noise_filter_us,
+        )
+        self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
+        self._timer.start()
+
+    def _stop_pipeline(self, timeout: float = 2.0) -> bool:
+        pipeline, self.pipeline = self.pipeline, None
+        self._timer.stop()
+        if pipeline is None:
+            return True
+        ok = pipeline.stop(timeout)
+        if not ok:
+            log.warning("the pipeline's threads did not stop within %.1f s", timeout)
+        return ok
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Finish any recording and stop every thread; True when all stopped in time."""
+        self.stop_recording()
+        return self._stop_pipeline(timeout)
+
+    # ---------------------------------------------------------------- controls
+    def play(self) -> None:
+        if self.pipeline is None:
+            return
+        if self.pipeline.state == "ended":  # the reader has finished: replay from the start
+            self._pending_seek = None
+            self.rebuild()
+            return
+        self._pending_pause = False
+        self.pipeline.resume()
+
+    def pause(self) -> None:
+        if self.pipeline is not None:
+            self._pending_pause = True
+            self.pipeline.pause()
+
+    def seek(self, t_us: int) -> None:
+        if self.pipeline is None:
+            return
+        if self.pipeline.state == "ended":
+            self._pending_seek = t_us
+            self._stop_pipeline()
+            self._start_pipeline()
+            return
+        self.pipeline.seek(t_us)
+
+    def set_speed(self, speed: float) -> None:
+        self.args.speed = speed
+        if self.pipeline is not None:
+            self.pipeline.set_speed(speed)
+
+    def set_loop(self, loop: bool) -> None:
+        self.args.loop = loop
+        if self.pipeline is not None:
+            self.pipeline.set_loop(loop)
+
+    def set_noise_filter(self, duration_us: int | None) -> None:
+        self.noise_filter_us = duration_us
+        if self.pipeline is not None:
+            self.pipeline.set_noise_filter(duration_us)
+
+    def set_labels(self, labels: list[str]) -> None:
+        """Use these labels from the next timestep on; the first labels load the model."""
+        self.labels = list(labels)
+        if self.pipeline is None:
+            return
+        if self.has_model:
+            self.pipeline.set_labels(self.labels)
+        elif self.labels:
+            self.rebuild()
+
+    def set_templates(self, name: str | None, ensemble: bool) -> None:
+        """A template set (and ensembling) for the prompts: re-encodes the text only."""
+        self.args.templates = name
+        self.args.no_ensemble = not ensemble
+        if self.pipeline is None or not self.has_model:
+            return
+
+        def apply(classifier: Any) -> None:
+            setter = getattr(classifier, "set_templates", None)
+            if setter is not None:
+                setter(name, ensemble=ensemble)
+
+        self.pipeline.call_classifier(apply)
+
+    # --------------------------------------------------------------- recording
+    def start_recording(self, path: str | os.PathLike) -> AedatRecorder:
+        """Record the incoming stream (before the noise filter) to ``path``; raises RecordingError."""
+        if self.pipeline is None:
+            raise RecordingError("open a recording or a camera before recording")
+        snap = self.pipeline.snapshot()
+        if snap.size is None:
+            raise RecordingError("the source is not open yet; try again in a moment")
+        self.stop_recording()
+        name = snap.source_name or "neuroclip-live"
+        self.recorder = AedatRecorder(path, snap.size, camera_name=name)
+        self._listener = self.recorder.write  # one bound method: removal compares by identity
+        self.pipeline.add_packet_listener(self._listener)
+        self.recordingChanged.emit()
+        return self.recorder
+
+    def stop_recording(self) -> str | None:
+        """Finish the file; returns an error line when writing had failed, else None."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        if self.pipeline is not None and self._listener is not None:
+            self.pipeline.remove_packet_listener(self._listener)
+        self._listener = None
+        recorder.close()
+        self.recordingChanged.emit()
+        return recorder.error
+
+    # -------------------------------------------------------------------- poll
+    def _poll(self) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        snap = pipeline.snapshot()
+        if snap.time_range is not None and snap.state in ("playing", "paused"):
+            # The replay exists only once the reader opened the file: apply what waited for it.
+            if self._pending_seek is not None:
+                pipeline.seek(self._pending_seek)
+                self._pending_seek = None
+            if self._pending_pause and snap.state == "playing":
+                pipeline.pause()
+                snap = pipeline.snapshot()
+        if self.recorder is not None and self.recorder.error is not None:
+            error = self.stop_recording()
+            if error:
+                self.problem.emit(error)
+        self.latest = snap
+        self.updated.emit(snap)

@@ -1,0 +1,90 @@
+"""The status bar: source state in words, the stream's figures, and the recording indicator."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from neuroclip_live.pipeline import Snapshot
+from ui import theme
+
+
+def format_rate(events_per_s: float) -> str:
+    if events_per_s >= 1e6:
+        return f"{events_per_s / 1e6:.2f} Mev/s"
+    if events_per_s >= 1e3:
+        return f"{events_per_s / 1e3:.1f} kev/s"
+    return f"{events_per_s:.0f} ev/s"
+
+
+class StatusBar(QStatusBar):
+    """Permanent fields, updated from each snapshot; the message field holds one-line errors and notes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeGripEnabled(False)
+        self.state_label = QLabel("no source")
+        self.state_label.setMinimumWidth(96)
+        self.source_label = QLabel("")
+        self.message_label = QLabel("")
+        self.message_label.setMinimumWidth(40)
+        self.rate_label = QLabel("")
+        self.steps_label = QLabel("")
+        self.inference_label = QLabel("")
+        self.latency_label = QLabel("")
+        self.drops_label = QLabel("")
+        self.record_label = QLabel("")
+        self.record_label.setStyleSheet(f"color: {theme.RECORD}; font-weight: bold;")
+        self.record_label.setVisible(False)
+        self.addWidget(self.state_label)
+        self.addWidget(self.source_label)
+        self.addWidget(self.message_label, 1)
+        for w in (self.record_label, self.rate_label, self.steps_label, self.inference_label, self.latency_label,
+                  self.drops_label):
+            self.addPermanentWidget(w)
+        self.rate_label.setToolTip("Events read per second of wall time")
+        self.steps_label.setToolTip("Timesteps scored per second")
+        self.inference_label.setToolTip("Model time per timestep")
+        self.latency_label.setToolTip("From a timestep's last event to its scores")
+        self.drops_label.setToolTip("Frames dropped because the model could not keep up (oldest first)")
+        self._state = ""
+        self.show_state("no source")
+
+    @property
+    def state_text(self) -> str:
+        return self._state
+
+    @property
+    def message_text(self) -> str:
+        return self.message_label.text()
+
+    def show_state(self, state: str, message: str = "") -> None:
+        if state != self._state:
+            self._state = state
+            colour = theme.STATE_COLOURS.get(state, theme.BAR)
+            self.state_label.setText(state)
+            self.state_label.setStyleSheet(
+                f"background: {colour}; color: white; border-radius: 8px; padding: 1px 10px; font-weight: bold;"
+            )
+        self.message_label.setText(message)
+        self.message_label.setToolTip(message)
+
+    def show_snapshot(self, snap: Snapshot, has_model: bool) -> None:
+        self.show_state(snap.state, snap.message)
+        self.source_label.setText(snap.source_name)
+        st = snap.stats
+        self.rate_label.setText(format_rate(st.event_rate))
+        self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
+        self.inference_label.setText(f"inference {st.inference_ms:.1f} ms" if has_model else "no model")
+        self.latency_label.setText(f"latency {st.latency_ms:.0f} ms")
+        self.drops_label.setText(f"drops {st.drops:,}")
+        self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops else "")
+
+    def clear_figures(self) -> None:
+        for w in (self.source_label, self.rate_label, self.steps_label, self.inference_label, self.latency_label,
+                  self.drops_label):
+            w.setText("")
+
+    def show_recording(self, text: str | None) -> None:
+        """'● REC name.aedat4 · 12,345 events', or None to hide the indicator."""
+        self.record_label.setVisible(text is not None)
+        self.record_label.setText(text or "")
