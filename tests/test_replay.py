@@ -114,11 +114,13 @@ def test_pause_and_resume_from_another_thread(recording):
     time.sleep(0.2)
     replay.pause()
     assert replay.state == PAUSED
-    time.sleep(0.05)  # a packet already handed over may still land
-    count_at_pause = len(events_of(received))
     position_at_pause = replay.position_us
+    time.sleep(0.3)  # a packet handed over just before the pause lands meanwhile
+    so_far = events_of(received)
+    assert events_equal(so_far, events[: so_far.shape[0]])
+    assert 0 < so_far.shape[0] < events.shape[0] and int(so_far["t"][-1]) == position_at_pause
     time.sleep(0.3)
-    assert len(events_of(received)) == count_at_pause  # nothing flows while paused
+    assert events_of(received).shape[0] == so_far.shape[0]  # nothing flows while paused
     assert replay.position_us == position_at_pause
     replay.resume()
     reader.join(timeout=10)

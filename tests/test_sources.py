@@ -174,6 +174,10 @@ def test_csv_columns_are_found_by_name_and_a_headerless_csv_gets_the_events_exte
     source = open_file(str(reordered))
     assert events_equal(read_all(source), events)
 
+    exported = tmp_path / "exported.csv"  # a spreadsheet export: byte-order mark before the header
+    exported.write_bytes(b"\xef\xbb\xbf" + reordered.read_bytes())
+    assert events_equal(read_all(open_file(str(exported))), events)
+
     headerless = tmp_path / "headerless.csv"
     np.savetxt(headerless, rows[:, [3, 0, 1, 2]], fmt="%d", delimiter=",")
     source = open_file(str(headerless))

@@ -160,7 +160,7 @@ class FaeryFileSource(ScannedFileSource):
         with self.path.open("rb") as f:
             first_bytes = f.readline(4096)
         try:
-            first = first_bytes.decode("utf-8").strip()
+            first = first_bytes.decode("utf-8-sig").strip()  # -sig: spreadsheet exports start with a BOM
         except UnicodeDecodeError:
             first = "\0"
         if not first or not first.isprintable():
