@@ -47,7 +47,7 @@ class PipelineConfig:
     loop: bool = False
     max_pending: int = 4  # frames waiting for the worker before the oldest is dropped
     max_batch: int = 8  # frames the worker encodes at once when a backlog built up
-    lossless: bool = False  # reader waits for the worker instead of dropping (offline runs)
+    lossless: bool = False  # reader waits for the worker instead of dropping (also implied by file speed 0)
     reconnect_interval_s: float = 1.0
     keep_results: int = 10_000  # results buffered for ``results()`` before the oldest go
     noise_filter_us: int | None = None  # background-activity filter window; None = off
@@ -176,12 +176,7 @@ class Pipeline:
         replay = self._replay
         if replay is not None:
             replay.stop()
-        src = self._source
-        if src is not None:
-            try:
-                src.close()
-            except Exception:  # closing a dead device must not mask the stop
-                log.debug("closing the source failed", exc_info=True)
+        self._close_source()
         self._queue.close()
         deadline = time.monotonic() + timeout
         for t in (self._reader, self._worker):
@@ -191,6 +186,14 @@ class Pipeline:
         if self._state not in ("error", "ended"):
             self._set_state("stopped")
         return not alive
+
+    def _close_source(self) -> None:
+        src = self._source
+        if src is not None:
+            try:
+                src.close()
+            except Exception:  # closing a dead device must not mask a stop or a reconnect
+                log.debug("closing the source failed", exc_info=True)
 
     def __enter__(self) -> Pipeline:
         return self.start()
@@ -348,6 +351,7 @@ class Pipeline:
                 return
             except SourceDisconnected as err:
                 self._set_state("disconnected", str(err))
+                self._close_source()  # release the dead device or socket now, not at garbage collection
             # The device went away: keep the app running and retry until it returns.
             while not self._stop.wait(self.config.reconnect_interval_s):
                 try:
@@ -411,7 +415,10 @@ class Pipeline:
             self._latest_frame = frame
             self._window = list(self._framer.window)
             epoch = self._epoch
-        self._queue.put(_Pending(frame, ready, epoch), block=self.config.lossless)
+        # Replay "as fast as possible" has no clock to keep up with: the reader waits for the
+        # worker instead of dropping. Paced replay and live sources drop the oldest frames.
+        lossless = self.config.lossless or (self._replay is not None and self.config.speed == 0)
+        self._queue.put(_Pending(frame, ready, epoch), block=lossless)
 
     def _count_events(self, now: float, n: int) -> None:
         with self._lock:
