@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from neuroclip_live import __version__
 from neuroclip_live.errors import NeuroclipError
@@ -147,7 +147,7 @@ def classifier_loader(args: argparse.Namespace, labels: list[str]) -> Callable[[
     return load
 
 
-def run_headless(args: argparse.Namespace, out=sys.stdout) -> int:
+def run_headless(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from neuroclip_live.headless import HeadlessSink
     from neuroclip_live.sources import open_source
 

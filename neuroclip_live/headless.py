@@ -44,8 +44,8 @@ def result_line(result: StepResult, top_k: int = 3) -> str:
 class HeadlessSink:
     """Writes each result to a text stream, and frames as PNG files when asked."""
 
-    def __init__(self, out: TextIO = sys.stdout, as_json: bool = False, dump_dir: str | None = None, top_k: int = 3):
-        self.out = out
+    def __init__(self, out: TextIO | None = None, as_json: bool = False, dump_dir: str | None = None, top_k: int = 3):
+        self.out = out if out is not None else sys.stdout
         self.as_json = as_json
         self.top_k = top_k
         self.dump_dir = Path(dump_dir) if dump_dir else None

@@ -1,0 +1,133 @@
+"""The command line end to end, as a user runs it: real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PROJECT_ROOT
+from neuroclip_live.cli import main
+
+SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The installed entry point in a fresh process (what a user gets, tracebacks included)."""
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "ui.launch", *args], capture_output=True, text=True, timeout=timeout, env=env,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", ["davis346.aedat4", "evt3.raw", "dvs.es"])
+def test_headless_json_on_every_shared_recording(recordings_dir, capsys, name):
+    rc = main(["--file", str(recordings_dir / name), "--headless", "--json", "--speed", "0", "--timestep", "50ms"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    rows = json_lines(out)
+    assert rows and [r["step"] for r in rows] == list(range(len(rows)))
+    assert all({"step", "t_end_us", "events", "drops", "latency_ms"} <= r.keys() for r in rows)
+    assert all(r["drops"] == 0 for r in rows)  # speed 0 waits for the worker, nothing is dropped
+    ends = [r["t_end_us"] for r in rows]
+    assert ends == sorted(ends) and all(b - a == 50_000 for a, b in zip(ends, ends[1:]))
+    total = sum(r["events"] for r in rows)
+    expected = {"davis346.aedat4": 78_830, "evt3.raw": 1_218_618, "dvs.es": 473_225}[name]
+    assert total == expected  # every event of the file lands in exactly one timestep
+
+
+def test_headless_on_nmnist_samples_by_event_count(nmnist_root, capsys):
+    files = sorted((nmnist_root / "Train" / "7").iterdir())[:5]
+    for f in files:
+        rc = main(["--file", str(f), "--headless", "--json", "--speed", "0", "--timestep", "500ev", "-T", "10"])
+        out, err = capsys.readouterr()
+        assert rc == 0, err
+        rows = json_lines(out)
+        n = f.stat().st_size // 5
+        assert sum(r["events"] for r in rows) == n
+        assert all(r["events"] == 500 for r in rows[:-1]) and 0 < rows[-1]["events"] <= 500
+
+
+def test_dump_writes_the_frames_as_png(recordings_dir, tmp_path, capsys):
+    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--speed", "0", "--timestep", "100ms",
+               "--dump", str(tmp_path / "frames"), "--max-steps", "3"])
+    out, _ = capsys.readouterr()
+    assert rc == 0 and len(out.splitlines()) == 3
+    pngs = sorted((tmp_path / "frames").glob("*.png"))
+    assert len(pngs) == 3
+    img = np.asarray(Image.open(pngs[0]))
+    assert img.shape == (240, 320) and set(np.unique(img)) <= {0, 127, 255} and (img != 127).any()
+
+
+def test_project_sample_recording_replays(capsys):
+    if not SAMPLE.is_file():
+        pytest.skip("recordings/sample.aedat4 not built")
+    rc = main(["--file", str(SAMPLE), "--headless", "--speed", "0", "--max-steps", "20"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and len(out.splitlines()) == 20, err
+
+
+def test_paced_replay_takes_stream_time(recordings_dir, capsys):
+    import time
+
+    t0 = time.perf_counter()
+    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--speed", "4", "--timestep", "100ms"])
+    elapsed = time.perf_counter() - t0
+    capsys.readouterr()
+    assert rc == 0
+    assert elapsed > 0.2  # a 1 s recording at 4x lasts about 0.25 s, not "as fast as possible"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--file", "missing.aedat4", "--headless"], "no such file"),
+        (["--file", "recordings", "--headless"], "folder"),
+        (["--file", "pyproject.toml", "--headless"], "supported"),
+        (["--headless"], "needs a source"),
+        (["--file", "x.aedat4", "--timestep", "fast", "--headless"], "cannot read timestep"),
+        (["--file", "x.aedat4", "--speed", "-1", "--headless"], "speed"),
+        (["train", "--data", "nowhere", "--out", "a.safetensors"], "does not exist"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_no_traceback(args, says):
+    proc = run_cli(*args)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert any(says in ln for ln in lines), proc.stderr
+    assert len([ln for ln in lines if "error" in ln.lower() or "neuroclip-live:" in ln]) <= 2
+
+
+def test_empty_and_garbage_files(tmp_path):
+    empty = tmp_path / "empty.aedat4"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "junk.raw"
+    garbage.write_bytes(os.urandom(4096))
+    for path in (empty, garbage):
+        proc = run_cli("--file", str(path), "--headless")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_model_without_weights_offline_says_how_to_fix_it(recordings_dir, monkeypatch, tmp_path):
+    env_home = tmp_path / "home"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.launch", "--file", str(recordings_dir / "dvs.es"), "--headless",
+         "--labels", "cat, dog", "--model", "RN50", "--speed", "0"],
+        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), HOME=str(env_home), XDG_CACHE_HOME=str(env_home),
+                 NEUROCLIP_OFFLINE="1", HF_HUB_OFFLINE="1"),
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--weights" in proc.stderr and "NEUROCLIP_WEIGHTS" in proc.stderr
