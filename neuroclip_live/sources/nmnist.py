@@ -15,10 +15,14 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
-from neuroclip_live.sources.base import FileSource
+from neuroclip_live.sources.recording_scan import (
+    IN_MEMORY_MAX_EVENTS,
+    RecordingScan,
+    ScannedFileSource,
+    array_packets,
+)
 
 NMNIST_SIZE = SensorSize(34, 34)
-_PACKET = 10_000
 
 
 def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
@@ -42,57 +46,39 @@ def read_nmnist(path: str | os.PathLike) -> np.ndarray:
     return events
 
 
-class NmnistFileSource(FileSource):
-    """A ``.bin`` recording; small enough to decode whole on open."""
+class NmnistFileSource(ScannedFileSource):
+    """A ``.bin`` recording: a few thousand events, decoded whole on open."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         raw = np.fromfile(self.path, dtype=np.uint8)
         if raw.shape[0] < 5:
             raise SourceError(f"{self.path.name}: no complete event in this .bin file ({raw.shape[0]} bytes)")
-        self._events, leftover = decode_nmnist_bytes(raw)
+        events, leftover = decode_nmnist_bytes(raw)
         self._notes = []
         if leftover:
             self._notes.append(
-                f"{self.path.name}: truncated, read {self._events.shape[0]} whole events, "
+                f"{self.path.name}: truncated, read {events.shape[0]} whole events, "
                 f"ignored {leftover} trailing bytes"
             )
-        order_ok = bool(np.all(np.diff(self._events["t"]) >= 0))
-        if not order_ok:
+        if bool(np.any(events["t"][1:] < events["t"][:-1])):
             # The format has no wrap marker; a decreasing timestamp means corrupt data.
             raise SourceError(
                 f"{self.path.name}: timestamps go backwards, so this is not an N-MNIST-style .bin file "
                 "(or it is corrupt)"
             )
-        w = max(NMNIST_SIZE.width, int(self._events["x"].max()) + 1)
-        h = max(NMNIST_SIZE.height, int(self._events["y"].max()) + 1)
-        self._size = SensorSize(w, h)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def size(self) -> SensorSize:
-        return self._size
-
-    @property
-    def time_range(self) -> tuple[int, int]:
-        t = self._events["t"]
-        return int(t[0]), int(t[-1])
-
-    @property
-    def notes(self) -> list[str]:
-        return list(self._notes)
+        self._scan = RecordingScan(keep_max_events=max(IN_MEMORY_MAX_EVENTS, events.shape[0]))
+        self._scan.add(events)
+        self._events = self._scan.kept_events
+        # N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
+        extent = self._scan.extent
+        self._size = SensorSize(max(NMNIST_SIZE.width, extent.width), max(NMNIST_SIZE.height, extent.height))
 
     @property
     def events(self) -> np.ndarray:
         """Every event of the file."""
+        assert self._events is not None
         return self._events
 
-    def packets_from(self, start_us: int | None = None) -> Iterator[np.ndarray]:
-        ev = self._events
-        if start_us is not None:
-            ev = ev[int(np.searchsorted(ev["t"], start_us, side="left")) :]
-        for i in range(0, ev.shape[0], _PACKET):
-            yield ev[i : i + _PACKET]
+    def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
+        return array_packets(read_nmnist(self.path), start_us)
