@@ -223,6 +223,8 @@ class StreamingClassifier:
         feeding the same frames. With more than T frames, the adapter runs
         over all of them and the last T are scored.
         """
+        if self.adapter is None:
+            frames = frames[-self.T :]  # without membrane, older frames cannot matter
         feats = self.backbone.encode_frames(frames)
         if self.adapter is not None:
             saved = self.adapter.lif.mem.clone()
