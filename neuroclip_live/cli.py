@@ -155,7 +155,8 @@ def run_headless(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if spec is None:
         raise NeuroclipError("--headless needs a source: --file PATH, --camera [SERIAL] or --net HOST:PORT")
     labels = read_labels(args)
-    loader = classifier_loader(args, labels) if labels else None
+    # An adapter brings its own class names, so it needs no --labels.
+    loader = classifier_loader(args, labels) if (labels or args.adapter) else None
     sink = HeadlessSink(out, as_json=args.json, dump_dir=args.dump, top_k=args.top_k)
     config = PipelineConfig(rule=args.timestep, T=args.T, speed=args.speed, loop=args.loop, lossless=args.lossless)
     # Open once here so that a bad file fails before any thread starts, with its one-line message.

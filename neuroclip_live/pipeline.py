@@ -328,6 +328,11 @@ class Pipeline:
                 for note in src.notes:
                     log.warning(note)
                     self._set_state(self._state, note)
+                # A recording waits for its model, so that its first timesteps are scored rather than
+                # replayed (or dropped) while the weights load; a live view shows frames meanwhile.
+                while self._load_classifier is not None and not self._model_ready.wait(0.05):
+                    if self._stop.is_set():
+                        return
                 self._set_state("playing", self._message)
                 self._pump(self._replay.packets())
                 if not self._stop.is_set():

@@ -73,7 +73,7 @@ def train_adapter(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * idx.numel()
+            total += loss.item() * idx.numel()
         history.append(total / len(train))
         bar.set_postfix(loss=f"{history[-1]:.3f}")
     adapter.eval()
