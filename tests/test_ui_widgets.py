@@ -3,13 +3,13 @@ playback bar, status bar, recent files, label presets. Offscreen, no pipeline.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 
+from neuroclip_live.classifier import Scores, Timings
 from neuroclip_live.framing import BACKGROUND, Frame
+from neuroclip_live.pipeline import PipelineStats, Snapshot, StepResult
 from neuroclip_live.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
 from ui import theme
 from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
@@ -20,22 +20,12 @@ from ui.recent_files import RecentFiles
 from ui.status import StatusBar, format_rate
 
 
-@dataclass
-class FakeScores:
-    labels: list
-    probs: np.ndarray
-
-    def top(self, k):
-        order = np.argsort(-self.probs, kind="stable")[:k]
-        return [(self.labels[i], float(self.probs[i])) for i in order]
+def scores(labels: list[str], probs: list[float]) -> Scores:
+    return Scores(labels, np.asarray(probs, dtype=np.float32), Timings(0.0, 0.0, 1), 1)
 
 
-@dataclass
-class FakeResult:
-    step: int
-    frame: Frame
-    scores: FakeScores | None
-    epoch: int = 0
+def result(step: int, f: Frame, s: Scores, epoch: int = 0) -> StepResult:
+    return StepResult(step, f, s, latency_ms=0.0, drops=0, epoch=epoch)
 
 
 def frame(index: int, h: int = 6, w: int = 8) -> Frame:
@@ -135,7 +125,7 @@ def test_bar_order_sorts_on_request_and_caps_long_lists():
 def test_label_bars_follow_labels_order_and_highlight_top1(qtbot):
     bars = LabelBars()
     qtbot.addWidget(bars)
-    bars.show_result(FakeResult(0, frame(0), FakeScores(["cat", "dog", "car"], np.array([0.2, 0.7, 0.1]))))
+    bars.show_result(result(0, frame(0), scores(["cat", "dog", "car"], [0.2, 0.7, 0.1])))
     assert bars.shown_labels == ["cat", "dog", "car"]
     brushes = bars.bars.opts["brushes"]
     assert brushes[1].color().name() == theme.HIGHLIGHT
@@ -143,11 +133,11 @@ def test_label_bars_follow_labels_order_and_highlight_top1(qtbot):
     bars.sort_box.setChecked(True)
     assert bars.shown_labels == ["dog", "cat", "car"]
     # Fewer labels on a later timestep: bars and ticks shrink together.
-    bars.show_result(FakeResult(1, frame(1), FakeScores(["car", "bus"], np.array([0.4, 0.6]))))
+    bars.show_result(result(1, frame(1), scores(["car", "bus"], [0.4, 0.6])))
     assert bars.shown_labels == ["bus", "car"]
     assert len(bars.bars.opts["y"]) == 2
     # The same timestep twice is drawn once; history plot shows the top labels.
-    bars.show_result(FakeResult(1, frame(1), FakeScores(["x"], np.array([1.0]))))
+    bars.show_result(result(1, frame(1), scores(["x"], [1.0])))
     assert bars.shown_labels == ["bus", "car"]
     assert set(bars._curves) == {"bus", "car"}
 
@@ -156,9 +146,9 @@ def test_label_bars_history_restarts_after_a_seek(qtbot):
     bars = LabelBars()
     qtbot.addWidget(bars)
     for i in range(5):
-        bars.show_result(FakeResult(i, frame(i), FakeScores(["a", "b"], np.array([0.5, 0.5]))))
+        bars.show_result(result(i, frame(i), scores(["a", "b"], [0.5, 0.5])))
     assert len(bars._history["a"]) == 5
-    bars.show_result(FakeResult(5, frame(0), FakeScores(["a", "b"], np.array([0.5, 0.5])), epoch=1))
+    bars.show_result(result(5, frame(0), scores(["a", "b"], [0.5, 0.5]), epoch=1))
     assert len(bars._history["a"]) == 1
 
 
@@ -248,8 +238,6 @@ def test_format_time():
 
 # ------------------------------------------------------------ status and files
 def test_status_bar_words_and_figures(qtbot):
-    from neuroclip_live.pipeline import PipelineStats, Snapshot
-
     bar = StatusBar()
     qtbot.addWidget(bar)
     snap = Snapshot("disconnected", "camera unplugged", "DAVIS346 123", None, True, None, None, None, [], None,

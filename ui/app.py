@@ -83,6 +83,8 @@ def prepare_window(window: MainWindow, args: argparse.Namespace) -> None:
 
         # One more redraw first, so the bars and the plot show the scores just received.
         trigger.connect(lambda: QTimer.singleShot(150, take))
+        # A stream that fails or ends before any scores still gets its picture (with the reason shown).
+        window.session.updated.connect(lambda snap: snap.state in ("error", "ended") and QTimer.singleShot(150, take))
         if spec is None:
             QTimer.singleShot(300, take)
     if args.exit_after is not None:

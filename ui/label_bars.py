@@ -7,11 +7,13 @@ timestep arrived.
 
 from __future__ import annotations
 
+import html
 from collections import deque
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
@@ -39,6 +41,9 @@ class LabelBars(QWidget):
         self.sort_box = QCheckBox("Sort by probability")
         self.sort_box.setToolTip("Off: bars stay in the order the labels were typed")
         self.sort_box.toggled.connect(lambda _: self._redraw())
+        self.prediction = QLabel("")
+        self.prediction.setToolTip("The most probable label for the newest window of T timesteps")
+        self.prediction.setTextFormat(Qt.TextFormat.RichText)
         self.hint = QLabel("")
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
@@ -74,14 +79,14 @@ class LabelBars(QWidget):
         self.history_plot.setYRange(-0.03, 1.06, padding=0)
         self.history_plot.setXRange(-HISTORY_S, 0, padding=0)
         self.history_plot.showGrid(x=False, y=True, alpha=0.15)
-        self.history_plot.setLabel("bottom", "seconds")
+        self.history_plot.setLabel("bottom", "seconds of stream time")
+        self.history_plot.getAxis("bottom").setTickSpacing(1, 1)
         self.history_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
         self.history_plot.setMaximumHeight(170)
         self.history_plot.setMinimumHeight(120)
         self.legend = self.history_plot.addLegend(offset=(6, 4), labelTextColor=theme.TEXT, brush=(27, 29, 35, 200))
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._history: dict[str, deque[tuple[float, float]]] = {}
-        self._label_colours: dict[str, str] = {}
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -94,6 +99,7 @@ class LabelBars(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
+        layout.addWidget(self.prediction)
         layout.addWidget(self.busy)
         layout.addWidget(self.hint)
         layout.addWidget(self.plot, 1)
@@ -106,6 +112,7 @@ class LabelBars(QWidget):
         self._epoch: int | None = None
         self.shown_labels: list[str] = []  # top to bottom, as drawn (tests read it)
         self.set_hint("Open a recording or a camera to start.")
+        self._redraw()  # empty ticks, not pyqtgraph's default numbers
 
     # ---------------------------------------------------------------- state
     def set_hint(self, text: str, busy: bool = False) -> None:
@@ -138,7 +145,6 @@ class LabelBars(QWidget):
             self._epoch = result.epoch
             self._history.clear()
         if labels != self._labels:
-            self._assign_colours(labels)
             for gone in set(self._history) - set(labels):
                 del self._history[gone]
         self._labels = labels
@@ -153,15 +159,6 @@ class LabelBars(QWidget):
         self._update_history_curves(t)
 
     # -------------------------------------------------------------- drawing
-    def _assign_colours(self, labels: list[str]) -> None:
-        # A label keeps its colour while it stays in the list; new labels take free colours.
-        keep = {k: v for k, v in self._label_colours.items() if k in labels}
-        free = [c for c in theme.SERIES if c not in keep.values()]
-        for label in labels:
-            if label not in keep:
-                keep[label] = free.pop(0) if free else theme.SERIES[len(keep) % len(theme.SERIES)]
-        self._label_colours = keep
-
     def _redraw(self) -> None:
         order = bar_order(self._labels, self._probs, self.sort_box.isChecked())
         n = len(order)
@@ -186,6 +183,15 @@ class LabelBars(QWidget):
             else:
                 text.setVisible(False)
         self.shown_labels = [self._labels[j] for j in order]
+        if top >= 0:
+            self.prediction.setText(
+                f'<span style="font-size: 20pt; font-weight: bold; color: {theme.HIGHLIGHT};">'
+                f"{html.escape(self._labels[top])}</span>"
+                f'<span style="font-size: 13pt; color: {theme.MUTED};">&nbsp;&nbsp;{self._probs[top] * 100:.1f}%</span>'
+            )
+        else:
+            self.prediction.setText("")
+        self.prediction.setVisible(top >= 0)
 
     def _update_history_curves(self, now: float | None = None) -> None:
         if now is None or not self._labels:
@@ -202,7 +208,9 @@ class LabelBars(QWidget):
                 continue
             curve = self._curves.get(label)
             if curve is None:
-                colour = self._label_colours.get(label, theme.SERIES[0])
+                # A label keeps its line colour while it is drawn; a new one takes the first free colour.
+                used = {c.opts["pen"].color().name() for c in self._curves.values()}
+                colour = next((c for c in theme.SERIES if c not in used), theme.SERIES[0])
                 curve = self.history_plot.plot(pen=pg.mkPen(colour, width=2), name=label)
                 self._curves[label] = curve
             assert now is not None

@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
         self._build_actions()
+        self._source_changed()
 
         # Wiring
         self.session.updated.connect(self._show_snapshot)
@@ -234,6 +235,7 @@ class MainWindow(QMainWindow):
         self._first_scores = False
         self._first_frame = False
         self._laid_out = False
+        self.closed_cleanly: bool | None = None  # set on close: did every thread stop within 2 s
         self._refresh_recent()
         self.resize(1360, 820)
 
@@ -354,6 +356,8 @@ class MainWindow(QMainWindow):
 
     def _source_changed(self) -> None:
         spec = self.session.spec
+        for action in (self.record_action, self.export_action, self.close_source_action):
+            action.setEnabled(spec is not None)
         if spec is None:
             self.show_empty()
             self.playback.set_mode("none")
@@ -391,7 +395,7 @@ class MainWindow(QMainWindow):
             self.scoresShown.emit()
 
     def _show_model_hint(self, snap: Snapshot) -> None:
-        if snap.state == "loading model":
+        if snap.state == "loading model" or self.session.model_loading:
             self.bars.set_hint(f"Loading model {self.session.args.model}…", busy=True)
         elif not self.session.has_model:
             self.bars.set_hint("No labels yet: type some under Labels (or pick a preset) and press Apply.")
@@ -515,7 +519,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.setValue("windowGeometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self.session.shutdown(timeout=2.0)
+        self.closed_cleanly = self.session.shutdown(timeout=2.0)
         super().closeEvent(event)
 
     def restore_layout(self) -> None:

@@ -27,7 +27,7 @@ class PlaybackBar(QWidget):
     """Signals carry the user's requests; ``show_position`` follows the pipeline."""
 
     playToggled = Signal(bool)  # True = play
-    seekRequested = Signal(int)  # absolute time in microseconds
+    seekRequested = Signal(object)  # absolute time in microseconds (int64: a Qt int would overflow)
     speedChanged = Signal(float)
     loopChanged = Signal(bool)
 

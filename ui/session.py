@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -64,6 +65,7 @@ class StreamSession(QObject):
         self.spec: SourceSpec | None = None
         self.pipeline: Pipeline | None = None
         self.has_model = False
+        self.model_loading = False
         self.noise_filter_us: int | None = None
         self.recorder: AedatRecorder | None = None
         self.latest: Snapshot | None = None
@@ -72,6 +74,9 @@ class StreamSession(QObject):
         self._listener: Callable[[Any], None] | None = None
         self._pending_seek: int | None = None
         self._pending_pause = False
+        # A recording waits, paused, while its model loads, so no timestep goes unscored:
+        # "pending" -> "holding" -> "done" (also "done" once the user plays or pauses).
+        self._hold = "done"
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
@@ -126,6 +131,7 @@ class StreamSession(QObject):
             loop=self.args.loop,
             noise_filter_us=self.noise_filter_us,
         )
+        self._hold = "pending" if loader is not None and spec.kind == "file" else "done"
         self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
         self._timer.start()
 
@@ -153,11 +159,13 @@ class StreamSession(QObject):
             self.rebuild()
             return
         self._pending_pause = False
+        self._hold = "done"
         self.pipeline.resume()
 
     def pause(self) -> None:
         if self.pipeline is not None:
             self._pending_pause = True
+            self._hold = "done"
             self.pipeline.pause()
 
     def seek(self, t_us: int) -> None:
@@ -251,6 +259,23 @@ class StreamSession(QObject):
             if self._pending_pause and snap.state == "playing":
                 pipeline.pause()
                 snap = pipeline.snapshot()
+        # The reader's "playing"/"live" overwrites the worker's "loading model" as soon as the
+        # source opens, so ask the pipeline whether the model is there yet.
+        self.model_loading = self.has_model and snap.state != "error" and not pipeline.wait_model(0)
+        if self._hold == "pending":
+            if not self.model_loading:
+                self._hold = "done"
+            elif snap.time_range is not None and snap.state == "playing":
+                pipeline.pause()
+                self._hold = "holding"
+                snap = pipeline.snapshot()
+        elif self._hold == "holding" and not self.model_loading:
+            self._hold = "done"
+            if snap.state == "paused":
+                pipeline.resume()
+                snap = pipeline.snapshot()
+        if self.model_loading and (snap.state in ("starting", "playing", "live") or self._hold == "holding"):
+            snap = replace(snap, state="loading model")
         if self.recorder is not None and self.recorder.error is not None:
             error = self.stop_recording()
             if error:

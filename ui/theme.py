@@ -17,6 +17,7 @@ BASE = "#15171b"
 BORDER = "#343842"
 TEXT = "#e4e6eb"
 MUTED = "#9aa0ab"
+DISABLED = "#5d636e"
 ACCENT = "#4fc3f7"  # selection, live indicators
 HIGHLIGHT = "#ffb300"  # the top-1 label
 BAR = "#4a5566"  # every other label
@@ -66,7 +67,8 @@ QPlainTextEdit, QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
 QPlainTextEdit {{ font-family: "DejaVu Sans Mono"; }}
 QPushButton {{ background: #2c3039; border: 1px solid {BORDER}; border-radius: 4px; padding: 4px 12px; }}
 QPushButton:hover {{ background: #353a45; }}
-QPushButton:disabled {{ color: #5d636e; }}
+QPushButton:disabled {{ color: {DISABLED}; }}
+QToolButton:disabled {{ color: {DISABLED}; }}
 QPushButton:checked {{ background: #1f5f80; border-color: #2f7ca3; }}
 QPushButton#primary {{ background: #1f5f80; border-color: #2f7ca3; }}
 QPushButton#primary:hover {{ background: #25709a; }}
@@ -98,6 +100,8 @@ def apply_theme(app: QApplication) -> None:
         (QPalette.ColorRole.PlaceholderText, MUTED),
     ):
         pal.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED))
     app.setPalette(pal)
     app.setStyleSheet(STYLE_SHEET)
     configure_pyqtgraph()
