@@ -210,6 +210,28 @@ def test_record_a_stretch_then_open_and_replay_it(make_window, qtbot, recordings
     assert w.recent.paths()[0] == str(path)
 
 
+def test_toolbar_actions_open_record_and_export_through_their_dialogs(
+    make_window, qtbot, recordings_dir, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    w = make_window("--loop")
+    assert not w.record_action.isEnabled()  # nothing to record before a source is open
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(davis(recordings_dir)), ""))
+    w.open_action.trigger()
+    qtbot.waitUntil(lambda: state(w) == "playing", timeout=TIMEOUT_MS)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "take1"), ""))
+    w.record_action.trigger()
+    assert w.session.recorder is not None and w.session.recorder.path == tmp_path / "take1.aedat4"
+    qtbot.waitUntil(lambda: w.session.recorder.events_written > 1_000, timeout=TIMEOUT_MS)
+    w.record_action.trigger()
+    assert w.session.recorder is None and (tmp_path / "take1.aedat4").stat().st_size > 0
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "view.png"), ""))
+    qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
+    w.export_action.trigger()
+    assert QImage(str(tmp_path / "view.png")).size().toTuple() == (346, 260)  # sensor resolution
+
+
 def test_closing_the_window_finishes_the_recording(make_window, qtbot, recordings_dir, tmp_path):
     w = play_davis(make_window("--loop"), qtbot, recordings_dir)
     path = tmp_path / "on-close.aedat4"
@@ -255,19 +277,25 @@ def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings
     assert w.session.pipeline.config.noise_filter_us == 2_000
 
 
-def test_model_loading_is_visible_and_off_the_gui_thread(make_window, qtbot, recordings_dir):
-    release = threading.Event()
-    loaded_on = []
+class SlowModel:
+    """A classifier factory whose model loads only once ``release`` is set; records the loading thread."""
 
-    def slow_factory(args, labels):
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.loaded_on: list[str] = []
+
+    def __call__(self, args, labels):
         def load():
-            loaded_on.append(threading.current_thread().name)
-            release.wait(10)
+            self.loaded_on.append(threading.current_thread().name)
+            self.release.wait(10)
             return FakeClassifier(labels)
 
         return load
 
-    w = make_window("--loop", factory=slow_factory)
+
+def test_model_loading_is_visible_and_off_the_gui_thread(make_window, qtbot, recordings_dir):
+    slow = SlowModel()
+    w = make_window("--loop", factory=slow)
     w.open_file(davis(recordings_dir))
     qtbot.waitUntil(lambda: state(w) == "loading model", timeout=TIMEOUT_MS)
     assert w.bars.hint.text().startswith("Loading model") and not w.bars.busy.isHidden()
@@ -276,9 +304,9 @@ def test_model_loading_is_visible_and_off_the_gui_thread(make_window, qtbot, rec
     qtbot.waitUntil(lambda: w.session.latest is not polled, timeout=TIMEOUT_MS)
     t0 = w.session.latest.time_range[0]
     assert w.session.latest.position_us - t0 < 200_000
-    release.set()
+    slow.release.set()
     qtbot.waitUntil(lambda: w.bars.shown_labels == ["a", "b", "c"], timeout=TIMEOUT_MS)
-    assert loaded_on == ["neuroclip-worker"]
+    assert slow.loaded_on == ["neuroclip-worker"]
     assert w.bars.hint.isHidden()
     assert state(w) == "playing"
     first = w.session.pipeline.results(timeout=1)
@@ -348,6 +376,22 @@ def test_a_live_network_source_goes_away_and_comes_back(make_window, qtbot):
         camera.close()
 
 
+def test_a_live_source_shows_frames_while_its_model_loads(make_window, qtbot):
+    port = free_port()
+    camera = LoopbackCamera(port)
+    slow = SlowModel()
+    try:
+        w = make_window(factory=slow)
+        w.open_spec(SourceSpec("net", f"127.0.0.1:{port}"))
+        qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
+        assert state(w) == "loading model" and w.bars.hint.text().startswith("Loading model")
+        slow.release.set()
+        qtbot.waitUntil(lambda: w.bars.shown_labels == ["a", "b", "c"], timeout=TIMEOUT_MS)
+        assert state(w) == "live"
+    finally:
+        camera.close()
+
+
 # ------------------------------------------------------------- window life
 def test_screenshot_while_streaming_and_close_within_the_bound(make_window, qtbot, recordings_dir, tmp_path):
     w = make_window("--loop")
@@ -401,12 +445,30 @@ def isolated_qsettings(tmp_path):
     QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
 
 
-def test_command_line_screenshot_and_exit_after(qtbot, recordings_dir, tmp_path, isolated_qsettings):
+def test_command_line_screenshot_and_exit_after(qtbot, recordings_dir, tmp_path, isolated_qsettings, capsys):
     shot = tmp_path / "cli.png"
     args = run_args("--file", str(davis(recordings_dir)), "--loop", "--screenshot", str(shot), "--exit-after", "3")
     assert app_module.run_app(args) == 0  # returns once --exit-after closed the window
     assert QImage(str(shot)).width() > 600
     assert not neuroclip_threads()
+    # A screenshot that cannot be written is an error of the run, said in one line.
+    args = run_args("--file", str(davis(recordings_dir)), "--screenshot", str(tmp_path / "no" / "x.png"),
+                    "--exit-after", "2")
+    assert app_module.run_app(args) == 1
+    assert "could not be written" in capsys.readouterr().err
+
+
+def test_space_pauses_but_not_while_typing_labels(make_window, qtbot, recordings_dir):
+    w = play_davis(make_window("--loop"), qtbot, recordings_dir)
+    w.prompts.edit.setFocus()
+    w.prompts.edit.clear()
+    qtbot.keyClicks(w.prompts.edit, "hot dog")
+    assert w.prompts.edit.toPlainText() == "hot dog"
+    qtbot.wait(100)
+    assert state(w) == "playing"
+    w.event_view.setFocus()
+    qtbot.keyClick(w.event_view, Qt.Key.Key_Space)  # elsewhere, Space is play/pause
+    qtbot.waitUntil(lambda: state(w) == "paused", timeout=TIMEOUT_MS)
 
 
 def test_real_tiny_digits_model_scores_the_sample(make_window, qtbot):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from neuroclip_live.cli import read_labels, source_spec
 from neuroclip_live.label_presets import DIGITS
+from neuroclip_live.pipeline import Snapshot
 from neuroclip_live.sources.base import SourceSpec
 from ui import theme
 from ui.main_window import MainWindow, discover_cameras
@@ -44,17 +45,51 @@ def initial_source(args: argparse.Namespace) -> SourceSpec | None:
 
 
 def application() -> QApplication:
-    app = QApplication.instance()
-    if app is None:
+    # Names first: QSettings() keeps the recent files and the layout under them.
+    if not QCoreApplication.organizationName():
         QCoreApplication.setOrganizationName(ORGANISATION)
         QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance()
+    if app is None:
         app = QApplication(sys.argv[:1])
         theme.apply_theme(app)
     assert isinstance(app, QApplication)
     return app
 
 
-def prepare_window(window: MainWindow, args: argparse.Namespace) -> None:
+class ScriptedScreenshot:
+    """``--screenshot``: one PNG of the window once the first scores are drawn (the first frame without a model).
+
+    A stream that fails or ends before that still gets its picture, with the reason in the status bar.
+    """
+
+    def __init__(self, window: MainWindow, path: str, nothing_to_wait_for: bool) -> None:
+        self.window = window
+        self.path = path
+        self.saved: bool | None = None  # None until taken
+        trigger = window.scoresShown if window.session.has_model else window.frameShown
+        trigger.connect(self._soon)
+        window.session.updated.connect(self._check_state)
+        if nothing_to_wait_for:
+            QTimer.singleShot(300, self.take)
+
+    def _soon(self) -> None:
+        # One more redraw first, so the bars and the plot show the scores just received.
+        QTimer.singleShot(150, self.take)
+
+    def _check_state(self, snap: Snapshot) -> None:
+        if snap.state in ("error", "ended") and self.saved is None:
+            self._soon()
+
+    def take(self) -> None:
+        if self.saved is not None:
+            return
+        self.saved = self.window.save_screenshot(self.path)
+        if not self.saved:
+            self.window.show_problem(f"could not write the screenshot {self.path}")
+
+
+def prepare_window(window: MainWindow, args: argparse.Namespace) -> ScriptedScreenshot | None:
     """Labels, first source, and the --screenshot / --exit-after timers for a new window."""
     labels = initial_labels(args)
     if labels:
@@ -67,35 +102,21 @@ def prepare_window(window: MainWindow, args: argparse.Namespace) -> None:
         window.open_file(spec.target)
     else:
         window.open_spec(spec)
-
-    if args.screenshot:
-        path = args.screenshot
-        # With a model the picture is worth taking once scores are drawn; without, at the first frame.
-        trigger = window.scoresShown if window.session.has_model else window.frameShown
-        taken = {"done": False}
-
-        def take() -> None:
-            if taken["done"]:
-                return
-            taken["done"] = True
-            if not window.save_screenshot(path):
-                window.show_problem(f"could not write the screenshot {path}")
-
-        # One more redraw first, so the bars and the plot show the scores just received.
-        trigger.connect(lambda: QTimer.singleShot(150, take))
-        # A stream that fails or ends before any scores still gets its picture (with the reason shown).
-        window.session.updated.connect(lambda snap: snap.state in ("error", "ended") and QTimer.singleShot(150, take))
-        if spec is None:
-            QTimer.singleShot(300, take)
+    shot = ScriptedScreenshot(window, args.screenshot, spec is None) if args.screenshot else None
     if args.exit_after is not None:
         QTimer.singleShot(int(max(args.exit_after, 0) * 1000), window.close)
+    return shot
 
 
 def run_app(args: argparse.Namespace) -> int:
     app = application()
     window = MainWindow(args)
     window.restore_layout()
-    prepare_window(window, args)
+    shot = prepare_window(window, args)
     window.show()
-    code = app.exec()
-    return int(code)
+    code = int(app.exec())
+    if shot is not None and not shot.saved:
+        why = "could not be written" if shot.saved is False else "was not taken before the window closed"
+        print(f"neuroclip-live: the screenshot {args.screenshot} {why}", file=sys.stderr)
+        return code or 1
+    return code

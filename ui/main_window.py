@@ -392,6 +392,10 @@ class MainWindow(QMainWindow):
             self.frameShown.emit()
         if snap.result is not None and snap.result.scores is not None and not self._first_scores:
             self._first_scores = True
+            if not self.prompts.applied_labels:
+                # The model chose the labels (a trained adapter's classes): show them for editing.
+                self.prompts.set_labels(list(snap.result.scores.labels))
+                self.session.labels = list(snap.result.scores.labels)
             self.scoresShown.emit()
 
     def _show_model_hint(self, snap: Snapshot) -> None:

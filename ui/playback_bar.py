@@ -70,11 +70,15 @@ class PlaybackBar(QWidget):
         layout.addStretch(0)
         self._range: tuple[int, int] | None = None
         self._pending_seek_us: int | None = None
+        self._mode = ""
         self.set_mode("none")
 
     # ----------------------------------------------------------------- modes
     def set_mode(self, mode: str) -> None:
         """'file' (all controls), 'live' (the live label only) or 'none' (nothing open)."""
+        if mode == self._mode:
+            return
+        self._mode = mode
         file_mode = mode == "file"
         for w in (self.play_button, self.slider, self.time_label, self.speed, self.loop):
             w.setVisible(file_mode)

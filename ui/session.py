@@ -74,9 +74,6 @@ class StreamSession(QObject):
         self._listener: Callable[[Any], None] | None = None
         self._pending_seek: int | None = None
         self._pending_pause = False
-        # A recording waits, paused, while its model loads, so no timestep goes unscored:
-        # "pending" -> "holding" -> "done" (also "done" once the user plays or pauses).
-        self._hold = "done"
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
@@ -131,7 +128,6 @@ class StreamSession(QObject):
             loop=self.args.loop,
             noise_filter_us=self.noise_filter_us,
         )
-        self._hold = "pending" if loader is not None and spec.kind == "file" else "done"
         self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
         self._timer.start()
 
@@ -159,13 +155,11 @@ class StreamSession(QObject):
             self.rebuild()
             return
         self._pending_pause = False
-        self._hold = "done"
         self.pipeline.resume()
 
     def pause(self) -> None:
         if self.pipeline is not None:
             self._pending_pause = True
-            self._hold = "done"
             self.pipeline.pause()
 
     def seek(self, t_us: int) -> None:
@@ -259,22 +253,10 @@ class StreamSession(QObject):
             if self._pending_pause and snap.state == "playing":
                 pipeline.pause()
                 snap = pipeline.snapshot()
-        # The reader's "playing"/"live" overwrites the worker's "loading model" as soon as the
-        # source opens, so ask the pipeline whether the model is there yet.
+        # A live source's "live" overwrites the worker's "loading model" as soon as it opens
+        # (recordings wait for the model), so ask the pipeline whether the model is there yet.
         self.model_loading = self.has_model and snap.state != "error" and not pipeline.wait_model(0)
-        if self._hold == "pending":
-            if not self.model_loading:
-                self._hold = "done"
-            elif snap.time_range is not None and snap.state == "playing":
-                pipeline.pause()
-                self._hold = "holding"
-                snap = pipeline.snapshot()
-        elif self._hold == "holding" and not self.model_loading:
-            self._hold = "done"
-            if snap.state == "paused":
-                pipeline.resume()
-                snap = pipeline.snapshot()
-        if self.model_loading and (snap.state in ("starting", "playing", "live") or self._hold == "holding"):
+        if self.model_loading and snap.state in ("starting", "playing", "live"):
             snap = replace(snap, state="loading model")
         if self.recorder is not None and self.recorder.error is not None:
             error = self.stop_recording()
