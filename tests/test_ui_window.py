@@ -184,6 +184,18 @@ def test_pause_and_seek(make_window, qtbot, recordings_dir):
                     timeout=TIMEOUT_MS)
 
 
+def test_play_after_the_end_replays_from_the_start(make_window, qtbot, recordings_dir):
+    w = make_window("--speed", "0", labels=())  # as fast as possible: the end comes quickly
+    w.open_file(davis(recordings_dir))
+    qtbot.waitUntil(lambda: state(w) == "ended", timeout=TIMEOUT_MS)
+    assert w.playback.play_button.text() == "Play"
+    w.playback.speed.setCurrentIndex(2)  # 1x
+    w.playback.play_button.click()
+    qtbot.waitUntil(lambda: state(w) == "playing", timeout=TIMEOUT_MS)
+    t0, t1 = w.session.latest.time_range
+    assert w.session.latest.position_us < t0 + (t1 - t0) / 2
+
+
 def test_record_a_stretch_then_open_and_replay_it(make_window, qtbot, recordings_dir, tmp_path):
     w = play_davis(make_window("--loop"), qtbot, recordings_dir)
     path = tmp_path / "stretch.aedat4"
@@ -259,20 +271,32 @@ def test_a_missing_file_says_so_without_a_traceback(make_window, qtbot, tmp_path
     assert "Traceback" not in w.status.message_text and "\n" not in w.status.message_text
 
 
-def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings_dir):
-    w = make_window("--loop", "-T", "4")
+def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings_dir, tmp_path):
+    w = make_window("-T", "4")
     w.open_file(davis(recordings_dir))
     qtbot.waitUntil(lambda: w.bars.shown_labels == ["a", "b", "c"], timeout=TIMEOUT_MS)
+    t0, t1 = w.session.latest.time_range
+    qtbot.waitUntil(lambda: w.session.latest.position_us > t0 + (t1 - t0) / 3, timeout=TIMEOUT_MS)
+    recorder = record(w, qtbot, tmp_path / "across.aedat4", 1_000)  # a recording carries on across the rebuild
     old = w.session.pipeline
     w.settings_panel.T.setValue(6)
     w.settings_panel.rule_mode.setCurrentIndex(1)  # by event count
     w.settings_panel.rule_size.setValue(500)
+    here = w.session.latest.position_us
     w.settings_panel.apply_button.click()
     assert w.session.pipeline is not old
     assert w.session.pipeline.config.T == 6
     assert str(w.session.pipeline.config.rule) == "500ev"
+    new = w.session.pipeline
+    qtbot.waitUntil(lambda: new.snapshot().result is not None, timeout=TIMEOUT_MS)  # the GUI keeps polling
+    first = next(new.results(timeout=1))
+    assert abs(first.frame.t_start_us - here) < 100_000  # resumed there, not from the start
     w.event_view.set_window_mode(True)
     qtbot.waitUntil(lambda: "6 frames" in w.event_view.caption.text(), timeout=TIMEOUT_MS)
+    written = recorder.events_written
+    qtbot.waitUntil(lambda: recorder.events_written > written, timeout=TIMEOUT_MS)
+    w.stop_recording()
+    assert recorder.error is None
     w.settings_panel.noise_on.setChecked(True)
     assert w.session.pipeline.config.noise_filter_us == 2_000
 

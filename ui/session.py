@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from neuroclip_live.pipeline import Pipeline, PipelineConfig, Snapshot
 from neuroclip_live.recording import AedatRecorder, RecordingError
-from neuroclip_live.sources.base import Discontinuity, EventSource, SourceSpec
+from neuroclip_live.sources.base import EventSource, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class StreamSession(QObject):
         self._listener: Callable[[Any], None] | None = None
         self._pending_seek: int | None = None
         self._pending_pause = False
+        self._start_gate = threading.Event()  # see _gated
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
@@ -104,14 +106,20 @@ class StreamSession(QObject):
             return
         snap = self.pipeline.snapshot() if self.pipeline is not None else None
         if snap is not None and snap.time_range is not None and snap.position_us is not None:
-            self._pending_seek = snap.position_us if snap.state != "ended" else None
-            self._pending_pause = snap.state == "paused"
+            self._restart(snap.position_us if snap.state != "ended" else None, paused=snap.state == "paused")
+        else:
+            self._restart(None, paused=False)
+        self.sourceChanged.emit()
+
+    def _restart(self, seek_us: int | None, paused: bool) -> None:
+        """A new pipeline on the same source, at ``seek_us`` (files); a recording carries on into it."""
+        self._pending_seek = seek_us
+        self._pending_pause = paused
         self._stop_pipeline()
         self._start_pipeline()
-        if self.recorder is not None and self.pipeline is not None:
-            self.recorder.write(Discontinuity("rebuild"))
-            self.pipeline.add_packet_listener(self._listener)  # type: ignore[arg-type]
-        self.sourceChanged.emit()
+        if self.pipeline is not None and self._listener is not None:
+            # The recorder closes the time jump itself: the file stays in time order.
+            self.pipeline.add_packet_listener(self._listener)
 
     def _start_pipeline(self) -> None:
         assert self.spec is not None
@@ -121,6 +129,8 @@ class StreamSession(QObject):
         wants_model = bool(self.labels) or bool(getattr(self.args, "adapter", None))
         loader = self._classifier_factory(self.args, list(self.labels)) if wants_model else None
         self.has_model = loader is not None
+        if self._pending_seek is not None or self._pending_pause:
+            loader = self._gated(loader)
         config = PipelineConfig(
             rule=self.args.timestep,
             T=self.args.T,
@@ -130,6 +140,21 @@ class StreamSession(QObject):
         )
         self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
         self._timer.start()
+
+    def _gated(self, loader: Callable[[], Any] | None) -> Callable[[], Any]:
+        """``loader`` run only once the first poll has put the new replay where the old one was.
+
+        A recording does not start replaying before its model is loaded, so holding
+        the load (a no-op load without a model) holds the replay until the seek is in.
+        """
+        gate = threading.Event()
+        self._start_gate = gate
+
+        def load() -> Any:
+            gate.wait(2.0)  # one poll is 30 ms; a source that never opens must not hang the worker
+            return loader() if loader is not None else None
+
+        return load
 
     def _stop_pipeline(self, timeout: float = 2.0) -> bool:
         pipeline, self.pipeline = self.pipeline, None
@@ -151,8 +176,7 @@ class StreamSession(QObject):
         if self.pipeline is None:
             return
         if self.pipeline.state == "ended":  # the reader has finished: replay from the start
-            self._pending_seek = None
-            self.rebuild()
+            self._restart(None, paused=False)
             return
         self._pending_pause = False
         self.pipeline.resume()
@@ -165,10 +189,8 @@ class StreamSession(QObject):
     def seek(self, t_us: int) -> None:
         if self.pipeline is None:
             return
-        if self.pipeline.state == "ended":
-            self._pending_seek = t_us
-            self._stop_pipeline()
-            self._start_pipeline()
+        if self.pipeline.state == "ended":  # the reader has finished: a new one starts there
+            self._restart(t_us, paused=False)
             return
         self.pipeline.seek(t_us)
 
@@ -245,14 +267,16 @@ class StreamSession(QObject):
         if pipeline is None:
             return
         snap = pipeline.snapshot()
-        if snap.time_range is not None and snap.state in ("playing", "paused"):
-            # The replay exists only once the reader opened the file: apply what waited for it.
+        if snap.time_range is not None and snap.state not in ("ended", "stopped", "error"):
+            # The replay exists only once the reader opened the file: apply what waited for it
+            # (before the model is loaded, too: the replay then starts there).
             if self._pending_seek is not None:
                 pipeline.seek(self._pending_seek)
                 self._pending_seek = None
             if self._pending_pause and snap.state == "playing":
                 pipeline.pause()
                 snap = pipeline.snapshot()
+            self._start_gate.set()
         # A live source's "live" overwrites the worker's "loading model" as soon as it opens
         # (recordings wait for the model), so ask the pipeline whether the model is there yet.
         self.model_loading = self.has_model and snap.state != "error" and not pipeline.wait_model(0)
