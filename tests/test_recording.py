@@ -22,8 +22,14 @@ def random_packets(n_packets: int, per_packet: int, t0: int = 1_000, seed: int =
     for _ in range(n_packets):
         ts = t + np.sort(rng.integers(0, 5_000, per_packet))
         t = int(ts[-1]) + 1
-        out.append(make_events(ts, rng.integers(0, SIZE.width, per_packet), rng.integers(0, SIZE.height, per_packet),
-                               rng.integers(0, 2, per_packet)))
+        out.append(
+            make_events(
+                ts,
+                rng.integers(0, SIZE.width, per_packet),
+                rng.integers(0, SIZE.height, per_packet),
+                rng.integers(0, 2, per_packet),
+            )
+        )
     return out
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QSlider
 
 from neuroclip_live.classifier import Scores, Timings
 from neuroclip_live.framing import BACKGROUND, Frame
-from neuroclip_live.pipeline import PipelineStats, Snapshot, StepResult
 from neuroclip_live.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
+from neuroclip_live.pipeline import PipelineStats, Snapshot, StepResult
 from ui import theme
 from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
 from ui.label_bars import LabelBars, bar_order
@@ -197,7 +198,7 @@ def test_prompt_editor_presets_and_templates(qtbot):
 
 
 def test_label_presets():
-    assert DIGITS == [str(d) for d in range(10)]
+    assert [str(d) for d in range(10)] == DIGITS
     assert len(CIFAR10) == 10 and len(DVS128_GESTURES) == 11
     assert list(LABEL_PRESETS) == ["Digits 0-9", "CIFAR-10 classes", "DVS128 gestures"]
     labels = preset_labels("Digits 0-9")
@@ -221,6 +222,9 @@ def test_playback_bar_seeks_and_follows_the_stream(qtbot):
     assert sig.args == [2_500_000]
     bar.show_position(1_600_000, (1_000_000, 3_000_000))  # an old position: the slider stays put
     assert bar.slider.value() == 7_500
+    with qtbot.waitSignal(bar.seekRequested) as sig:  # a click on the groove pages forward
+        bar.slider.triggerAction(QSlider.SliderAction.SliderPageStepAdd)
+    assert sig.args[0] > 2_500_000
     with qtbot.waitSignal(bar.speedChanged) as sig:
         bar.speed.setCurrentIndex(bar.speed.count() - 1)
     assert sig.args == [0.0]
@@ -240,8 +244,20 @@ def test_format_time():
 def test_status_bar_words_and_figures(qtbot):
     bar = StatusBar()
     qtbot.addWidget(bar)
-    snap = Snapshot("disconnected", "camera unplugged", "DAVIS346 123", None, True, None, None, None, [], None,
-                    None, PipelineStats(event_rate=1.25e6, steps_per_s=33.3, inference_ms=12.3, latency_ms=20, drops=7))
+    snap = Snapshot(
+        "disconnected",
+        "camera unplugged",
+        "DAVIS346 123",
+        None,
+        True,
+        None,
+        None,
+        None,
+        [],
+        None,
+        None,
+        PipelineStats(event_rate=1.25e6, steps_per_s=33.3, inference_ms=12.3, latency_ms=20, drops=7),
+    )
     bar.show_snapshot(snap, has_model=True)
     assert bar.state_text == "disconnected"
     assert bar.message_text == "camera unplugged"

@@ -18,10 +18,10 @@ from pathlib import Path
 import dv_processing as dv
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from conftest import PROJECT_ROOT
 from neuroclip_live.classifier import Scores, Timings
 from neuroclip_live.cli import build_run_parser
 from neuroclip_live.sources.base import SourceSpec
@@ -180,8 +180,9 @@ def test_pause_and_seek(make_window, qtbot, recordings_dir):
     assert state(w) == "paused"
     w.playback.play_button.click()
     qtbot.waitUntil(lambda: state(w) in ("playing", "ended"), timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: w.session.latest.frame is not None and w.session.latest.frame.t_end_us > target,
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: w.session.latest.frame is not None and w.session.latest.frame.t_end_us > target, timeout=TIMEOUT_MS
+    )
 
 
 def test_play_after_the_end_replays_from_the_start(make_window, qtbot, recordings_dir):
@@ -367,7 +368,8 @@ class LoopbackCamera:
     """
 
     def __init__(self, port: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", CAMERA_SCRIPT, str(port)], stdout=subprocess.PIPE, text=True)
+        cmd = [sys.executable, "-c", CAMERA_SCRIPT, str(port)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "ready"
 
@@ -453,8 +455,9 @@ def test_dropping_a_recording_on_the_window_opens_it(make_window, qtbot, recordi
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "notes.txt")), QUrl.fromLocalFile(str(davis(recordings_dir)))])
     (tmp_path / "notes.txt").write_text("not events")
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     w.dropEvent(event)
     assert w.session.spec == SourceSpec("file", str(davis(recordings_dir)))
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
@@ -476,8 +479,9 @@ def test_command_line_screenshot_and_exit_after(qtbot, recordings_dir, tmp_path,
     assert QImage(str(shot)).width() > 600
     assert not neuroclip_threads()
     # A screenshot that cannot be written is an error of the run, said in one line.
-    args = run_args("--file", str(davis(recordings_dir)), "--screenshot", str(tmp_path / "no" / "x.png"),
-                    "--exit-after", "2")
+    args = run_args(
+        "--file", str(davis(recordings_dir)), "--screenshot", str(tmp_path / "no" / "x.png"), "--exit-after", "2"
+    )
     assert app_module.run_app(args) == 1
     assert "could not be written" in capsys.readouterr().err
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
@@ -130,7 +131,7 @@ class EmptyView(QWidget):
         self.setLayout(column)
         self._recent_buttons: list[QPushButton] = []
 
-    def show_recent(self, paths: list[str], open_path) -> None:
+    def show_recent(self, paths: list[str], open_path: Callable[[str], None]) -> None:
         for b in self._recent_buttons:
             b.deleteLater()
         self._recent_buttons = []
@@ -344,8 +345,9 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def open_network_dialog(self) -> None:
-        target, ok = QInputDialog.getText(self, "Open network stream", "Host and port (dv-processing NetworkWriter or DV):",
-                                          text="127.0.0.1:7777")
+        target, ok = QInputDialog.getText(
+            self, "Open network stream", "Host and port (dv-processing NetworkWriter or DV):", text="127.0.0.1:7777"
+        )
         if ok and target.strip():
             self.open_spec(SourceSpec("net", target.strip()))
 

@@ -12,7 +12,15 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushBu
 from ui import theme
 
 # (shown, speed factor); 0 = as fast as possible, as on the command line.
-SPEEDS = [("0.25×", 0.25), ("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("8×", 8.0), ("as fast as possible", 0.0)]
+SPEEDS = [
+    ("0.25×", 0.25),
+    ("0.5×", 0.5),
+    ("1×", 1.0),
+    ("2×", 2.0),
+    ("4×", 4.0),
+    ("8×", 8.0),
+    ("as fast as possible", 0.0),
+]
 _SLIDER_STEPS = 10_000
 
 

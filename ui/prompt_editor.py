@@ -25,7 +25,6 @@ from neuroclip_live.label_presets import LABEL_PRESETS, preset_labels
 from neuroclip_live.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, LabelError, parse_labels_with_notes
 
 
-
 def parse_label_text(text: str) -> tuple[list[str], list[str]]:
     """(labels, notes) from the editor's text, by the same rules as ``--labels``; no labels is not an error here."""
     if not text.strip():

@@ -123,8 +123,9 @@ class SettingsPanel(QWidget):
         self.model.setEditable(True)
         self.model.addItems(MODELS)
         self.model.setToolTip("An open_clip model name, or tiny-digits (bundled, offline)")
-        self.weights = _PathField("CLIP weights", "Weights (*.pt *.pth *.bin *.safetensors);;All files (*)",
-                                  "default for the model")
+        self.weights = _PathField(
+            "CLIP weights", "Weights (*.pt *.pth *.bin *.safetensors);;All files (*)", "default for the model"
+        )
         self.adapter_on = QCheckBox("Use a few-shot adapter")
         self.adapter = _PathField("Few-shot adapter", "Adapter (*.safetensors);;All files (*)", "written by 'train'")
         self.adapter_on.toggled.connect(self.adapter.setEnabled)
@@ -132,7 +133,9 @@ class SettingsPanel(QWidget):
         for text, value in DEVICES:
             self.device.addItem(text, value)
         self.noise_on = QCheckBox("Background-activity filter")
-        self.noise_on.setToolTip("Drop events with no neighbour in the last N ms (dv-processing's BA filter)")
+        self.noise_on.setToolTip(
+            "Drop events none of whose 8 neighbours fired in the last N ms (dv-processing's background-activity rule)"
+        )
         self.noise_ms = QSpinBox()
         self.noise_ms.setRange(1, 1_000)
         self.noise_ms.setValue(2)

@@ -38,8 +38,14 @@ class StatusBar(QStatusBar):
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.message_label, 1)
-        for w in (self.record_label, self.rate_label, self.steps_label, self.inference_label, self.latency_label,
-                  self.drops_label):
+        for w in (
+            self.record_label,
+            self.rate_label,
+            self.steps_label,
+            self.inference_label,
+            self.latency_label,
+            self.drops_label,
+        ):
             self.addPermanentWidget(w)
         self.rate_label.setToolTip("Events read per second of wall time")
         self.steps_label.setToolTip("Timesteps scored per second")
@@ -80,8 +86,14 @@ class StatusBar(QStatusBar):
         self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops else "")
 
     def clear_figures(self) -> None:
-        for w in (self.source_label, self.rate_label, self.steps_label, self.inference_label, self.latency_label,
-                  self.drops_label):
+        for w in (
+            self.source_label,
+            self.rate_label,
+            self.steps_label,
+            self.inference_label,
+            self.latency_label,
+            self.drops_label,
+        ):
             w.setText("")
 
     def show_recording(self, text: str | None) -> None:
