@@ -177,7 +177,8 @@ def run_headless(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        pipeline.stop()
+        if not pipeline.stop():
+            pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
     for note in getattr(first, "notes", []):
         print(f"note: {note}", file=sys.stderr)
     if pipeline.state == "error":

@@ -187,6 +187,18 @@ class Pipeline:
             self._set_state("stopped")
         return not alive
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for both threads to end (after ``stop``); True when they did.
+
+        Before the process exits: a worker still inside a model step when the
+        interpreter shuts down can abort the process instead of exiting cleanly.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in (self._reader, self._worker):
+            if t.is_alive():
+                t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not (self._reader.is_alive() or self._worker.is_alive())
+
     def _close_source(self) -> None:
         src = self._source
         if src is not None:
