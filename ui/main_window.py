@@ -368,7 +368,10 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("neuroclip-live")
             return
         self.stack.setCurrentIndex(1)
-        self.playback.set_mode("live" if spec.kind in ("camera", "net") else "file")
+        self.playback.set_mode("none")  # until the source is open and says what it is
+        args = self.session.args
+        model = args.model if self.session.has_model else "no model"
+        self.status.show_run(f"{model} · {args.timestep} timesteps · T={args.T}")
         self.setWindowTitle(f"neuroclip-live — {Path(spec.target).name if spec.kind == 'file' else spec.describe()}")
 
     # ----------------------------------------------------------------- redraw
@@ -401,12 +404,12 @@ class MainWindow(QMainWindow):
             self.scoresShown.emit()
 
     def _show_model_hint(self, snap: Snapshot) -> None:
-        if snap.state == "loading model" or self.session.model_loading:
+        if snap.state == "error":
+            self.bars.set_hint(snap.message)
+        elif snap.state == "loading model" or self.session.model_loading:
             self.bars.set_hint(f"Loading model {self.session.args.model}…", busy=True)
         elif not self.session.has_model:
             self.bars.set_hint("No labels yet: type some under Labels (or pick a preset) and press Apply.")
-        elif snap.state == "error" and (snap.result is None or snap.result.scores is None):
-            self.bars.set_hint(snap.message)
         elif snap.result is None or snap.result.scores is None:
             self.bars.set_hint("Waiting for the first timestep…")
         else:

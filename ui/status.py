@@ -25,6 +25,8 @@ class StatusBar(QStatusBar):
         self.state_label = QLabel("no source")
         self.state_label.setMinimumWidth(96)
         self.source_label = QLabel("")
+        self.run_label = QLabel("")
+        self.run_label.setToolTip("Model, timestep rule and window length T")
         self.message_label = QLabel("")
         self.message_label.setMinimumWidth(40)
         self.rate_label = QLabel("")
@@ -37,6 +39,7 @@ class StatusBar(QStatusBar):
         self.record_label.setVisible(False)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
+        self.addWidget(self.run_label)
         self.addWidget(self.message_label, 1)
         for w in (
             self.record_label,
@@ -85,9 +88,14 @@ class StatusBar(QStatusBar):
         self.drops_label.setText(f"drops {st.drops:,}")
         self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops else "")
 
+    def show_run(self, text: str) -> None:
+        """What is running: 'tiny-digits · 30ms timesteps · T=10'."""
+        self.run_label.setText(text)
+
     def clear_figures(self) -> None:
         for w in (
             self.source_label,
+            self.run_label,
             self.rate_label,
             self.steps_label,
             self.inference_label,
