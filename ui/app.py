@@ -12,6 +12,7 @@ import sys
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
+from shiboken6 import Shiboken
 
 from neuroclip_live.cli import read_labels, source_spec
 from neuroclip_live.label_presets import DIGITS
@@ -44,17 +45,27 @@ def initial_source(args: argparse.Namespace) -> SourceSpec | None:
     return None
 
 
+_app: QApplication | None = None  # lives as long as the process: every widget must go before it
+
+
 def application() -> QApplication:
+    """The QApplication (created and themed once)."""
+    global _app
     # Names first: QSettings() keeps the recent files and the layout under them.
     if not QCoreApplication.organizationName():
         QCoreApplication.setOrganizationName(ORGANISATION)
         QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance()
     if app is None:
-        app = QApplication(sys.argv[:1])
+        app = _app = QApplication(sys.argv[:1])
         theme.apply_theme(app)
     assert isinstance(app, QApplication)
     return app
+
+
+def dispose(window: MainWindow) -> None:
+    """Destroy a closed window now, while the application exists (not when garbage collection gets to it)."""
+    Shiboken.delete(window)
 
 
 class ScriptedScreenshot:
@@ -115,6 +126,7 @@ def run_app(args: argparse.Namespace) -> int:
     shot = prepare_window(window, args)
     window.show()
     code = int(app.exec())
+    dispose(window)
     if shot is not None and not shot.saved:
         why = "could not be written" if shot.saved is False else "was not taken before the window closed"
         print(f"neuroclip-live: the screenshot {args.screenshot} {why}", file=sys.stderr)

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         t = snap.result.frame.t_end_us / 1e6
         top = snap.result.scores.top(1)[0][0]
         span = DIGIT_TIMES_S.get(top)
-        if span is not None and span[0] <= t <= span[1] and snap.position_us / 1e6 - t < 0.1:
+        if span is not None and span[0] <= t <= span[1] and snap.position_us / 1e6 - t < 0.25:
             caught = (top, t)
     for _ in range(10):  # let the last redraw land
         app.processEvents()
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     ok = caught is not None and window.save_screenshot(opts.out)
     window.close()
+    app_module.dispose(window)
     Path(opts.out).with_suffix(".ini").unlink(missing_ok=True)
     if not ok:
         print("no moment with a correctly named digit was seen; nothing saved", file=sys.stderr)
