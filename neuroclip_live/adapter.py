@@ -149,11 +149,11 @@ def load_adapter(
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = (fh.metadata() or {}).get(_METADATA_KEY)
-            state = {k: fh.get_tensor(k) for k in fh.keys()}
+            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
         if meta is None:
             raise ValueError("no adapter metadata")
         info = AdapterInfo(**json.loads(meta))
-    except Exception as err:  # safetensors, JSON and field errors all mean the same to the user
+    except Exception as err:  # noqa: BLE001 - safetensors, JSON and field errors all mean the same to the user
         reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
         raise ModelError(f"adapter file {path} is damaged or not an adapter ({reason})") from None
     if (backbone is not None and not _same_backbone(info.backbone, backbone)) or (

@@ -51,15 +51,13 @@ def load_alpha(path: str | Path, T: int | None = None) -> np.ndarray:
     except (TypeError, ValueError):
         alpha = np.empty(0)
     if alpha.ndim != 1 or alpha.size == 0 or not np.all(np.isfinite(alpha)):
-        raise ModelError(f"alpha file {path} must hold a list of numbers (or {{\"alpha\": [...]}})")
+        raise ModelError(f'alpha file {path} must hold a list of numbers (or {{"alpha": [...]}})')
     if T is not None and alpha.size != T:
         raise ModelError(f"alpha file {path} has {alpha.size} weights but the window has T={T}: use -T {alpha.size}")
     return alpha
 
 
-def window_logits(
-    feats: torch.Tensor, text: torch.Tensor, alpha: torch.Tensor, logit_scale: float
-) -> torch.Tensor:
+def window_logits(feats: torch.Tensor, text: torch.Tensor, alpha: torch.Tensor, logit_scale: float) -> torch.Tensor:
     """``logit_scale · Σ_i α_i · W_t f_i`` for (..., T', C) features of the last T' timesteps -> (..., N).
 
     Features are L2-normalised per timestep (the adapter's output is not).

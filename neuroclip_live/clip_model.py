@@ -161,7 +161,7 @@ def _convert_torchscript(path: Path, cache_dir: str | os.PathLike | None) -> Pat
             # torch marks TorchScript deprecated, but OpenAI's weights ship in it: reading them is the point.
             warnings.simplefilter("ignore", FutureWarning)
             state = torch.jit.load(str(path), map_location="cpu").state_dict()
-    except Exception as err:  # torch raises RuntimeError and friends for a damaged archive
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError and friends for a damaged archive
         raise ModelError(f"cannot read TorchScript weights {path}: {_first_line(err)}") from None
     # OpenAI's int attributes, and the causal mask TorchScript keeps as a buffer: not weights.
     for extra in ("input_resolution", "context_length", "vocab_size", "attn_mask"):
@@ -254,7 +254,7 @@ def _default_weights(name: str, cache_dir: str | os.PathLike | None, offline: bo
     log.warning("downloading %s weights (%s) for %s", tag, _download_host(cfg), name)
     try:
         path = open_clip.download_pretrained(cfg, cache_dir=str(cache_dir) if cache_dir else None)
-    except Exception as err:  # network, disk or hub errors: all mean "no weights"
+    except Exception as err:  # noqa: BLE001 - network, disk or hub errors: all mean "no weights"
         raise ModelError(f"could not download {name} weights ({_first_line(err)}): {_REMEDIES}") from None
     if not path:
         raise ModelError(f"could not download {name} weights: {_REMEDIES}")
@@ -390,7 +390,7 @@ def load_clip(
             log.warning(msg)
             notes.append(msg)
             model = create(weights_only=False)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - open_clip and torch raise many types; each becomes one line
         text = _first_line(err)
         if any(s in text for s in ("Missing key", "Unexpected key", "size mismatch")):
             raise ModelError(f"weights {source} do not fit model {name}: {text}") from None

@@ -262,8 +262,9 @@ def test_build_classifier_from_files(tmp_path):
     weights = tmp_path / "w.pt"
     torch.save(tiny_model(seed=3).state_dict(), weights)
     adapter_path = tmp_path / "adapter.safetensors"
-    info = AdapterInfo(TINY_VIT, 32, ["zero", "one"], ["a digit {}"], T=4,
-                       timestep="2000ev", alpha=[0.1, 0.2, 0.3, 0.4])
+    info = AdapterInfo(
+        TINY_VIT, 32, ["zero", "one"], ["a digit {}"], T=4, timestep="2000ev", alpha=[0.1, 0.2, 0.3, 0.4]
+    )
     save_adapter(adapter_path, InterTimestepAdapter(32), info)
     clf = build_classifier(TINY_VIT, str(weights), "cpu", labels=None, T=4, adapter_path=str(adapter_path))
     assert clf.labels == ["zero", "one"] and clf.templates == ("a digit {}",)

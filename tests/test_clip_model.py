@@ -143,9 +143,10 @@ def test_bundled_model_is_a_config_plus_default_weights(tmp_path, monkeypatch):
 
 
 def test_the_shipped_tiny_digits_model_loads_offline():
-    if "tiny-digits" not in clip_model.bundled_models() or not (
-        clip_model.BUNDLED_DIR / "tiny-digits" / "tiny-digits.safetensors"
-    ).is_file():
+    if (
+        "tiny-digits" not in clip_model.bundled_models()
+        or not (clip_model.BUNDLED_DIR / "tiny-digits" / "tiny-digits.safetensors").is_file()
+    ):
         pytest.skip("neuroclip_live/models/tiny-digits is not there yet")
     backbone = load_clip("tiny-digits", device="cpu", offline=True)
     assert backbone.embed_dim == 128 and backbone.image_size == (64, 64)

@@ -51,9 +51,7 @@ def test_hand_computed_pad_and_normalise_without_resize():
 def test_hand_computed_antialiased_downsample():
     # 4 -> 2 px, bilinear with antialiasing: a triangle filter twice as wide; output pixel 0 is centred at
     # input 0.5, weights 1 - |d|/2 for inputs 0, 1, 2 = 0.75, 0.75, 0.25, normalised: 3/7, 3/7, 1/7.
-    frame = np.array(
-        [[0, 255, 127, 127], [255, 0, 127, 255], [127, 127, 0, 0], [255, 127, 0, 255]], dtype=np.uint8
-    )
+    frame = np.array([[0, 255, 127, 127], [255, 0, 127, 255], [127, 127, 0, 0], [255, 127, 0, 255]], dtype=np.uint8)
     weights = torch.tensor([[3 / 7, 3 / 7, 1 / 7, 0.0], [0.0, 1 / 7, 3 / 7, 3 / 7]])
     resized = weights @ torch.tensor(frame, dtype=torch.float32) @ weights.T
     expected = (resized[None] / 255 - MEAN.view(3, 1, 1)) / STD.view(3, 1, 1)
