@@ -51,6 +51,7 @@ class PipelineConfig:
     reconnect_interval_s: float = 1.0
     keep_results: int = 10_000  # results buffered for ``results()`` before the oldest go
     noise_filter_us: int | None = None  # background-activity filter window; None = off
+    start_us: int | None = None  # file replay starts here (a restarted pipeline resumes where the last one was)
 
 
 @dataclass
@@ -92,6 +93,8 @@ class Snapshot:
     aps: ApsFrame | None
     result: StepResult | None  # newest scored timestep
     stats: PipelineStats
+    model_state: str = "none"  # "none" (frames only), "loading", "ready", "failed"
+    notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
 
 
 _END = object()
@@ -155,6 +158,8 @@ class Pipeline:
         self._classifier_calls: deque[Callable[[Classifier], None]] = deque()
         self._classifier: Classifier | None = None
         self._model_ready = threading.Event()
+        self._model_state = "none" if load_classifier is None else "loading"
+        self._notice = ""
         self._reader = threading.Thread(target=self._read_loop, name="neuroclip-reader", daemon=True)
         self._worker = threading.Thread(target=self._work_loop, name="neuroclip-worker", daemon=True)
         self._started = False
@@ -251,7 +256,9 @@ class Pipeline:
     def add_packet_listener(self, fn: Callable[[np.ndarray | Discontinuity], None]) -> None:
         """Call ``fn`` on the reader thread with every raw packet and jump (recording to disk).
 
-        It sees events before the noise filter, so a recording keeps what the sensor sent.
+        It sees events before the noise filter, so a recording keeps what the sensor sent, and
+        every ``Discontinuity`` (seek, loop, reconnect). Listeners are compared by identity in
+        ``remove_packet_listener``: keep the very object you added (a bound method is new each time).
         """
         with self._lock:
             self._listeners = [*self._listeners, fn]
@@ -308,6 +315,8 @@ class Pipeline:
                 aps=aps,
                 result=self._latest_result,
                 stats=replace(self._stats),
+                model_state=self._model_state,
+                notice=self._notice,
             )
 
     @property
@@ -337,6 +346,8 @@ class Pipeline:
                 from neuroclip_live.replay import Replay  # replay pacing only matters for files
 
                 self._replay = Replay(src, speed=self.config.speed, loop=self.config.loop, clock=self._clock)
+                if self.config.start_us is not None:
+                    self._replay.seek(int(self.config.start_us))
                 for note in src.notes:
                     log.warning(note)
                     self._set_state(self._state, note)
@@ -351,7 +362,8 @@ class Pipeline:
                     self._finish_stream()
                     self._set_state("ended", self._message)
             else:
-                self._set_state("live")
+                if self._state != "loading model":
+                    self._set_state("live")
                 self._read_live()
         except NeuroclipError as err:
             self._set_state("error", str(err))
@@ -376,7 +388,8 @@ class Pipeline:
                 except NeuroclipError:
                     continue
                 self._discontinuity(Discontinuity("reconnect"))
-                self._set_state("live")
+                if self._state != "loading model":
+                    self._set_state("live")
                 break
 
     def _pump(self, items: Iterator[Any]) -> None:
@@ -385,11 +398,11 @@ class Pipeline:
         for item in items:
             if self._stop.is_set():
                 return
-            for listener in self._listeners:
-                listener(item)
             if isinstance(item, Discontinuity):
                 self._discontinuity(item)
                 continue
+            for listener in self._listeners:
+                listener(item)
             if item.shape[0] == 0:
                 continue
             now = time.perf_counter()
@@ -417,6 +430,8 @@ class Pipeline:
 
     def _discontinuity(self, jump: Discontinuity) -> None:
         assert self._framer is not None
+        for listener in self._listeners:
+            listener(jump)
         self._framer.reset()
         if self._noise is not None:
             self._noise.reset()
@@ -475,10 +490,17 @@ class Pipeline:
             if self._load_classifier is not None:
                 previous = self._state
                 self._set_state("loading model")
-                self._classifier = self._load_classifier()
+                try:
+                    self._classifier = self._load_classifier()
+                except BaseException:
+                    self._model_state = "failed"
+                    raise
+                self._model_state = "ready"
                 with self._lock:
                     if self._state == "loading model":
-                        self._state = previous
+                        # A live reader held back its "live" while the model loaded.
+                        src = self._source
+                        self._state = "live" if src is not None and src.is_live else previous
         finally:
             self._model_ready.set()
 
@@ -490,10 +512,20 @@ class Pipeline:
         clf = self._classifier
         if clf is None:
             return
-        if labels is not None:
-            clf.set_labels(labels)
-        for fn in calls:
-            fn(clf)
+        # A refused edit (no usable label, an unknown template) keeps the previous labels running.
+        try:
+            if labels is not None:
+                result = clf.set_labels(labels)
+                notes = getattr(result, "notes", None) or []
+                self._set_notice("; ".join(notes))
+            for fn in calls:
+                fn(clf)
+        except NeuroclipError as err:
+            self._set_notice(str(err))
+
+    def _set_notice(self, text: str) -> None:
+        with self._lock:
+            self._notice = text
 
     def _score(self, pending: list[_Pending]) -> None:
         self._apply_requests()

@@ -227,3 +227,79 @@ def test_packet_listeners_see_raw_packets_and_noise_filter_applies(noise_us):
         steps = p.snapshot().stats.steps_total
     assert sum(x.shape[0] for x in seen if hasattr(x, "shape")) == 20
     assert steps == (4 if noise_us is None else 0)
+
+
+def test_refused_label_edit_keeps_the_old_labels_and_says_why():
+    from neuroclip_live.prompts import LabelError
+
+    class StrictClassifier(FakeClassifier):
+        def set_labels(self, labels):
+            if not any(label.strip(" ,.") for label in labels):
+                raise LabelError("no labels given: type words separated by commas")
+            return super().set_labels(labels)
+
+    gate = threading.Event()
+
+    class GatedSource(ScriptedLiveSource):
+        def packets(self):
+            yield packet(0)
+            gate.wait(5)
+            yield packet(10)
+            yield from super().packets()
+
+    clf = StrictClassifier()
+    with Pipeline(lambda: GatedSource([]), PipelineConfig(rule=TimestepRule("count", 10)), lambda: clf) as p:
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 1)
+        p.set_labels([" , "])
+        gate.set()
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 2)
+        snap = p.snapshot()
+        assert snap.result.scores.labels == ["a", "b"]
+        assert "no labels given" in snap.notice
+        assert snap.state == "live" and snap.model_state == "ready"
+
+
+def test_live_state_waits_for_the_model_then_reads_live():
+    release = threading.Event()
+
+    def slow_model():
+        release.wait(5)
+        return FakeClassifier()
+
+    src = ScriptedLiveSource([packet(0)])
+    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), slow_model) as p:
+        assert run_until(p, lambda: p.snapshot().stats.events_total == 10)
+        snap = p.snapshot()
+        assert snap.state == "loading model" and snap.model_state == "loading"
+        release.set()
+        assert run_until(p, lambda: p.state == "live" and p.snapshot().model_state == "ready")
+
+
+def test_listeners_get_reconnect_markers():
+    seen = []
+    opened = []
+
+    def open_source():
+        opened.append(1)
+        if len(opened) == 1:
+            return ScriptedLiveSource([packet(0), SourceDisconnected("gone")])
+        return ScriptedLiveSource([packet(100)])
+
+    p = Pipeline(open_source, PipelineConfig(rule=TimestepRule("count", 10), reconnect_interval_s=0.05), None)
+    p.add_packet_listener(seen.append)
+    with p:
+        assert run_until(p, lambda: p.snapshot().stats.steps_total == 2, timeout=5)
+    kinds = ["jump" if isinstance(x, Discontinuity) else "events" for x in seen if not (hasattr(x, "shape") and x.shape[0] == 0)]
+    assert kinds == ["events", "jump", "events"]
+
+
+def test_file_replay_can_start_at_a_given_time(nmnist_root):
+    from neuroclip_live.sources.nmnist import NmnistFileSource
+
+    path = sorted((nmnist_root / "Train" / "2").iterdir())[0]
+    cfg = PipelineConfig(rule=TimestepRule("time", 10_000), speed=0, start_us=150_000)
+    with Pipeline(lambda: NmnistFileSource(path), cfg, None) as p:
+        results = list(p.results(timeout=10))
+    assert results and results[0].frame.t_start_us >= 150_000
+    events = NmnistFileSource(path).events
+    assert sum(r.frame.n_events for r in results) == int((events["t"] >= 150_000).sum())
