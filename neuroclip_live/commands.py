@@ -52,6 +52,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH", help="adapter file to write (.safetensors)")
     p.add_argument("--epochs", type=_positive_int, default=40)
     p.add_argument("--views", type=_positive_int, default=8, help="augmented copies of each shot (encoded once)")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
     return p
 
 
@@ -63,6 +64,7 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=_positive_int, help="train an adapter on K shots a class first, then score")
     p.add_argument("--epochs", type=_positive_int, default=40)
     p.add_argument("--views", type=_positive_int, default=8)
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
     p.add_argument("--alpha-search", action="store_true", help="choose alpha on the validation samples")
     p.add_argument("--save-alpha", metavar="PATH", help="write the alpha used to a JSON file (for --alpha)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-' for stdout)")
@@ -119,7 +121,8 @@ def _train(args, setup: _Setup, shots: list, val: list):
     from neuroclip_live.training import TrainConfig, train_adapter
 
     bb = setup.backbone
-    train_fs = extract_features(bb, shots, args.T, args.cut, views=args.views, augment=True, seed=args.seed,
+    train_fs = extract_features(bb, shots, args.T, args.cut, views=args.views, augment=True, flip=not args.no_flip,
+                                seed=args.seed,
                                 batch_size=args.batch_size, progress=not args.quiet, desc="encoding shots")
     uniform = np.full(args.T, 1.0 / args.T)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
@@ -198,7 +201,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if args.shots:
             adapter, _, alpha_name, alpha, val_scores = _train(args, setup, shots, val)
             protocol.append(f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
-                            f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views")
+                            f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
+                            f"{' (no flips)' if args.no_flip else ''}")
         if args.alpha_search and not args.shots:
             val_fs = extract_features(bb, val, args.T, args.cut, batch_size=args.batch_size,
                                       progress=not args.quiet, desc="encoding validation")

@@ -45,6 +45,7 @@ def extract_features(
     cut: Cut = "count",
     views: int = 1,
     augment: bool = False,
+    flip: bool = True,
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
@@ -53,6 +54,8 @@ def extract_features(
     """Encode ``views`` framings of each sample (augmented when asked) in batches of frames.
 
     The result holds ``len(samples) * views`` rows, views of one sample next to each other.
+    ``flip`` allows horizontal flips among the augmentations (not for digits or text: a
+    mirrored 2 is no 2).
     """
     rng = np.random.default_rng(seed)
     feats: list[torch.Tensor] = []
@@ -72,7 +75,7 @@ def extract_features(
     for sample in bar:
         events, size = read_sample_events(sample.path)
         for _ in range(views):
-            ev = random_augment(events, size, rng) if augment else events
+            ev = random_augment(events, size, rng, flip=flip) if augment else events
             frames = sample_frames(ev, size, T, cut)
             if pending and pending[0].shape != frames.shape:
                 flush()  # samples of another sensor size go in their own batch
