@@ -412,6 +412,9 @@ class MainWindow(QMainWindow):
             self.bars.set_hint("No labels yet: type some under Labels (or pick a preset) and press Apply.")
         elif snap.result is None or snap.result.scores is None:
             self.bars.set_hint("Waiting for the first timestep…")
+        elif snap.notice:
+            # What the worker made of the last label edit (a label cut to fit, one refused).
+            self.bars.set_hint(snap.notice)
         else:
             self.bars.set_hint("")
 

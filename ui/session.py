@@ -277,9 +277,7 @@ class StreamSession(QObject):
                 pipeline.pause()
                 snap = pipeline.snapshot()
             self._start_gate.set()
-        # A live source's "live" overwrites the worker's "loading model" as soon as it opens
-        # (recordings wait for the model), so ask the pipeline whether the model is there yet.
-        self.model_loading = self.has_model and snap.state != "error" and not pipeline.wait_model(0)
+        self.model_loading = snap.model_state == "loading"
         if self.model_loading and snap.state in ("starting", "playing", "live"):
             snap = replace(snap, state="loading model")
         if self.recorder is not None and self.recorder.error is not None:
