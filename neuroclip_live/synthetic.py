@@ -304,7 +304,7 @@ def object_mask(
     Downsample with ``downsample`` after any sub-pixel motion (see ``shift``).
     """
     if style is None:
-        style = "strokes" if rng.random() < 0.5 else "font"
+        style = "strokes" if rng.random() < 0.7 else "font"
     ss = supersample
     box = max(8, int(round(pose.height * ss)))
     glyph = Image.fromarray((_glyph_mask(label, box, rng, style) * 255).astype(np.uint8))
@@ -462,7 +462,7 @@ def event_frame(
     mask = object_mask(label, size, pose, rng, style=style, supersample=ss)
     fg, bg = _contrast(rng)
     scale = min(size.width, size.height) / 34.0  # motion and blur measured in N-MNIST pixels
-    distance = rng.uniform(1.5, 5.0) * scale
+    distance = rng.uniform(1.0, 3.5) * scale
     angle = rng.uniform(0, 2 * np.pi)
     n_steps = int(rng.integers(6, 12))
     turn = rng.random() < 0.3

@@ -301,7 +301,7 @@ def report_nmnist(out: Path, root: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for tiny-digits.json / .safetensors")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=1800)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--pool", type=int, default=50_000, help="synthetic training images made up front")
