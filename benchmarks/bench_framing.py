@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.framing import EventFramer, TimestepRule
+from neuroclip_live.framing import EventFramer, TimestepRule, render_frame
 
 N_EVENTS = 1_000_000
 DURATION_US = 1_000_000
@@ -85,6 +85,12 @@ def collect(quick: bool = False) -> dict[str, float]:
         for rule in (TimestepRule("time", STEP_US), TimestepRule("count", STEP_EVENTS)):
             s = _median_s(lambda: _dv_run(store, size, rule), repeats)
             out[f"dv_renderer_{rule.mode}_{tag}_mev_s"] = N_EVENTS / s / 1e6
+        # The renderers alone: all 1M events into one frame (no cutting, no per-timestep frames).
+        import dv_processing as dv
+
+        vis = dv.visualization.EventVisualizer((size.width, size.height), (127,) * 3, (255,) * 3, (0,) * 3)
+        out[f"render_one_frame_{tag}_mev_s"] = N_EVENTS / _median_s(lambda: render_frame(events, size), repeats) / 1e6
+        out[f"dv_render_one_frame_{tag}_mev_s"] = N_EVENTS / _median_s(lambda: vis.generateImage(store), repeats) / 1e6
     # The headline pair named by the issue: 1M events, 346x260, cut by time.
     out["framer_mev_s"] = out["framer_time_346x260_mev_s"]
     if "dv_renderer_time_346x260_mev_s" in out:
