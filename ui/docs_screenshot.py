@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = p.parse_args(argv)
     args = build_run_parser().parse_args(["--file", str(SAMPLE), "--model", "tiny-digits", "--loop"])
     app = app_module.application()
-    settings = QSettings(str(Path(opts.out).with_suffix(".ini")), QSettings.Format.IniFormat)
+    # Throwaway settings: the picture must not depend on (or change) the user's recent files and layout.
+    scratch = tempfile.TemporaryDirectory()
+    settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat)
     window = app_module.MainWindow(args, settings=settings)
     window.resize(1360, 820)
     app_module.prepare_window(window, args)
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = caught is not None and window.save_screenshot(opts.out)
     window.close()
     app_module.dispose(window)
-    Path(opts.out).with_suffix(".ini").unlink(missing_ok=True)
+    del settings
+    scratch.cleanup()
     if not ok:
         print("no moment with a correctly named digit was seen; nothing saved", file=sys.stderr)
         return 1
