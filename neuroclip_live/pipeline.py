@@ -218,29 +218,49 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def pause(self) -> None:
-        if self._replay is not None:
-            self._replay.pause()
-            self._set_state("paused")
+    def _controllable(self, action: str) -> Any | None:
+        """The replay, or None with a notice: a live source cannot pause, seek, loop or change speed."""
+        if self._replay is None and self.is_live:
+            self._set_notice(f"a live source cannot {action}")
+        return self._replay
 
-    def resume(self) -> None:
-        if self._replay is not None:
-            self._replay.resume()
-            self._set_state("playing")
+    def pause(self) -> bool:
+        """Pause a file replay; False (with a notice) for a live source or before the file is open."""
+        replay = self._controllable("pause")
+        if replay is None:
+            return False
+        replay.pause()
+        self._set_state("paused")
+        return True
 
-    def seek(self, t_us: int) -> None:
-        if self._replay is not None:
-            self._replay.seek(int(t_us))
+    def resume(self) -> bool:
+        replay = self._controllable("pause or resume")
+        if replay is None:
+            return False
+        replay.resume()
+        self._set_state("playing")
+        return True
 
-    def set_speed(self, speed: float) -> None:
+    def seek(self, t_us: int) -> bool:
+        replay = self._controllable("seek")
+        if replay is None:
+            return False
+        replay.seek(int(t_us))
+        return True
+
+    def set_speed(self, speed: float) -> bool:
         self.config.speed = speed
-        if self._replay is not None:
-            self._replay.set_speed(speed)
+        replay = self._controllable("change its speed")
+        if replay is not None:
+            replay.set_speed(speed)
+        return replay is not None
 
-    def set_loop(self, loop: bool) -> None:
+    def set_loop(self, loop: bool) -> bool:
         self.config.loop = loop
-        if self._replay is not None:
-            self._replay.set_loop(loop)
+        replay = self._controllable("loop")
+        if replay is not None:
+            replay.set_loop(loop)
+        return replay is not None
 
     def set_labels(self, labels: list[str]) -> None:
         """New labels take effect on the worker's next timestep (only the text is re-encoded)."""

@@ -303,3 +303,12 @@ def test_file_replay_can_start_at_a_given_time(nmnist_root):
     assert results and results[0].frame.t_start_us >= 150_000
     events = NmnistFileSource(path).events
     assert sum(r.frame.n_events for r in results) == int((events["t"] >= 150_000).sum())
+
+
+def test_live_sources_cannot_pause_or_seek_and_say_so():
+    src = ScriptedLiveSource([packet(0)])
+    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), None) as p:
+        assert run_until(p, lambda: p.state == "live")
+        assert p.pause() is False and p.seek(0) is False and p.set_loop(True) is False
+        assert "live source cannot" in p.snapshot().notice
+        assert p.state == "live"
