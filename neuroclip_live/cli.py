@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from neuroclip_live import __version__
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.framing import TimestepRule
+from neuroclip_live.label_presets import default_labels
 from neuroclip_live.pipeline import Pipeline, PipelineConfig
 from neuroclip_live.sources.base import SourceSpec
 
@@ -154,7 +155,7 @@ def run_headless(args: argparse.Namespace, out: TextIO | None = None) -> int:
     spec = source_spec(args)
     if spec is None:
         raise NeuroclipError("--headless needs a source: --file PATH, --camera [SERIAL] or --net HOST:PORT")
-    labels = read_labels(args)
+    labels = read_labels(args) or default_labels(args.model)
     # An adapter brings its own class names, so it needs no --labels.
     loader = classifier_loader(args, labels) if (labels or args.adapter) else None
     sink = HeadlessSink(out, as_json=args.json, dump_dir=args.dump, top_k=args.top_k)

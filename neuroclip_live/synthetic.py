@@ -31,10 +31,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
+from neuroclip_live.label_presets import DIGITS, SHAPES
 
-DIGITS = [str(d) for d in range(10)]
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-SHAPES = ["circle", "square", "triangle", "star", "cross", "line"]
 CLASSES = DIGITS + SHAPES  # class index = position in this list
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

@@ -131,3 +131,18 @@ def test_model_without_weights_offline_says_how_to_fix_it(recordings_dir, monkey
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--weights" in proc.stderr and "NEUROCLIP_WEIGHTS" in proc.stderr
+
+
+def test_tiny_model_recognises_the_sample_recording(capsys):
+    """With no --labels the bundled model scores what it knows; the sample shows a circle at 2-3 s."""
+    if not SAMPLE.is_file():
+        pytest.skip("recordings/sample.aedat4 not built")
+    rc = main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    rows = json_lines(out)
+    assert len(rows[0]["scores"]) == 16 and abs(sum(rows[0]["scores"].values()) - 1) < 1e-3
+    circle = [r["top"][0] for r in rows if 2_400_000 <= r["t_end_us"] <= 3_000_000]
+    square = [r["top"][0] for r in rows if 5_400_000 <= r["t_end_us"] <= 6_000_000]
+    assert circle.count("circle") > 0.8 * len(circle)
+    assert square.count("square") > 0.8 * len(square)

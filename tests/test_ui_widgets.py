@@ -200,7 +200,8 @@ def test_prompt_editor_presets_and_templates(qtbot):
 def test_label_presets():
     assert [str(d) for d in range(10)] == DIGITS
     assert len(CIFAR10) == 10 and len(DVS128_GESTURES) == 11
-    assert list(LABEL_PRESETS) == ["Digits 0-9", "CIFAR-10 classes", "DVS128 gestures"]
+    assert list(LABEL_PRESETS) == ["Digits 0-9", "Digits and shapes", "CIFAR-10 classes", "DVS128 gestures"]
+    assert LABEL_PRESETS["Digits and shapes"][10:] == ["circle", "square", "triangle", "star", "cross", "line"]
     labels = preset_labels("Digits 0-9")
     labels.append("x")
     assert preset_labels("Digits 0-9") == DIGITS  # callers get copies

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
 from neuroclip_live.cli import read_labels, source_spec
-from neuroclip_live.label_presets import DIGITS
+from neuroclip_live.label_presets import default_labels
 from neuroclip_live.pipeline import Snapshot
 from neuroclip_live.sources.base import SourceSpec
 from ui import theme
@@ -27,12 +27,7 @@ APPLICATION = "neuroclip-live"
 
 def initial_labels(args: argparse.Namespace) -> list[str]:
     """The command line's labels; the digits for the bundled digit model; else none (frames only)."""
-    labels = read_labels(args)
-    if labels:
-        return labels
-    if args.model == "tiny-digits":
-        return list(DIGITS)
-    return []
+    return read_labels(args) or default_labels(args.model)
 
 
 def initial_source(args: argparse.Namespace) -> SourceSpec | None:

@@ -147,6 +147,8 @@ class LabelBars(QWidget):
         if labels != self._labels:
             for gone in set(self._history) - set(labels):
                 del self._history[gone]
+            # About 18 px a bar keeps every label readable; the plot below gives up the room.
+            self.plot.setMinimumHeight(min(440, max(160, 18 * len(labels) + 20)))
         self._labels = labels
         self._probs = probs
         t = result.frame.t_end_us / 1e6
