@@ -30,7 +30,12 @@ OFF_VALUE = 0
 # numpy (1.2 Mev/s). This loop runs at about 900 Mev/s on one core, releases
 # the GIL (the reader thread renders while the worker runs), and skips events
 # outside the sensor instead of writing out of bounds.
-@numba.njit(cache=True, nogil=True)
+# Compiled at import with an explicit signature (any memory layout) rather than lazily at the
+# first call: a lazy compile or cache load stalled the reader thread for about 0.4 s on its first
+# packet, and a paced replay dropped its first timesteps.
+@numba.njit(
+    numba.int64(numba.uint8[:, :], numba.uint16[:], numba.uint16[:], numba.uint8[:]), cache=True, nogil=True
+)
 def _paint(frame: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> int:
     height, width = frame.shape
     outside = 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numpy as np
-
 from neuroclip_live.adapter import load_adapter
 from neuroclip_live.classifier import StreamingClassifier
 from neuroclip_live.clip_model import load_clip
@@ -54,8 +52,4 @@ def build_classifier(
     )
     for note in clf.label_notes:
         log.warning(note)
-    # One throwaway step: the first forward pays one-off costs (allocator, kernels, thread pools)
-    # that would otherwise delay the first real timesteps and get live frames dropped.
-    clf.step(np.full((1, *backbone.image_size), 127, dtype=np.uint8))
-    clf.reset()
     return clf

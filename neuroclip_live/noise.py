@@ -15,7 +15,12 @@ import numpy as np
 from neuroclip_live.events import SensorSize
 
 
-@numba.njit(cache=True, nogil=True)
+# Compiled at import (explicit signature), for the same reason as framing._paint.
+@numba.njit(
+    numba.boolean[:](numba.int64[:], numba.uint16[:], numba.uint16[:], numba.int64[:, :], numba.int64),
+    cache=True,
+    nogil=True,
+)
 def _support_mask(t, x, y, last, duration):
     height, width = last.shape
     keep = np.zeros(t.shape[0], dtype=np.bool_)

@@ -512,6 +512,7 @@ class Pipeline:
                 self._set_state("loading model")
                 try:
                     self._classifier = self._load_classifier()
+                    self._warm_up(self._classifier)
                 except BaseException:
                     self._model_state = "failed"
                     raise
@@ -523,6 +524,21 @@ class Pipeline:
                         self._state = "live" if src is not None and src.is_live else previous
         finally:
             self._model_ready.set()
+
+    def _warm_up(self, clf: Classifier) -> None:
+        """One throwaway step on a blank frame of the sensor's size, then reset.
+
+        The first frames of a new size pay one-off costs (resize kernels, buffers): measured at
+        a few hundred ms for the tiny model, enough to drop the first frames of a paced replay.
+        """
+        deadline = time.monotonic() + 2.0
+        while self._source is None and not self._stop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the reader opens the source in parallel
+        src = self._source
+        if src is None or self._stop.is_set():
+            return
+        clf.step(np.full((1, src.size.height, src.size.width), 127, dtype=np.uint8))
+        clf.reset()
 
     def _apply_requests(self) -> None:
         with self._lock:
