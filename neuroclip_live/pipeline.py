@@ -52,6 +52,7 @@ class PipelineConfig:
     keep_results: int = 10_000  # results buffered for ``results()`` before the oldest go
     noise_filter_us: int | None = None  # background-activity filter window; None = off
     start_us: int | None = None  # file replay starts here (a restarted pipeline resumes where the last one was)
+    start_paused: bool = False  # file replay starts paused
 
 
 @dataclass
@@ -218,49 +219,58 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _controllable(self, action: str) -> Any | None:
-        """The replay, or None with a notice: a live source cannot pause, seek, loop or change speed."""
-        if self._replay is None and self.is_live:
+    def _replay_or_defer(self, action: str, **start: Any) -> Any | None:
+        """The replay; before the file is open, None after keeping ``start`` (config fields) for it.
+
+        Controls never get lost between ``start()`` and the reader opening the file: the replay
+        is created from the config. A live source has no replay and says so in the notice.
+        """
+        with self._lock:
+            replay = self._replay
+            if replay is None:
+                for name, value in start.items():
+                    setattr(self.config, name, value)
+        if replay is None and self.is_live:
             self._set_notice(f"a live source cannot {action}")
-        return self._replay
+        return replay
 
     def pause(self) -> bool:
-        """Pause a file replay; False (with a notice) for a live source or before the file is open."""
-        replay = self._controllable("pause")
+        """Pause a file replay (before the file is open: start paused); False for a live source."""
+        replay = self._replay_or_defer("pause", start_paused=True)
         if replay is None:
-            return False
+            return not self.is_live
         replay.pause()
         self._set_state("paused")
         return True
 
     def resume(self) -> bool:
-        replay = self._controllable("pause or resume")
+        replay = self._replay_or_defer("pause or resume", start_paused=False)
         if replay is None:
-            return False
+            return not self.is_live
         replay.resume()
         self._set_state("playing")
         return True
 
     def seek(self, t_us: int) -> bool:
-        replay = self._controllable("seek")
+        replay = self._replay_or_defer("seek", start_us=int(t_us))
         if replay is None:
-            return False
+            return not self.is_live
         replay.seek(int(t_us))
         return True
 
     def set_speed(self, speed: float) -> bool:
-        self.config.speed = speed
-        replay = self._controllable("change its speed")
+        replay = self._replay_or_defer("change its speed", speed=speed)
         if replay is not None:
+            self.config.speed = speed  # read by the reader's lossless rule
             replay.set_speed(speed)
-        return replay is not None
+        return not self.is_live
 
     def set_loop(self, loop: bool) -> bool:
-        self.config.loop = loop
-        replay = self._controllable("loop")
+        replay = self._replay_or_defer("loop", loop=loop)
         if replay is not None:
+            self.config.loop = loop
             replay.set_loop(loop)
-        return replay is not None
+        return not self.is_live
 
     def set_labels(self, labels: list[str]) -> None:
         """New labels take effect on the worker's next timestep (only the text is re-encoded)."""
@@ -365,9 +375,14 @@ class Pipeline:
             if isinstance(src, FileSource):
                 from neuroclip_live.replay import Replay  # replay pacing only matters for files
 
-                self._replay = Replay(src, speed=self.config.speed, loop=self.config.loop, clock=self._clock)
-                if self.config.start_us is not None:
-                    self._replay.seek(int(self.config.start_us))
+                with self._lock:  # controls called meanwhile went to the config (see _replay_or_defer)
+                    cfg = self.config
+                    replay = Replay(src, speed=cfg.speed, loop=cfg.loop, clock=self._clock)
+                    if cfg.start_us is not None:
+                        replay.seek(int(cfg.start_us))
+                    if cfg.start_paused:
+                        replay.pause()
+                    self._replay = replay
                 for note in src.notes:
                     log.warning(note)
                     self._set_state(self._state, note)
@@ -376,8 +391,8 @@ class Pipeline:
                 while self._load_classifier is not None and not self._model_ready.wait(0.05):
                     if self._stop.is_set():
                         return
-                self._set_state("playing", self._message)
-                self._pump(self._replay.packets())
+                self._set_state("paused" if replay.state == "paused" else "playing", self._message)
+                self._pump(replay.packets())
                 if not self._stop.is_set():
                     self._finish_stream()
                     self._set_state("ended", self._message)

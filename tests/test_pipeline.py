@@ -314,3 +314,25 @@ def test_live_sources_cannot_pause_or_seek_and_say_so():
         assert p.pause() is False and p.seek(0) is False and p.set_loop(True) is False
         assert "live source cannot" in p.snapshot().notice
         assert p.state == "live"
+
+
+def test_pause_and_seek_before_the_file_opens_are_kept(nmnist_root):
+    from neuroclip_live.sources.nmnist import NmnistFileSource
+
+    path = sorted((nmnist_root / "Train" / "4").iterdir())[0]
+    opened = threading.Event()
+
+    def slow_open():
+        opened.wait(5)  # the controls below arrive before the reader has a replay
+        return NmnistFileSource(path)
+
+    cfg = PipelineConfig(rule=TimestepRule("time", 10_000), speed=0)
+    with Pipeline(slow_open, cfg, None) as p:
+        assert p.seek(200_000) and p.pause()
+        opened.set()
+        assert run_until(p, lambda: p.state == "paused")
+        time.sleep(0.1)
+        assert p.snapshot().stats.steps_total == 0
+        assert p.resume()
+        results = list(p.results(timeout=10))
+    assert results and results[0].frame.t_start_us >= 200_000

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -73,9 +72,6 @@ class StreamSession(QObject):
         self._open_source = open_source or _default_open_source
         self._classifier_factory = classifier_factory or _default_classifier_factory
         self._listener: Callable[[Any], None] | None = None
-        self._pending_seek: int | None = None
-        self._pending_pause = False
-        self._start_gate = threading.Event()  # see _gated
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
@@ -86,8 +82,6 @@ class StreamSession(QObject):
         self.stop_recording()
         self._stop_pipeline()
         self.spec = spec
-        self._pending_seek = None
-        self._pending_pause = False
         self._start_pipeline()
         self.sourceChanged.emit()
 
@@ -113,15 +107,13 @@ class StreamSession(QObject):
 
     def _restart(self, seek_us: int | None, paused: bool) -> None:
         """A new pipeline on the same source, at ``seek_us`` (files); a recording carries on into it."""
-        self._pending_seek = seek_us
-        self._pending_pause = paused
         self._stop_pipeline()
-        self._start_pipeline()
+        self._start_pipeline(seek_us, paused)
         if self.pipeline is not None and self._listener is not None:
             # The recorder closes the time jump itself: the file stays in time order.
             self.pipeline.add_packet_listener(self._listener)
 
-    def _start_pipeline(self) -> None:
+    def _start_pipeline(self, start_us: int | None = None, paused: bool = False) -> None:
         assert self.spec is not None
         spec = self.spec
         opener = self._open_source
@@ -129,32 +121,18 @@ class StreamSession(QObject):
         wants_model = bool(self.labels) or bool(getattr(self.args, "adapter", None))
         loader = self._classifier_factory(self.args, list(self.labels)) if wants_model else None
         self.has_model = loader is not None
-        if self._pending_seek is not None or self._pending_pause:
-            loader = self._gated(loader)
+        # The replay is made from the config, so it starts there before its first packet.
         config = PipelineConfig(
             rule=self.args.timestep,
             T=self.args.T,
             speed=self.args.speed,
             loop=self.args.loop,
             noise_filter_us=self.noise_filter_us,
+            start_us=start_us,
+            start_paused=paused,
         )
         self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
         self._timer.start()
-
-    def _gated(self, loader: Callable[[], Any] | None) -> Callable[[], Any]:
-        """``loader`` run only once the first poll has put the new replay where the old one was.
-
-        A recording does not start replaying before its model is loaded, so holding
-        the load (a no-op load without a model) holds the replay until the seek is in.
-        """
-        gate = threading.Event()
-        self._start_gate = gate
-
-        def load() -> Any:
-            gate.wait(2.0)  # one poll is 30 ms; a source that never opens must not hang the worker
-            return loader() if loader is not None else None
-
-        return load
 
     def _stop_pipeline(self, timeout: float = 2.0) -> bool:
         pipeline, self.pipeline = self.pipeline, None
@@ -178,12 +156,10 @@ class StreamSession(QObject):
         if self.pipeline.state == "ended":  # the reader has finished: replay from the start
             self._restart(None, paused=False)
             return
-        self._pending_pause = False
         self.pipeline.resume()
 
     def pause(self) -> None:
         if self.pipeline is not None:
-            self._pending_pause = True
             self.pipeline.pause()
 
     def seek(self, t_us: int) -> None:
@@ -267,16 +243,6 @@ class StreamSession(QObject):
         if pipeline is None:
             return
         snap = pipeline.snapshot()
-        if snap.time_range is not None and snap.state not in ("ended", "stopped", "error"):
-            # The replay exists only once the reader opened the file: apply what waited for it
-            # (before the model is loaded, too: the replay then starts there).
-            if self._pending_seek is not None:
-                pipeline.seek(self._pending_seek)
-                self._pending_seek = None
-            if self._pending_pause and snap.state == "playing":
-                pipeline.pause()
-                snap = pipeline.snapshot()
-            self._start_gate.set()
         self.model_loading = snap.model_state == "loading"
         if self.model_loading and snap.state in ("starting", "playing", "live"):
             snap = replace(snap, state="loading model")
