@@ -10,6 +10,7 @@ safe to call from any thread at any moment.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import queue
 import threading
@@ -154,6 +155,7 @@ class Pipeline:
         self._step = 0
         self._stats = PipelineStats()
         self._event_times: deque[tuple[float, int]] = deque()
+        self._events_in_window = 0  # sum of the counts in _event_times, kept as they come and go
         self._step_times: deque[float] = deque()
         self._labels_request: list[str] | None = None
         self._classifier_calls: deque[Callable[[Classifier], None]] = deque()
@@ -184,14 +186,10 @@ class Pipeline:
             replay.stop()
         self._close_source()
         self._queue.close()
-        deadline = time.monotonic() + timeout
-        for t in (self._reader, self._worker):
-            if t.is_alive():
-                t.join(max(0.0, deadline - time.monotonic()))
-        alive = self._reader.is_alive() or self._worker.is_alive()
+        ended = self.join(timeout)
         if self._state not in ("error", "ended"):
             self._set_state("stopped")
-        return not alive
+        return ended
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for both threads to end (after ``stop``); True when they did.
@@ -337,7 +335,7 @@ class Pipeline:
                 message=self._message,
                 source_name=src.name if src is not None else "",
                 size=src.size if src is not None else None,
-                is_live=bool(src is not None and src.is_live),
+                is_live=self.is_live,
                 position_us=replay.position_us if replay is not None else None,
                 time_range=replay.time_range if replay is not None else None,
                 frame=self._latest_frame,
@@ -491,10 +489,11 @@ class Pipeline:
         with self._lock:
             self._stats.events_total += n
             self._event_times.append((now, n))
-            while self._event_times and now - self._event_times[0][0] > 1.0:
-                self._event_times.popleft()
+            self._events_in_window += n
+            while now - self._event_times[0][0] > 1.0:
+                self._events_in_window -= self._event_times.popleft()[1]
             span = max(now - self._event_times[0][0], 0.25)
-            self._stats.event_rate = sum(k for _, k in self._event_times) / span
+            self._stats.event_rate = self._events_in_window / span
 
     # ------------------------------------------------------------------ worker
     def _work_loop(self) -> None:
@@ -616,9 +615,8 @@ class Pipeline:
 
 
 def _aps_at(frames: list[ApsFrame], t_us: int) -> ApsFrame | None:
-    """The newest APS frame at or before ``t_us``."""
+    """The newest APS frame at or before ``t_us`` (the first one before it); frames are in time order."""
     if not frames:
         return None
-    times = [f.t_us for f in frames]
-    i = int(np.searchsorted(times, t_us, side="right")) - 1
+    i = bisect.bisect_right(frames, t_us, key=lambda f: f.t_us) - 1
     return frames[max(i, 0)]
