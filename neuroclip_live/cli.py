@@ -33,7 +33,7 @@ def _timestep(text: str) -> TimestepRule:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -79,18 +79,18 @@ def build_run_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--net", metavar="HOST:PORT", help="a live stream from dv-processing's NetworkWriter or DV")
     p.add_argument("--timestep", type=_timestep, default=TimestepRule("time", 30_000), help="'30ms' or '2000ev'")
-    p.add_argument("-T", type=_positive_int, default=10, help="timesteps in the window (default 10)")
+    p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
     p.add_argument("--speed", type=_speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--loop", action="store_true", help="replay the file again and again")
     p.add_argument("--labels", help="comma- or newline-separated labels, e.g. 'cat, dog, car'")
     p.add_argument("--labels-file", metavar="PATH", help="labels one per line")
-    p.add_argument("--top-k", type=_positive_int, default=3, help="labels shown per timestep (headless)")
+    p.add_argument("--top-k", type=positive_int, default=3, help="labels shown per timestep (headless)")
     add_model_arguments(p)
     h = p.add_argument_group("headless")
     h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
     h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
     h.add_argument("--dump", metavar="DIR", help="with --headless: write each frame as a PNG")
-    h.add_argument("--max-steps", type=_positive_int, help="stop after this many timesteps")
+    h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps")
     h.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
     g = p.add_argument_group("window")
     g.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once the first scores show")

@@ -17,29 +17,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroclip_live.cli import add_model_arguments, positive_int
+from neuroclip_live.datasets import take_per_class
 from neuroclip_live.errors import DataError, NeuroclipError
 
 log = logging.getLogger(__name__)
 
 
-def _positive_int(text: str) -> int:
-    from neuroclip_live.cli import _positive_int as parse
-
-    return parse(text)
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
-    from neuroclip_live.cli import add_model_arguments
-
     p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
-    p.add_argument("-T", type=_positive_int, default=10, help="frames a sample (default 10)")
+    p.add_argument("-T", type=positive_int, default=10, help="frames a sample (default 10)")
     p.add_argument("--cut", choices=("count", "time"), default="count",
                    help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times")
     p.add_argument("--labels", help="prompt words for the class folders, in folder order (default: folder names "
                    "or ROOT/classes.txt)")
     p.add_argument("--seed", type=int, default=0, help="seed for shots, validation and augmentation")
     p.add_argument("--val-per-class", type=int, default=5, help="validation samples a class, from the training split")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="frames encoded at once")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="frames encoded at once")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_arguments(p)
 
@@ -48,10 +42,10 @@ def build_train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neuroclip-live train", description="Train the few-shot inter-timestep adapter.")
     _add_common(p)
     p.add_argument("--split", default="Train", help="the training split folder (default Train)")
-    p.add_argument("--shots", type=_positive_int, default=16, help="training samples a class (default 16)")
+    p.add_argument("--shots", type=positive_int, default=16, help="training samples a class (default 16)")
     p.add_argument("--out", required=True, metavar="PATH", help="adapter file to write (.safetensors)")
-    p.add_argument("--epochs", type=_positive_int, default=40)
-    p.add_argument("--views", type=_positive_int, default=8, help="augmented copies of each shot (encoded once)")
+    p.add_argument("--epochs", type=positive_int, default=40)
+    p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
     return p
 
@@ -61,14 +55,14 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--split", default="Test", help="the split scored (default Test)")
     p.add_argument("--train-split", default="Train", help="where shots and validation come from (default Train)")
-    p.add_argument("--shots", type=_positive_int, help="train an adapter on K shots a class first, then score")
-    p.add_argument("--epochs", type=_positive_int, default=40)
-    p.add_argument("--views", type=_positive_int, default=8)
+    p.add_argument("--shots", type=positive_int, help="train an adapter on K shots a class first, then score")
+    p.add_argument("--epochs", type=positive_int, default=40)
+    p.add_argument("--views", type=positive_int, default=8)
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
     p.add_argument("--alpha-search", action="store_true", help="choose alpha on the validation samples")
     p.add_argument("--save-alpha", metavar="PATH", help="write the alpha used to a JSON file (for --alpha)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-' for stdout)")
-    p.add_argument("--limit", type=_positive_int, help="score at most this many test samples a class (quick looks)")
+    p.add_argument("--limit", type=positive_int, help="score at most this many test samples a class (quick looks)")
     return p
 
 
@@ -97,14 +91,7 @@ def _setup(args: argparse.Namespace, folders: list[str], default_classes: list[s
 
 def _split_validation(rest: list, n_classes: int, per_class: int, seed: int) -> tuple[list, list]:
     """Take ``per_class`` validation samples a class from ``rest`` (seeded); returns (val, remaining)."""
-    rng = np.random.default_rng(seed + 1)
-    val, remaining = [], []
-    for c in range(n_classes):
-        group = [s for s in rest if s.label == c]
-        order = rng.permutation(len(group))
-        val += [group[i] for i in order[:per_class]]
-        remaining += [group[i] for i in order[per_class:]]
-    return val, remaining
+    return take_per_class(rest, n_classes, per_class, np.random.default_rng(seed + 1))
 
 
 def _limit(samples: list, n_classes: int, per_class: int | None) -> list:
@@ -199,14 +186,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
         val, _ = _split_validation(rest, k, args.val_per_class, args.seed)
         excluded = {s.path for s in shots} | {s.path for s in val}
         if args.shots:
-            adapter, _, alpha_name, alpha, val_scores = _train(args, setup, shots, val)
+            adapter, _, alpha_name, alpha, _ = _train(args, setup, shots, val)
             protocol.append(f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
                             f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
                             f"{' (no flips)' if args.no_flip else ''}")
         if args.alpha_search and not args.shots:
             val_fs = extract_features(bb, val, args.T, args.cut, batch_size=args.batch_size,
                                       progress=not args.quiet, desc="encoding validation")
-            alpha_name, alpha, val_scores = choose_alpha(val_fs, setup.text, bb.logit_scale, args.T, adapter)
+            alpha_name, alpha, _ = choose_alpha(val_fs, setup.text, bb.logit_scale, args.T, adapter)
         protocol.append(f"alpha '{alpha_name}' chosen on {len(val)} validation samples from split "
                         f"'{args.train_split}' (never scored)")
     else:

@@ -85,17 +85,25 @@ def load_split(root: str | os.PathLike, split: str) -> LabelledEvents:
     return LabelledEvents(root, split, folders, [names.get(f, f) for f in folders], samples)
 
 
+def take_per_class(
+    samples: list[Sample], n_classes: int, k: int, rng: np.random.Generator
+) -> tuple[list[Sample], list[Sample]]:
+    """Up to ``k`` samples of each class, drawn by ``rng`` class by class, and the rest."""
+    taken, rest = [], []
+    for c in range(n_classes):
+        group = [s for s in samples if s.label == c]
+        order = rng.permutation(len(group))
+        taken += [group[i] for i in order[:k]]
+        rest += [group[i] for i in order[k:]]
+    return taken, rest
+
+
 def pick_shots(data: LabelledEvents, shots: int, seed: int = 0) -> tuple[list[Sample], list[Sample]]:
     """K samples a class (seeded) and the rest; a class with fewer than K samples is a DataError."""
-    rng = np.random.default_rng(seed)
-    chosen, rest = [], []
     for folder, group in zip(data.folders, data.by_class(), strict=True):
         if len(group) < shots:
             raise DataError(f"--shots {shots} is more than class '{folder}' holds ({len(group)} samples)")
-        order = rng.permutation(len(group))
-        chosen += [group[i] for i in order[:shots]]
-        rest += [group[i] for i in order[shots:]]
-    return chosen, rest
+    return take_per_class(data.samples, len(data.folders), shots, np.random.default_rng(seed))
 
 
 def read_sample_events(path: Path) -> tuple[np.ndarray, SensorSize]:
