@@ -171,22 +171,25 @@ def report_from_probs(probs: np.ndarray, labels: np.ndarray, classes: list[str],
 
 
 @torch.no_grad()
+def adapted_features(fs: FeatureSet, adapter=None, batch: int = 256) -> torch.Tensor:
+    """(N, T, C) features, through the adapter (eval mode, a fresh membrane per sample) when given."""
+    if adapter is None or len(fs) == 0:
+        return fs.feats
+    adapter.eval()
+    device = next(adapter.parameters()).device
+    chunks = []
+    for i in range(0, len(fs), batch):
+        seq = fs.feats[i : i + batch].transpose(0, 1).to(device)  # (T, B, C): the adapter runs in time
+        chunks.append(adapter.forward_sequence(seq).transpose(0, 1).cpu())
+    return torch.cat(chunks)
+
+
+@torch.no_grad()
 def predict(
     fs: FeatureSet, text: torch.Tensor, logit_scale: float, alpha: np.ndarray | None = None, adapter=None
 ) -> np.ndarray:
     """(N, K) window probabilities for cached features, optionally through an adapter."""
-    feats = fs.feats
-    if adapter is not None:
-        adapter.eval()
-        feats = torch.cat(
-            [adapter.forward_sequence(feats[i : i + 256].transpose(0, 1).to(_device(adapter))).transpose(0, 1).cpu()
-             for i in range(0, feats.shape[0], 256)]
-        ) if feats.shape[0] else feats
-    return window_probs(feats, text.cpu(), alpha, logit_scale).numpy()
-
-
-def _device(module: torch.nn.Module) -> torch.device:
-    return next(module.parameters()).device
+    return window_probs(adapted_features(fs, adapter), text.cpu(), alpha, logit_scale).numpy()
 
 
 def alpha_candidates(T: int) -> dict[str, np.ndarray]:
@@ -207,9 +210,11 @@ def choose_alpha(
     val: FeatureSet, text: torch.Tensor, logit_scale: float, T: int, adapter=None
 ) -> tuple[str, np.ndarray, dict[str, float]]:
     """The candidate with the best validation top-1 (ties go to uniform, listed first)."""
+    feats = adapted_features(val, adapter)  # the adapter does not depend on alpha: run it once
+    candidates = alpha_candidates(T)
     scores = {}
-    for name, alpha in alpha_candidates(T).items():
-        probs = predict(val, text, logit_scale, alpha, adapter)
+    for name, alpha in candidates.items():
+        probs = window_probs(feats, text.cpu(), alpha, logit_scale).numpy()
         scores[name] = float((probs.argmax(1) == val.labels).mean()) if len(val) else 0.0
     best = max(scores, key=lambda k: scores[k])
-    return best, alpha_candidates(T)[best], scores
+    return best, candidates[best], scores
