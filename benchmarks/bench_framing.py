@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.framing import EventFramer, TimestepRule, render_frame
+from neuroclip_live.stream.framing import EventFramer, TimestepRule, render_frame
 
 N_EVENTS = 1_000_000
 DURATION_US = 1_000_000

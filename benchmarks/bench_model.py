@@ -16,10 +16,10 @@ import time
 import numpy as np
 import torch
 
-from neuroclip_live.adapter import InterTimestepAdapter
-from neuroclip_live.classifier import StreamingClassifier
-from neuroclip_live.clip_model import create_clip
-from neuroclip_live.prompts import resolve_templates, text_features
+from neuroclip_live.model.adapter import InterTimestepAdapter
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.clip_model import create_clip
+from neuroclip_live.model.prompts import resolve_templates, text_features
 
 MODELS = ("RN50", "ViT-B-32")
 LABELS = ["cat", "dog", "car", "person", "bicycle", "airplane", "tree", "chair", "cup", "hand"]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroclip_live.framing import TimestepRule
-from neuroclip_live.pipeline import Pipeline, PipelineConfig
-from neuroclip_live.sources import open_source
-from neuroclip_live.sources.base import SourceSpec
+from neuroclip_live.stream.framing import TimestepRule
+from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.stream.sources import open_source
+from neuroclip_live.stream.sources.base import SourceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
@@ -55,14 +55,14 @@ def _run(path: Path, config: PipelineConfig, loader=None, max_seconds: float | N
 
 
 def _tiny_loader():
-    from neuroclip_live.model_setup import build_classifier
+    from neuroclip_live.model.setup import build_classifier
 
     return build_classifier(model="tiny-digits", labels=DIGITS, T=10)
 
 
 def _rn50_loader():
-    from neuroclip_live.classifier import StreamingClassifier
-    from neuroclip_live.clip_model import create_clip
+    from neuroclip_live.model.classifier import StreamingClassifier
+    from neuroclip_live.model.clip_model import create_clip
 
     return StreamingClassifier(create_clip("RN50"), DIGITS, T=10)
 

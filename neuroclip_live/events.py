@@ -11,6 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The frame encoding of NeuroCLIP: grey background, ON events white, OFF events black.
+# Here rather than in the framer because the model side pads frames with the same grey.
+BACKGROUND = 127
+ON_VALUE = 255
+OFF_VALUE = 0
+
 EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
 
 

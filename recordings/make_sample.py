@@ -5,7 +5,7 @@
 Each object is shown for one second on a 128 x 128 sensor and moves along a
 small triangle, one side every 100 ms (like the saccades that made N-MNIST),
 so it keeps firing ON events on its leading edges and OFF events on its
-trailing ones. The events come from ``neuroclip_live.synthetic.EventCameraModel``
+trailing ones. The events come from ``neuroclip_live.tinyclip.synthetic.EventCameraModel``
 (log-intensity change over a contrast threshold, per-pixel threshold
 mismatch, background noise) and are written with dv-processing. Seeded: the
 same seed gives the same events. See recordings/README.md for what is shown when.
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live import synthetic  # noqa: E402
+from neuroclip_live.tinyclip import synthetic  # noqa: E402
 from neuroclip_live.events import SensorSize  # noqa: E402
 
 SIZE = SensorSize(128, 128)

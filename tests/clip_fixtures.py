@@ -14,7 +14,7 @@ import numpy as np
 import open_clip
 import torch
 
-from neuroclip_live.clip_model import ClipBackbone, create_clip
+from neuroclip_live.model.clip_model import ClipBackbone, create_clip
 
 CONFIG_DIR = Path(__file__).resolve().parent / "models"
 TINY_VIT = "test-tiny-vit"

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from neuroclip_live.adapter import AdapterInfo, InterTimestepAdapter, NeuroclipLIF, load_adapter, save_adapter
+from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, NeuroclipLIF, load_adapter, save_adapter
 from neuroclip_live.errors import ModelError
 
 

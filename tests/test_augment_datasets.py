@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroclip_live.augment import affine_events, random_augment
-from neuroclip_live.datasets import load_split, pick_shots
+from neuroclip_live.offline.augment import affine_events, random_augment
+from neuroclip_live.offline.datasets import load_split, pick_shots
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize, make_events
 

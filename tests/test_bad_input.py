@@ -16,10 +16,10 @@ from recording_writers import events_equal, random_events, write_frames_only, wr
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.sources import SUPPORTED_EXTENSIONS, SourceSpec, open_file, open_source
-from neuroclip_live.sources.aedat import AedatFileSource
-from neuroclip_live.sources.inivation import open_inivation_camera
-from neuroclip_live.sources.prophesee import MISSING_DRIVERS, open_prophesee_camera
+from neuroclip_live.stream.sources import SUPPORTED_EXTENSIONS, SourceSpec, open_file, open_source
+from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.inivation import open_inivation_camera
+from neuroclip_live.stream.sources.prophesee import MISSING_DRIVERS, open_prophesee_camera
 
 SIZE = SensorSize(64, 48)
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from clip_fixtures import TINY_RN, TINY_VIT, event_frames, tiny_backbone, tiny_model
 
-from neuroclip_live.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
-from neuroclip_live.classifier import (
+from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
+from neuroclip_live.model.classifier import (
     Scores,
     StreamingClassifier,
     Timings,
@@ -21,8 +21,8 @@ from neuroclip_live.classifier import (
     window_probs,
 )
 from neuroclip_live.errors import ModelError
-from neuroclip_live.model_setup import build_classifier
-from neuroclip_live.prompts import LabelError
+from neuroclip_live.model.setup import build_classifier
+from neuroclip_live.model.prompts import LabelError
 
 LABELS = ["cat", "dog", "car", "tree"]
 T = 10

@@ -11,8 +11,8 @@ import pytest
 import torch
 from clip_fixtures import CONFIG_DIR, TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone, tiny_model
 
-from neuroclip_live import clip_model
-from neuroclip_live.clip_model import WEIGHTS_ENV, load_clip, network_reachable
+from neuroclip_live.model import clip_model
+from neuroclip_live.model.clip_model import WEIGHTS_ENV, load_clip, network_reachable
 from neuroclip_live.errors import ModelError
 
 FRAMES = event_frames(3, seed=5)
@@ -80,7 +80,7 @@ def test_checkpoint_that_needs_a_full_unpickle_loads_with_a_warning(tmp_path, ca
     model = tiny_model(seed=4)
     path = tmp_path / "with_args.pt"
     torch.save({"state_dict": model.state_dict(), "args": argparse.Namespace(lr=0.1)}, path)
-    with caplog.at_level(logging.WARNING, logger="neuroclip_live.clip_model"):
+    with caplog.at_level(logging.WARNING, logger="neuroclip_live.model.clip_model"):
         backbone = load_clip(TINY_VIT, path, device="cpu")
     assert_same_weights(backbone, model)
     assert "full pickle" in caplog.text
@@ -147,7 +147,7 @@ def test_the_shipped_tiny_digits_model_loads_offline():
         "tiny-digits" not in clip_model.bundled_models()
         or not (clip_model.BUNDLED_DIR / "tiny-digits" / "tiny-digits.safetensors").is_file()
     ):
-        pytest.skip("neuroclip_live/models/tiny-digits is not there yet")
+        pytest.skip("neuroclip_live/model/bundled/tiny-digits is not there yet")
     backbone = load_clip("tiny-digits", device="cpu", offline=True)
     assert backbone.embed_dim == 128 and backbone.image_size == (64, 64)
     assert backbone.encode_frames(FRAMES).shape == (3, 128)

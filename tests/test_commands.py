@@ -33,7 +33,7 @@ def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
     assert rc == 0 and out.is_file()
     assert "trained on 9 samples" in text and "alpha" in text
 
-    from neuroclip_live.adapter import load_adapter
+    from neuroclip_live.model.adapter import load_adapter
 
     adapter, info = load_adapter(out, "tiny-digits", 128)
     assert info.classes == ["0", "1", "7"] and info.T == 10 and len(info.alpha) == 10

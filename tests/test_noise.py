@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.noise import BackgroundActivityFilter
+from neuroclip_live.stream.noise import BackgroundActivityFilter
 
 
 def test_isolated_events_are_removed_and_supported_ones_kept():

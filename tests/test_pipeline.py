@@ -11,9 +11,9 @@ import pytest
 
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.framing import TimestepRule
-from neuroclip_live.pipeline import Pipeline, PipelineConfig
-from neuroclip_live.sources.base import Discontinuity, EventSource
+from neuroclip_live.stream.framing import TimestepRule
+from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.stream.sources.base import Discontinuity, EventSource
 
 SIZE = SensorSize(8, 6)
 
@@ -232,7 +232,7 @@ def test_packet_listeners_see_raw_packets_and_noise_filter_applies(noise_us):
 
 
 def test_refused_label_edit_keeps_the_old_labels_and_says_why():
-    from neuroclip_live.prompts import LabelError
+    from neuroclip_live.model.prompts import LabelError
 
     class StrictClassifier(FakeClassifier):
         def set_labels(self, labels):
@@ -296,7 +296,7 @@ def test_listeners_get_reconnect_markers():
 
 
 def test_file_replay_can_start_at_a_given_time(nmnist_root):
-    from neuroclip_live.sources.nmnist import NmnistFileSource
+    from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
     path = sorted((nmnist_root / "Train" / "2").iterdir())[0]
     cfg = PipelineConfig(rule=TimestepRule("time", 10_000), speed=0, start_us=150_000)
@@ -317,7 +317,7 @@ def test_live_sources_cannot_pause_or_seek_and_say_so():
 
 
 def test_pause_and_seek_before_the_file_opens_are_kept(nmnist_root):
-    from neuroclip_live.sources.nmnist import NmnistFileSource
+    from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
     path = sorted((nmnist_root / "Train" / "4").iterdir())[0]
     opened = threading.Event()

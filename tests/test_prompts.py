@@ -8,7 +8,7 @@ import pytest
 import torch
 from clip_fixtures import tiny_backbone
 
-from neuroclip_live.prompts import (
+from neuroclip_live.model.prompts import (
     MAX_LABELS,
     TEMPLATE_SETS,
     LabelError,
@@ -68,7 +68,7 @@ def test_a_list_is_taken_as_labels_without_splitting_commas():
 
 
 def test_parse_labels_logs_its_notes(caplog):
-    with caplog.at_level(logging.WARNING, logger="neuroclip_live.prompts"):
+    with caplog.at_level(logging.WARNING, logger="neuroclip_live.model.prompts"):
         parse_labels("cat, Cat")
     assert "merged duplicate label 'Cat'" in caplog.text
 

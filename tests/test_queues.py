@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 import time
 
-from neuroclip_live.queues import DropOldestQueue
+from neuroclip_live.stream.queues import DropOldestQueue
 
 
 def is_int(item):

@@ -13,16 +13,16 @@ from recording_writers import events_equal, random_events, write_with_dv, write_
 
 from neuroclip_live.errors import SourceDisconnected
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
-from neuroclip_live.sources import (
+from neuroclip_live.stream.sources import (
     SUPPORTED_EXTENSIONS,
     SourceSpec,
     discover_cameras,
     open_file,
     open_source,
 )
-from neuroclip_live.sources.aedat import AedatFileSource
-from neuroclip_live.sources.faery_files import FaeryFileSource
-from neuroclip_live.sources.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
 
 def read_all(source, start_us=None) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuroclip_live import synthetic
+from neuroclip_live.tinyclip import synthetic
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
 
 ROOT = Path(__file__).resolve().parent.parent

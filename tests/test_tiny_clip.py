@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from neuroclip_live.events import SensorSize
-from neuroclip_live.tiny_clip_training import DEFAULT_OUT, MODEL_CONFIG, MODEL_NAME
+from neuroclip_live.tinyclip.training import DEFAULT_OUT, MODEL_CONFIG, MODEL_NAME
 
 
 def test_training_preprocessing_pads_with_background_and_resizes():
-    from neuroclip_live.tiny_clip_training import normalise, pad_resize, preprocess_frames
+    from neuroclip_live.tinyclip.training import normalise, pad_resize, preprocess_frames
 
     frame = np.full((30, 50), 255, dtype=np.uint8)
     x = pad_resize(frame[None], 64)
     assert x.shape == (1, 1, 64, 64)
     assert float(x[0, 0, 0, 32]) == pytest.approx(127.0)  # padding above the frame
     assert float(x[0, 0, 32, 32]) == pytest.approx(255.0)
-    y = preprocess_frames(frame[None], 64)  # the inference path (neuroclip_live.preprocess)
+    y = preprocess_frames(frame[None], 64)  # the inference path (neuroclip_live.model.preprocess)
     assert y.shape == (1, 3, 64, 64)
     assert np.allclose(y.numpy(), normalise(x).numpy(), atol=1e-5)
 
@@ -41,8 +41,8 @@ def test_committed_model_files():
 def test_committed_model_recognises_synthetic_event_frames():
     import torch
 
-    from neuroclip_live import synthetic
-    from neuroclip_live.tiny_clip_training import all_class_text_features, create_model, preprocess_frames
+    from neuroclip_live.tinyclip import synthetic
+    from neuroclip_live.tinyclip.training import all_class_text_features, create_model, preprocess_frames
 
     torch.manual_seed(0)
     model, tokenizer = create_model(DEFAULT_OUT, DEFAULT_OUT / f"{MODEL_NAME}.safetensors")

@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QSlider
 
-from neuroclip_live.classifier import Scores, Timings
-from neuroclip_live.framing import BACKGROUND, Frame
-from neuroclip_live.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
-from neuroclip_live.pipeline import PipelineStats, Snapshot, StepResult
+from neuroclip_live.model.classifier import Scores, Timings
+from neuroclip_live.stream.framing import BACKGROUND, Frame
+from neuroclip_live.model.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
+from neuroclip_live.runtime.pipeline import PipelineStats, Snapshot, StepResult
 from ui import theme
 from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
 from ui.label_bars import LabelBars, bar_order
@@ -100,7 +100,7 @@ def test_event_view_modes_and_export(qtbot, tmp_path):
 
 
 def test_event_view_shows_aps_beside_when_given(qtbot):
-    from neuroclip_live.sources.base import ApsFrame
+    from neuroclip_live.stream.sources.base import ApsFrame
 
     view = EventView()
     qtbot.addWidget(view)

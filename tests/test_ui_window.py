@@ -22,14 +22,14 @@ from conftest import PROJECT_ROOT
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from neuroclip_live.classifier import Scores, Timings
+from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.cli import build_run_parser
-from neuroclip_live.sources.base import SourceSpec
+from neuroclip_live.stream.sources.base import SourceSpec
 from ui import app as app_module
 from ui.main_window import MainWindow
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
-TINY_DIGITS = PROJECT_ROOT / "neuroclip_live" / "models" / "tiny-digits"
+TINY_DIGITS = PROJECT_ROOT / "neuroclip_live" / "model" / "bundled" / "tiny-digits"
 TIMEOUT_MS = 20_000  # generous: 2 shared cores, other suites running beside
 
 
@@ -504,7 +504,7 @@ def test_real_tiny_digits_model_scores_the_sample(make_window, qtbot):
         pytest.skip(f"the tiny-digits model is not there yet ({TINY_DIGITS})")
     if not SAMPLE.is_file():
         pytest.skip(f"the sample recording is not there yet ({SAMPLE})")
-    from neuroclip_live.label_presets import DIGITS
+    from neuroclip_live.model.label_presets import DIGITS
 
     w = make_window("--model", "tiny-digits", "--device", "cpu", labels=DIGITS, factory=None)
     w.open_file(SAMPLE)

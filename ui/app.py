@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
 from neuroclip_live.cli import read_labels, source_spec
-from neuroclip_live.label_presets import default_labels
-from neuroclip_live.pipeline import Snapshot
-from neuroclip_live.sources.base import SourceSpec
+from neuroclip_live.model.label_presets import default_labels
+from neuroclip_live.runtime.pipeline import Snapshot
+from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme
 from ui.main_window import MainWindow, discover_cameras
 

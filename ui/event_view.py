@@ -15,8 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from neuroclip_live.framing import BACKGROUND, OFF_VALUE, ON_VALUE, Frame
-from neuroclip_live.sources.base import ApsFrame
+from neuroclip_live.stream.framing import BACKGROUND, OFF_VALUE, ON_VALUE, Frame
+from neuroclip_live.stream.sources.base import ApsFrame
 from ui import theme
 
 # Pixel values of the gaps between tiles and of unused grid cells in window mode

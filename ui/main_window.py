@@ -42,9 +42,9 @@ from PySide6.QtWidgets import (
 )
 
 from neuroclip_live.errors import NeuroclipError
-from neuroclip_live.pipeline import Snapshot
-from neuroclip_live.recording import RecordingError
-from neuroclip_live.sources.base import SourceSpec
+from neuroclip_live.runtime.pipeline import Snapshot
+from neuroclip_live.stream.recording import RecordingError
+from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme
 from ui.event_view import EventView
 from ui.label_bars import LabelBars
@@ -57,7 +57,7 @@ from ui.status import StatusBar
 
 
 def supported_extensions() -> tuple[str, ...]:
-    from neuroclip_live.sources import SUPPORTED_EXTENSIONS
+    from neuroclip_live.stream.sources import SUPPORTED_EXTENSIONS
 
     return tuple(SUPPORTED_EXTENSIONS)
 
@@ -70,7 +70,7 @@ def recording_filter() -> str:
 def discover_cameras() -> list:
     """Connected cameras; a failing driver counts as none (the GUI opens anyway)."""
     try:
-        from neuroclip_live.sources import discover_cameras as discover
+        from neuroclip_live.stream.sources import discover_cameras as discover
 
         return list(discover())
     except Exception:

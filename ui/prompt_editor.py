@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from neuroclip_live.label_presets import LABEL_PRESETS, preset_labels
-from neuroclip_live.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, LabelError, parse_labels_with_notes
+from neuroclip_live.model.label_presets import LABEL_PRESETS, preset_labels
+from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, LabelError, parse_labels_with_notes
 
 
 def parse_label_text(text: str) -> tuple[list[str], list[str]]:

@@ -18,9 +18,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from neuroclip_live.pipeline import Pipeline, PipelineConfig, Snapshot
-from neuroclip_live.recording import AedatRecorder, RecordingError
-from neuroclip_live.sources.base import EventSource, SourceSpec
+from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig, Snapshot
+from neuroclip_live.stream.recording import AedatRecorder, RecordingError
+from neuroclip_live.stream.sources.base import EventSource, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ POLL_MS = 30  # about 33 redraws a second
 
 
 def _default_open_source(spec: SourceSpec) -> EventSource:
-    from neuroclip_live.sources import open_source
+    from neuroclip_live.stream.sources import open_source
 
     return open_source(spec)
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from neuroclip_live.framing import TimestepRule
+from neuroclip_live.stream.framing import TimestepRule
 
 MODELS = ["tiny-digits", "RN50", "RN101", "ViT-B-32", "ViT-B-16", "ViT-L-14"]
 DEVICES = [("auto", None), ("CPU", "cpu"), ("CUDA", "cuda")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from neuroclip_live.pipeline import Snapshot
+from neuroclip_live.runtime.pipeline import Snapshot
 from ui import theme
 
 

@@ -1,0 +1,1 @@
+"""Work on labelled data sets: reading them, augmenting, adapter training, evaluation."""

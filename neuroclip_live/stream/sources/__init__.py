@@ -1,0 +1,79 @@
+"""Event sources, picked from how the user named one: ``open_source(SourceSpec(...))``.
+
+Files by extension (never by the caller checking types), cameras by serial or
+the first found, network streams by ``HOST:PORT``. Every user mistake becomes
+a one-line ``SourceError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from neuroclip_live.errors import SourceError
+from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.base import (
+    ApsFrame,
+    CameraInfo,
+    Discontinuity,
+    EventSource,
+    FileSource,
+    PacketOrJump,
+    SourceSpec,
+)
+from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
+from neuroclip_live.stream.sources.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.file_checks import require_readable_file
+from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
+from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+
+# Extension -> reader. What each holds: .aedat4 iniVation (dv-processing), .raw/.dat
+# Prophesee, .es Event Stream, .csv text (faery), .bin N-MNIST / N-Caltech101.
+_FILE_READERS: dict[str, Callable[[str], FileSource]] = {
+    ".aedat4": AedatFileSource,
+    ".raw": FaeryFileSource,
+    ".dat": FaeryFileSource,
+    ".es": FaeryFileSource,
+    ".csv": FaeryFileSource,
+    ".bin": NmnistFileSource,
+}
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(_FILE_READERS)
+
+
+def open_file(path: str) -> FileSource:
+    """A recording, read by the reader its extension names."""
+    p = require_readable_file(path)
+    reader = _FILE_READERS.get(p.suffix.lower())
+    if reader is None:
+        what = f"the extension {p.suffix!r}" if p.suffix else "no extension"
+        raise SourceError(f"{p.name}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    return reader(str(p))
+
+
+def open_source(spec: SourceSpec) -> EventSource:
+    """The source a ``SourceSpec`` names: ``file`` (a path), ``camera`` (a serial or ""), ``net`` (HOST:PORT)."""
+    if spec.kind == "file":
+        return open_file(spec.target)
+    if spec.kind == "camera":
+        return open_camera(spec.target)
+    if spec.kind == "net":
+        return open_network_source(spec.target)
+    raise SourceError(f"unknown source kind {spec.kind!r}: use a file, a camera or a network stream (--net HOST:PORT)")
+
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "ApsFrame",
+    "CameraInfo",
+    "Discontinuity",
+    "EventSource",
+    "FileSource",
+    "PacketOrJump",
+    "SourceSpec",
+    "discover_cameras",
+    "open_camera",
+    "open_file",
+    "open_network_source",
+    "open_source",
+    "parse_net_target",
+]

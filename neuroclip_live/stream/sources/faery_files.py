@@ -1,0 +1,281 @@
+"""Recordings faery decodes: Prophesee ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat``, ``.es``, ``.csv``.
+
+faery decodes in Rust, in chunks of about 10k events with fields ``t, x, y,
+on``, converted here to ``EVENT_DTYPE``. It cannot seek, so a seek into a big
+file re-opens it and skips chunks (decoding them); small files are kept in
+memory after the scan made on open (see ``recording_scan``).
+
+What faery leaves to us:
+- EVT 2.1: faery 0.7.1 has no decoder for it (a Rust ``todo!()`` that panics),
+  so such files are refused with a message before faery sees them.
+- A ``.raw``/``.dat`` header without a sensor size: faery silently assumes
+  1280x720 and then fails on any event beyond it. We ask for a sentinel size
+  instead, notice it, and use the extent of the events, saying so in ``notes``.
+- CSV: faery takes the size only from its caller; we read it from a
+  ``t,x@W,y@H,on`` header (what faery writes) and map the columns by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import faery
+import numpy as np
+
+from neuroclip_live.errors import SourceError
+from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.file_checks import require_readable_file
+from neuroclip_live.stream.sources.recording_scan import (
+    IN_MEMORY_MAX_EVENTS,
+    RecordingScan,
+    ScannedFileSource,
+    events_from_fields,
+    skip_before,
+)
+
+FAERY_EXTENSIONS = (".raw", ".dat", ".es", ".csv")
+
+_KIND = {".raw": "Prophesee EVT", ".dat": "Prophesee DAT", ".es": "Event Stream", ".csv": "CSV event"}
+# Named for faery, which otherwise guesses by magic bytes, then by a case-sensitive extension.
+_FAERY_TYPE = {".raw": "evt", ".dat": "dat", ".es": "es", ".csv": "csv"}
+
+# Passed as faery's dimensions_fallback: getting it back means the header gave no size.
+# EVT and DAT coordinates are below this, so faery's bounds check never fires with it.
+_SIZE_UNKNOWN = (65535, 65535)
+
+_OVERFLOW = re.compile(r"\b([xy]) overflow \([xy]=(\d+)")
+
+_CSV_COLUMNS = {
+    "t": ("t", "ts", "timestamp", "time"),
+    "x": ("x",),
+    "y": ("y",),
+    "p": ("p", "on", "polarity", "pol"),
+}
+
+
+def is_library_error(err: BaseException) -> bool:
+    """True for what faery raises on bad input.
+
+    Its Rust code raises RuntimeError, and on unimplemented paths panics with
+    pyo3's PanicException, which derives from BaseException (not Exception).
+    """
+    return isinstance(err, Exception) or type(err).__name__ == "PanicException"
+
+
+def faery_chunks(stream: faery.FiniteEventsStream) -> Iterator[np.ndarray]:
+    """A faery stream's chunks as EVENT_DTYPE (empty chunks dropped)."""
+    for chunk in stream:
+        if chunk.shape[0]:
+            yield events_from_fields(chunk["t"], chunk["x"], chunk["y"], chunk["on"])
+
+
+def scan_until_damage(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> RecordingScan:
+    """Feed ``chunks`` into ``scan``; a decoding error stops the pass and is recorded, not raised."""
+    try:
+        for chunk in chunks:
+            scan.add(chunk)
+    except BaseException as err:
+        if not is_library_error(err):
+            raise
+        scan.stop(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    return scan
+
+
+def size_mismatch(name: str, declared: SensorSize, scan: RecordingScan) -> SourceError | None:
+    """The error for a file whose very first events lie outside the size it declares.
+
+    faery stops at the first such event, so the message names that event's
+    coordinate (the full extent would need a second decoder that does not
+    check: dv-processing, which can hang on damaged data).
+    """
+    overflow = _OVERFLOW.search(scan.damage or "")
+    if overflow is None or scan.count:
+        return None  # out-of-bounds events after good ones are damage, handled as such
+    axis, value = overflow.groups()
+    return SourceError(
+        f"{name}: the file claims {declared} but events reach {axis}={value}; "
+        "it was written with the wrong sensor size or is damaged"
+    )
+
+
+def damage_note(name: str, scan: RecordingScan) -> str:
+    return (
+        f"{name}: unreadable after {scan.describe_read()} ({scan.damage}); "
+        "the file is truncated or damaged, replaying what was read"
+    )
+
+
+class FaeryFileSource(ScannedFileSource):
+    """A ``.raw`` (EVT 2.0/3.0), ``.dat``, ``.es`` or ``.csv`` recording read through faery."""
+
+    def __init__(self, path: str | os.PathLike, in_memory_max_events: int = IN_MEMORY_MAX_EVENTS) -> None:
+        self.path = require_readable_file(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in FAERY_EXTENSIONS:
+            raise SourceError(f"{self.path.name}: faery reads {', '.join(FAERY_EXTENSIONS)} files, not {self.suffix!r}")
+        self._notes: list[str] = []
+        self._options: dict = {"file_type": _FAERY_TYPE[self.suffix]}
+        declared = self._prepare()
+        stream = self._open()
+        if declared is None and stream.dimensions() != _SIZE_UNKNOWN:
+            declared = SensorSize(*stream.dimensions())
+        scan = scan_until_damage(RecordingScan(in_memory_max_events), faery_chunks(stream))
+        self._check_scan(scan, declared)
+        self._scan = scan
+        self._size = declared if declared is not None else scan.extent
+        self._events = scan.kept_events
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _prepare(self) -> SensorSize | None:
+        """Format checks faery does not make; fills the decoder options. Returns a size known so far."""
+        if self.suffix == ".csv":
+            return self._prepare_csv()
+        if self.suffix in (".raw", ".dat"):
+            self._options["dimensions_fallback"] = _SIZE_UNKNOWN
+            header, version, trailing = _prophesee_layout(self.path, self.suffix)
+            if not header:
+                # Without a header faery would guess EVT 3.0 and decode anything, garbage included.
+                raise SourceError(
+                    f"{self.path.name}: no Prophesee header (lines starting with '%'), so this is not a "
+                    f"{_KIND[self.suffix]} recording or its start is missing"
+                )
+            if version == "2.1":
+                raise SourceError(
+                    f"{self.path.name}: EVT 2.1 .raw files cannot be read (faery 0.7.1 has no EVT 2.1 decoder); "
+                    "convert it to EVT 3.0 or record in EVT 3.0"
+                )
+            if trailing:
+                self._notes.append(
+                    f"{self.path.name}: ends {trailing} byte{'s' * (trailing > 1)} into a record, so the recording "
+                    "was cut short; "
+                    "replaying the whole records before"
+                )
+        return None
+
+    def _prepare_csv(self) -> SensorSize | None:
+        with self.path.open("rb") as f:
+            first_bytes = f.readline(4096)
+        try:
+            first = first_bytes.decode("utf-8-sig").strip()  # -sig: spreadsheet exports start with a BOM
+        except UnicodeDecodeError:
+            first = "\0"
+        if not first or not first.isprintable():
+            raise SourceError(f"{self.path.name}: not a CSV text file (its first line is not readable text)")
+        cells = [c.strip() for c in first.split(",")]
+        if _is_number(cells[0]):
+            # No header: faery's default column order t, x, y, on.
+            self._options["csv_properties"] = _csv_properties(False, (0, 1, 2, 3))
+            self._options["dimensions_fallback"] = _SIZE_UNKNOWN
+            return None
+        names = [c.split("@")[0].strip().lower() for c in cells]
+        index = {}
+        for key, accepted in _CSV_COLUMNS.items():
+            found = [i for i, n in enumerate(names) if n in accepted]
+            if not found:
+                raise SourceError(
+                    f"{self.path.name}: the CSV header names the columns {', '.join(cells)}; "
+                    "expected t, x, y and p (or on / polarity)"
+                )
+            index[key] = found[0]
+        self._options["csv_properties"] = _csv_properties(True, (index["t"], index["x"], index["y"], index["p"]))
+        declared = _csv_declared_size(cells[index["x"]], cells[index["y"]])
+        self._options["dimensions_fallback"] = (declared.width, declared.height) if declared else _SIZE_UNKNOWN
+        return declared
+
+    def _open(self) -> faery.FiniteEventsStream:
+        try:
+            return faery.events_stream_from_file(self.path, **self._options)
+        except BaseException as err:
+            if not is_library_error(err):
+                raise
+            raise SourceError(
+                f"{self.path.name}: not a readable {_KIND[self.suffix]} file ({str(err).splitlines()[0]})"
+            ) from None
+
+    def _check_scan(self, scan: RecordingScan, declared: SensorSize | None) -> None:
+        name = self.path.name
+        if scan.damage is not None:
+            mismatch = size_mismatch(name, declared, scan) if declared is not None else None
+            if mismatch is not None:
+                raise mismatch
+            if scan.count == 0:
+                raise SourceError(f"{name}: not a readable {_KIND[self.suffix]} file ({scan.damage})")
+            self._notes.append(damage_note(name, scan))
+        if scan.count == 0:
+            raise SourceError(f"{name}: the recording holds no events")
+        if declared is None:
+            self._notes.append(
+                f"{name}: the file does not say its sensor size; using {scan.extent}, the extent of its events"
+            )
+        if scan.out_of_order:
+            self._notes.append(f"{name}: timestamps go backwards in {scan.out_of_order} places")
+
+    # -- FileSource ----------------------------------------------------------------------------
+
+    def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
+        # Lazy: decode again from the start and skip (faery cannot seek). A damaged
+        # file stops where the scan stopped; its note already says so.
+        chunks = faery_chunks(self._open())
+        try:
+            yield from skip_before(chunks, start_us)
+        except BaseException as err:
+            if not is_library_error(err):
+                raise
+            if self._scan.damage is None:
+                raise SourceError(f"{self.path.name}: became unreadable during replay ({err}); was it modified?") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_properties(has_header: bool, columns: tuple[int, int, int, int]) -> faery.CsvProperties:
+    props = faery.CsvProperties.default()
+    props.has_header = has_header
+    props.t_index, props.x_index, props.y_index, props.on_index = columns
+    return props
+
+
+def _csv_declared_size(x_cell: str, y_cell: str) -> SensorSize | None:
+    """The size in a ``x@W,y@H`` header (faery's CSV writer puts it there), if given."""
+    try:
+        return SensorSize(int(x_cell.split("@")[1]), int(y_cell.split("@")[1]))
+    except (IndexError, ValueError):
+        return None
+
+
+def _prophesee_layout(path: Path, suffix: str) -> tuple[int, str | None, int]:
+    """(header bytes, EVT version the header names, bytes after the last whole record) of a .raw or .dat file.
+
+    Read by hand because faery exposes neither: the version is needed to refuse
+    EVT 2.1 before faery panics on it, and a partial last record is the one sign
+    that a recording was cut short. A header of 0 bytes means there is none.
+    """
+    header = 0
+    version = None
+    with path.open("rb") as f:
+        while (line := f.readline(1024)).startswith(b"%"):
+            header += len(line)
+            words = line[1:].replace(b";", b" ").split()
+            if len(words) >= 2 and words[0].lower() in (b"evt", b"format"):
+                version = words[1].decode("ascii", errors="replace").lower().removeprefix("evt")
+        if header == 0:
+            return 0, None, 0
+        record = {"2": 4, "2.0": 4, "2.1": 8}.get(version or "", 2)  # EVT 3.0 words are 2 bytes
+        data_start = header
+        if suffix == ".dat":
+            # DAT: after the text header, one byte of event type and one of event size.
+            f.seek(header)
+            type_and_size = f.read(2)
+            record = type_and_size[1] if len(type_and_size) == 2 and type_and_size[1] else 8
+            data_start += 2
+            version = None
+    return header, version, max(path.stat().st_size - data_start, 0) % record
