@@ -11,8 +11,9 @@ import pytest
 import torch
 from clip_fixtures import CONFIG_DIR, TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone, tiny_model
 
-from neuroclip_live.model import clip_model
-from neuroclip_live.model.clip_model import WEIGHTS_ENV, load_clip, network_reachable
+from neuroclip_live.model import clip_model, weights
+from neuroclip_live.model.clip_model import WEIGHTS_ENV, load_clip
+from neuroclip_live.model.weights import network_reachable
 from neuroclip_live.errors import ModelError
 
 FRAMES = event_frames(3, seed=5)
@@ -215,9 +216,9 @@ def test_cached_download_is_found_without_the_network(tmp_path, monkeypatch):
     # open_clip's URL cache layout: <cache>/<basename of the URL>; the file there is used as is.
     model = tiny_model(seed=9)
     torch.save(model.state_dict(), tmp_path / "tiny.pt")
-    monkeypatch.setattr(clip_model.open_clip, "list_pretrained_tags_by_model", lambda name: ["openai"])
+    monkeypatch.setattr(weights.open_clip, "list_pretrained_tags_by_model", lambda name: ["openai"])
     monkeypatch.setattr(
-        clip_model.open_clip, "get_pretrained_cfg", lambda name, tag: {"url": "https://example.invalid/x/tiny.pt"}
+        weights.open_clip, "get_pretrained_cfg", lambda name, tag: {"url": "https://example.invalid/x/tiny.pt"}
     )
     backbone = load_clip(TINY_VIT, device="cpu", cache_dir=tmp_path, offline=True)
     assert_same_weights(backbone, model)

@@ -34,3 +34,26 @@ def test_importing_every_core_module_loads_no_qt():
     proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"core modules pulled in Qt/UI modules: {proc.stdout.strip()}"
+
+
+def _python_files() -> list:
+    skip = {".venv", "tests", ".git", "build"}
+    return [p for p in PROJECT_ROOT.glob("**/*.py") if not skip & set(p.relative_to(PROJECT_ROOT).parts)]
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 400 lines and no function over 60 outside the tests: a newcomer reads one at a time."""
+    import ast
+
+    too_big = []
+    for path in _python_files():
+        source = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(PROJECT_ROOT))
+        if len(source.splitlines()) > 400:
+            too_big.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    too_big.append(f"{name}:{node.lineno} {node.name}() {length} lines")
+    assert not too_big, "\n".join(too_big)

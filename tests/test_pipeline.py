@@ -13,6 +13,7 @@ from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, make_events
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.states import StreamState
 from neuroclip_live.stream.sources.base import Discontinuity, EventSource
 
 SIZE = SensorSize(8, 6)
@@ -105,7 +106,7 @@ def test_slow_worker_drops_oldest_frames_and_never_stalls_the_reader():
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         # The reader gets through every packet quickly although the model is slow.
         assert run_until(p, lambda: p.snapshot().stats.events_total == n_packets * 10, timeout=5)
-        assert run_until(p, lambda: p._queue.__len__() == 0)
+        assert run_until(p, lambda: p.snapshot().stats.steps_total + p.dropped == n_packets)
         snap = p.snapshot()
     results = list(p.results(timeout=1))
     assert snap.stats.drops > 0
@@ -182,9 +183,12 @@ def test_disconnect_shows_state_and_reconnects():
 
     cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, reconnect_interval_s=0.05)
     with Pipeline(open_source, cfg, None) as p:
-        assert run_until(p, lambda: p.state == "disconnected" or len(opened) >= 2, timeout=5)
-        assert run_until(p, lambda: p.state == "live" and len(opened) == 3, timeout=5)
+        assert run_until(p, lambda: p.state == StreamState.LIVE and len(opened) == 3, timeout=5)
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 3, timeout=5)
+        states = [state for state, _ in p.state_changes()]
+    # Live, then unplugged (with the source's reason), then live again after the failed retry.
+    assert states[-3:] == [StreamState.LIVE, StreamState.DISCONNECTED, StreamState.LIVE], states
+    assert any("camera unplugged" in msg for state, msg in p.state_changes() if state == StreamState.DISCONNECTED)
     results = list(p.results(timeout=1))
     assert [r.epoch for r in results] == [0, 1, 1]
     assert all(r.scores is None for r in results)

@@ -78,14 +78,14 @@ _WINDOW = textwrap.dedent(
     """
     import json, sys
     from PySide6.QtCore import QTimer
-    from neuroclip_live.cli import build_run_parser
+    from neuroclip_live.cli.run import config_from_argv
     from ui.app import application, dispose, prepare_window
     from ui.main_window import MainWindow
 
-    args = build_run_parser().parse_args(["--file", SAMPLE, "--model", "tiny-digits", "--loop"])
+    config = config_from_argv(["--file", SAMPLE, "--model", "tiny-digits", "--loop"])
     app = application()
-    window = MainWindow(args)
-    prepare_window(window, args)
+    window = MainWindow(config)
+    prepare_window(window, config)
     window.show()
     samples = []
     timer = QTimer()

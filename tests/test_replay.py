@@ -12,8 +12,11 @@ from recording_writers import events_equal, random_events, write_with_faery
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.replay import ENDED, PAUSED, PLAYING, STOPPED, Replay
+from neuroclip_live.states import PlaybackState
+from neuroclip_live.stream.replay import Replay
 from neuroclip_live.stream.sources import Discontinuity, open_file
+
+PLAYING, PAUSED, ENDED, STOPPED = PlaybackState.PLAYING, PlaybackState.PAUSED, PlaybackState.ENDED, PlaybackState.STOPPED
 
 SIZE = SensorSize(128, 128)
 

@@ -9,7 +9,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QSlider
 
 from neuroclip_live.model.classifier import Scores, Timings
-from neuroclip_live.stream.framing import BACKGROUND, Frame
+from neuroclip_live.events import BACKGROUND
+from neuroclip_live.stream.framing import Frame
 from neuroclip_live.model.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
 from neuroclip_live.runtime.pipeline import PipelineStats, Snapshot, StepResult
 from ui import theme
@@ -140,7 +141,7 @@ def test_label_bars_follow_labels_order_and_highlight_top1(qtbot):
     # The same timestep twice is drawn once; history plot shows the top labels.
     bars.show_result(result(1, frame(1), scores(["x"], [1.0])))
     assert bars.shown_labels == ["bus", "car"]
-    assert set(bars._curves) == {"bus", "car"}
+    assert bars.plotted_labels() == {"bus", "car"}
 
 
 def test_label_bars_history_restarts_after_a_seek(qtbot):
@@ -148,9 +149,9 @@ def test_label_bars_history_restarts_after_a_seek(qtbot):
     qtbot.addWidget(bars)
     for i in range(5):
         bars.show_result(result(i, frame(i), scores(["a", "b"], [0.5, 0.5])))
-    assert len(bars._history["a"]) == 5
+    assert bars.history_lengths()["a"] == 5
     bars.show_result(result(5, frame(0), scores(["a", "b"], [0.5, 0.5]), epoch=1))
-    assert len(bars._history["a"]) == 1
+    assert bars.history_lengths()["a"] == 1
 
 
 # --------------------------------------------------------------- prompt editor
@@ -171,7 +172,7 @@ def test_prompt_editor_reorders_and_removes_lines(qtbot):
     editor = PromptEditor()
     qtbot.addWidget(editor)
     editor.set_labels(["a", "b", "c"])
-    editor._put_cursor_on_line(2)
+    editor.put_cursor_on_line(2)
     editor.move_current_line(-1)
     assert editor.labels() == ["a", "c", "b"]
     assert editor.edit.textCursor().blockNumber() == 1

@@ -8,7 +8,6 @@ one test uses the bundled tiny-digits model when it is there.
 
 from __future__ import annotations
 
-import argparse
 import socket
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from neuroclip_live.model.classifier import Scores, Timings
-from neuroclip_live.cli import build_run_parser
+from neuroclip_live.cli.run import config_from_argv
+from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import app as app_module
 from ui.main_window import MainWindow
@@ -62,8 +62,8 @@ def fake_factory(args, labels):
     return lambda: FakeClassifier(labels)
 
 
-def run_args(*argv: str) -> argparse.Namespace:
-    return build_run_parser().parse_args(list(argv))
+def run_args(*argv: str) -> RunConfig:
+    return config_from_argv(list(argv))
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def make_window(qtbot, settings):
         qtbot.addWidget(w)  # closed at teardown: stops its threads
         if labels:
             w.prompts.set_labels(list(labels))
-            w.session.labels = list(labels)
+            w.session.set_labels(list(labels))
         w.show()
         windows.append(w)
         return w
@@ -158,7 +158,7 @@ def test_labels_edited_mid_stream_show_on_a_following_timestep(make_window, qtbo
     w.prompts.apply()
     qtbot.waitUntil(lambda: w.bars.shown_labels == ["car", "cat"], timeout=TIMEOUT_MS)
     w.bars.sort_box.setChecked(True)
-    probs = dict(zip(w.bars._labels, w.bars._probs, strict=True))
+    probs = w.bars.probabilities()
     assert w.bars.shown_labels == sorted(probs, key=lambda k: -probs[k])
 
 
@@ -441,12 +441,12 @@ def test_empty_window_with_no_source_and_no_camera(qtbot, settings, monkeypatch,
     w = MainWindow(run_args(), settings=settings, classifier_factory=fake_factory)
     qtbot.addWidget(w)
     w.recent.add(str(earlier))
-    w._refresh_recent()
+    w.refresh_recent()
     app_module.prepare_window(w, run_args())
     w.show()
     assert w.stack.currentWidget() is w.empty
     assert w.empty.open_button.text() == "Open recording…" and w.empty.open_button.isVisible()
-    assert [b.text() for b in w.empty._recent_buttons] == ["earlier.aedat4"]
+    assert w.empty.recent_names() == ["earlier.aedat4"]
     assert w.session.pipeline is None and state(w) == "no source"
 
 
@@ -509,5 +509,5 @@ def test_real_tiny_digits_model_scores_the_sample(make_window, qtbot):
     w = make_window("--model", "tiny-digits", "--device", "cpu", labels=DIGITS, factory=None)
     w.open_file(SAMPLE)
     qtbot.waitUntil(lambda: w.bars.shown_labels == DIGITS, timeout=60_000)
-    probs = w.bars._probs
+    probs = np.array(list(w.bars.probabilities().values()))
     assert probs.shape == (10,) and abs(float(probs.sum()) - 1.0) < 1e-3

@@ -1,4 +1,4 @@
-"""``run_app(args)``: the window for the command line (``neuroclip-live`` without ``--headless``).
+"""``run_app(config)``: the window for the command line (``neuroclip-live`` without ``--headless``).
 
 Picks the first source (the command line's, else the first connected camera,
 else an empty window with an "Open recording…" prompt), the first labels, and
@@ -7,16 +7,15 @@ handles ``--screenshot`` and ``--exit-after`` for scripted demos.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
-from neuroclip_live.cli import read_labels, source_spec
-from neuroclip_live.model.label_presets import default_labels
+from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.pipeline import Snapshot
+from neuroclip_live.states import StreamState
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme
 from ui.main_window import MainWindow, discover_cameras
@@ -25,15 +24,10 @@ ORGANISATION = "neuroclip-live"
 APPLICATION = "neuroclip-live"
 
 
-def initial_labels(args: argparse.Namespace) -> list[str]:
-    """The command line's labels; the digits for the bundled digit model; else none (frames only)."""
-    return read_labels(args) or default_labels(args.model)
-
-
-def initial_source(args: argparse.Namespace) -> SourceSpec | None:
-    spec = source_spec(args)
-    if spec is not None:
-        return spec
+def initial_source(config: RunConfig) -> SourceSpec | None:
+    """The command line's source, else the first connected camera, else none."""
+    if config.source is not None:
+        return config.source
     cameras = discover_cameras()
     if cameras:
         return SourceSpec("camera", cameras[0].serial)
@@ -84,7 +78,7 @@ class ScriptedScreenshot:
         QTimer.singleShot(150, self.take)
 
     def _check_state(self, snap: Snapshot) -> None:
-        if snap.state in ("error", "ended") and self.saved is None:
+        if snap.state in (StreamState.ERROR, StreamState.ENDED) and self.saved is None:
             self._soon()
 
     def take(self) -> None:
@@ -95,35 +89,36 @@ class ScriptedScreenshot:
             self.window.show_problem(f"could not write the screenshot {self.path}")
 
 
-def prepare_window(window: MainWindow, args: argparse.Namespace) -> ScriptedScreenshot | None:
+def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot | None:
     """Labels, first source, and the --screenshot / --exit-after timers for a new window."""
-    labels = initial_labels(args)
+    labels = config.initial_labels()
     if labels:
         window.prompts.set_labels(labels)
-        window.session.labels = labels
-    spec = initial_source(args)
+        window.session.set_labels(labels)
+    spec = initial_source(config)
     if spec is None:
         window.show_empty()
     elif spec.kind == "file":
         window.open_file(spec.target)
     else:
         window.open_spec(spec)
-    shot = ScriptedScreenshot(window, args.screenshot, spec is None) if args.screenshot else None
-    if args.exit_after is not None:
-        QTimer.singleShot(int(max(args.exit_after, 0) * 1000), window.close)
+    opts = config.window
+    shot = ScriptedScreenshot(window, opts.screenshot, spec is None) if opts.screenshot else None
+    if opts.exit_after is not None:
+        QTimer.singleShot(int(max(opts.exit_after, 0) * 1000), window.close)
     return shot
 
 
-def run_app(args: argparse.Namespace) -> int:
+def run_app(config: RunConfig) -> int:
     app = application()
-    window = MainWindow(args)
+    window = MainWindow(config)
     window.restore_layout()
-    shot = prepare_window(window, args)
+    shot = prepare_window(window, config)
     window.show()
     code = int(app.exec())
     dispose(window)
     if shot is not None and not shot.saved:
         why = "could not be written" if shot.saved is False else "was not taken before the window closed"
-        print(f"neuroclip-live: the screenshot {args.screenshot} {why}", file=sys.stderr)
+        print(f"neuroclip-live: the screenshot {config.window.screenshot} {why}", file=sys.stderr)
         return code or 1
     return code

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from neuroclip_live.cli import build_run_parser
+from neuroclip_live.cli.run import config_from_argv
 from ui import app as app_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grey", action="store_true", help="the model's 127/255/0 input instead of colour polarity")
     p.add_argument("--timeout", type=float, default=120.0)
     opts = p.parse_args(argv)
-    args = build_run_parser().parse_args(["--file", str(SAMPLE), "--model", "tiny-digits", "--loop"])
+    config = config_from_argv(["--file", str(SAMPLE), "--model", "tiny-digits", "--loop"])
     app = app_module.application()
     # Throwaway settings: the picture must not depend on (or change) the user's recent files and layout.
     scratch = tempfile.TemporaryDirectory()
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat)
-    window = app_module.MainWindow(args, settings=settings)
+    window = app_module.MainWindow(config, settings=settings)
     window.resize(1360, 820)
-    app_module.prepare_window(window, args)
+    app_module.prepare_window(window, config)
     window.event_view.set_window_mode(not opts.frame_mode)
     window.event_view.set_colour(not opts.grey)
     window.show()

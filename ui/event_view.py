@@ -15,7 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from neuroclip_live.stream.framing import BACKGROUND, OFF_VALUE, ON_VALUE, Frame
+from neuroclip_live.events import BACKGROUND, OFF_VALUE, ON_VALUE
+from neuroclip_live.stream.framing import Frame
 from neuroclip_live.stream.sources.base import ApsFrame
 from ui import theme
 
@@ -140,6 +141,20 @@ class EventView(QWidget):
         self.aps_box.setChecked(True)
         self.aps_box.setVisible(False)  # offered only when the recording has intensity frames
 
+        self._lay_out()
+
+        self._lut = event_lut(False)
+        self._shown: tuple[int, int] | None = None  # (frame index, t_end) drawn last
+        self._last_frame: Frame | None = None
+        self._last_window: list[Frame] = []
+        self._last_aps: ApsFrame | None = None
+        self.displayed: np.ndarray | None = None  # what the event pane shows now (frame values)
+        self.modes.idToggled.connect(self._mode_toggled)
+        self.colour_box.toggled.connect(self._colour_toggled)
+        self.aps_box.toggled.connect(lambda _: self._update_aps(self._last_aps, force=True))
+
+    def _lay_out(self) -> None:
+        """Controls on top, the event pane with the APS pane beside it below."""
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(self.frame_button)
@@ -167,16 +182,6 @@ class EventView(QWidget):
         layout.setSpacing(6)
         layout.addLayout(controls)
         layout.addLayout(panes, 1)
-
-        self._lut = event_lut(False)
-        self._shown: tuple[int, int] | None = None  # (frame index, t_end) drawn last
-        self._last_frame: Frame | None = None
-        self._last_window: list[Frame] = []
-        self._last_aps: ApsFrame | None = None
-        self.displayed: np.ndarray | None = None  # what the event pane shows now (frame values)
-        self.modes.idToggled.connect(self._mode_toggled)
-        self.colour_box.toggled.connect(self._colour_toggled)
-        self.aps_box.toggled.connect(lambda _: self._update_aps(self._last_aps, force=True))
 
     # ----------------------------------------------------------------- modes
     @property

@@ -53,38 +53,10 @@ class LabelBars(QWidget):
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.plot.getViewBox().invertY(True)
-        self.plot.setXRange(0, 1.12, padding=0)
-        self.plot.hideAxis("bottom")
-        left = self.plot.getAxis("left")
-        left.setStyle(tickLength=0, tickTextOffset=8)
-        left.setTextPen(theme.TEXT)
-        left.setPen(theme.BORDER)
-        font = QFont()
-        font.setPointSize(10)
-        left.setTickFont(font)
-        self.plot.setMinimumHeight(160)
-        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.72, width=[], brushes=[], pen=None)
-        self.plot.addItem(self.bars)
+        self.plot = self._build_bar_plot()
         self._texts: list[pg.TextItem] = []
 
-        self.history_plot = pg.PlotWidget()
-        self.history_plot.setMenuEnabled(False)
-        self.history_plot.setMouseEnabled(False, False)
-        self.history_plot.hideButtons()
-        self.history_plot.setYRange(-0.03, 1.06, padding=0)
-        self.history_plot.setXRange(-HISTORY_S, 0, padding=0)
-        self.history_plot.showGrid(x=False, y=True, alpha=0.15)
-        self.history_plot.setLabel("bottom", "seconds of stream time")
-        self.history_plot.getAxis("bottom").setTickSpacing(1, 1)
-        self.history_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
-        self.history_plot.setMaximumHeight(170)
-        self.history_plot.setMinimumHeight(120)
-        self.legend = self.history_plot.addLegend(offset=(6, 4), labelTextColor=theme.TEXT, brush=(27, 29, 35, 200))
+        self.history_plot = self._build_history_plot()
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._history: dict[str, deque[tuple[float, float]]] = {}
 
@@ -114,7 +86,57 @@ class LabelBars(QWidget):
         self.set_hint("Open a recording or a camera to start.")
         self._redraw()  # empty ticks, not pyqtgraph's default numbers
 
+    def _build_bar_plot(self) -> pg.PlotWidget:
+        """The horizontal bars, one per label, top to bottom."""
+        plot = pg.PlotWidget()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        plot.getViewBox().invertY(True)
+        plot.setXRange(0, 1.12, padding=0)
+        plot.hideAxis("bottom")
+        left = plot.getAxis("left")
+        left.setStyle(tickLength=0, tickTextOffset=8)
+        left.setTextPen(theme.TEXT)
+        left.setPen(theme.BORDER)
+        font = QFont()
+        font.setPointSize(10)
+        left.setTickFont(font)
+        plot.setMinimumHeight(160)
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.72, width=[], brushes=[], pen=None)
+        plot.addItem(self.bars)
+        return plot
+
+    def _build_history_plot(self) -> pg.PlotWidget:
+        """The probability of the top labels over the last seconds of stream time."""
+        plot = pg.PlotWidget()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        plot.setYRange(-0.03, 1.06, padding=0)
+        plot.setXRange(-HISTORY_S, 0, padding=0)
+        plot.showGrid(x=False, y=True, alpha=0.15)
+        plot.setLabel("bottom", "seconds of stream time")
+        plot.getAxis("bottom").setTickSpacing(1, 1)
+        plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+        plot.setMaximumHeight(170)
+        plot.setMinimumHeight(120)
+        self.legend = plot.addLegend(offset=(6, 4), labelTextColor=theme.TEXT, brush=(27, 29, 35, 200))
+        return plot
+
     # ---------------------------------------------------------------- state
+    def probabilities(self) -> dict[str, float]:
+        """The latest timestep's probability for each label, in label order."""
+        return {label: float(p) for label, p in zip(self._labels, self._probs, strict=True)}
+
+    def history_lengths(self) -> dict[str, int]:
+        """Points held per label in the over-time plot (since the last seek or label change)."""
+        return {label: len(points) for label, points in self._history.items()}
+
+    def plotted_labels(self) -> set[str]:
+        """The labels that have a curve in the over-time plot."""
+        return set(self._curves)
+
     def set_hint(self, text: str, busy: bool = False) -> None:
         """A line above the bars (model loading, no labels yet); empty hides it."""
         self.hint.setText(text)

@@ -6,17 +6,17 @@ and ``evaluate`` never import Qt; the window is imported only when opened.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
 from neuroclip_live import cli
+from neuroclip_live.runtime.config import RunConfig
 
 
-def _open_window(args: argparse.Namespace) -> int:
+def _open_window(config: RunConfig) -> int:
     from ui.app import run_app  # Qt is imported here, and only here
 
-    return run_app(args)
+    return run_app(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

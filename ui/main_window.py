@@ -6,144 +6,48 @@ snapshots; it never touches events or the model itself.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QAction,
-    QColor,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
     QKeySequence,
-    QPainter,
-    QPixmap,
     QShortcut,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMainWindow,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.pipeline import Snapshot
+from neuroclip_live.states import ModelState, StreamState
+from neuroclip_live.stream.formats import SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.recording import RecordingError
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme
+from ui.empty_view import EmptyView, discover_cameras, recording_filter
 from ui.event_view import EventView
 from ui.label_bars import LabelBars
+from ui.menus import build_actions
 from ui.playback_bar import PlaybackBar
 from ui.prompt_editor import PromptEditor
 from ui.recent_files import RecentFiles
 from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
-
-
-def supported_extensions() -> tuple[str, ...]:
-    from neuroclip_live.stream.sources import SUPPORTED_EXTENSIONS
-
-    return tuple(SUPPORTED_EXTENSIONS)
-
-
-def recording_filter() -> str:
-    patterns = " ".join(f"*{ext}" for ext in supported_extensions())
-    return f"Event recordings ({patterns});;All files (*)"
-
-
-def discover_cameras() -> list:
-    """Connected cameras; a failing driver counts as none (the GUI opens anyway)."""
-    try:
-        from neuroclip_live.stream.sources import discover_cameras as discover
-
-        return list(discover())
-    except Exception:
-        return []
-
-
-def mark_icon(colour: str, square: bool = False) -> QIcon:
-    """A small filled dot (record) or square (stop), drawn here so the app ships no image files."""
-    pixmap = QPixmap(14, 14)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor(colour))
-    if square:
-        painter.drawRoundedRect(2, 2, 10, 10, 2, 2)
-    else:
-        painter.drawEllipse(1, 1, 12, 12)
-    painter.end()
-    return QIcon(pixmap)
-
-
-class EmptyView(QWidget):
-    """Shown with nothing open: what the app does and how to give it events."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        title = QLabel("neuroclip-live")
-        title.setStyleSheet("font-size: 22pt; font-weight: bold;")
-        subtitle = QLabel("Zero-shot recognition for event cameras: type labels, watch the scores move.")
-        subtitle.setObjectName("hint")
-        self.open_button = QPushButton("Open recording…")
-        self.open_button.setObjectName("primary")
-        self.open_button.setMinimumHeight(36)
-        self.net_button = QPushButton("Open network stream…")
-        self.camera_note = QLabel("No camera connected. Drop a recording (.aedat4, .raw, .dat, .es, .csv, .bin) here.")
-        self.camera_note.setObjectName("hint")
-        self.recent_heading = QLabel("RECENT")
-        self.recent_heading.setObjectName("heading")
-        self.recent_box = QVBoxLayout()
-        self.recent_box.setSpacing(2)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.net_button)
-        buttons.addStretch(1)
-        column = QVBoxLayout()
-        column.addStretch(2)
-        for w in (title, subtitle):
-            column.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
-        column.addSpacing(16)
-        column.addLayout(buttons)
-        column.addWidget(self.camera_note, 0, Qt.AlignmentFlag.AlignHCenter)
-        column.addSpacing(16)
-        column.addWidget(self.recent_heading, 0, Qt.AlignmentFlag.AlignHCenter)
-        column.addLayout(self.recent_box)
-        column.addStretch(3)
-        self.setLayout(column)
-        self._recent_buttons: list[QPushButton] = []
-
-    def show_recent(self, paths: list[str], open_path: Callable[[str], None]) -> None:
-        for b in self._recent_buttons:
-            b.deleteLater()
-        self._recent_buttons = []
-        for path in paths[:5]:
-            b = QPushButton(Path(path).name)
-            b.setToolTip(path)
-            b.setFlat(True)
-            b.setStyleSheet(f"color: {theme.ACCENT}; border: none; text-align: center;")
-            b.clicked.connect(lambda _=False, p=path: open_path(p))
-            self.recent_box.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
-            self._recent_buttons.append(b)
-        self.recent_heading.setVisible(bool(paths))
 
 
 class MainWindow(QMainWindow):
@@ -154,7 +58,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        args: argparse.Namespace,
+        config: RunConfig,
         settings: QSettings | None = None,
         open_source: SourceOpener | None = None,
         classifier_factory: ClassifierFactory | None = None,
@@ -165,9 +69,21 @@ class MainWindow(QMainWindow):
         theme.configure_pyqtgraph()
         self.settings = settings if settings is not None else QSettings()
         self.recent = RecentFiles(self.settings)
-        self.session = StreamSession(args, open_source=open_source, classifier_factory=classifier_factory, parent=self)
+        self.session = StreamSession(config, open_source=open_source, classifier_factory=classifier_factory, parent=self)
+        self._build_widgets()
+        build_actions(self)
+        self._recording_changed()
+        self._source_changed()
+        self._connect()
+        self._load_config(config)
+        self._first_scores = False
+        self._first_frame = False
+        self._laid_out = False
+        self.closed_cleanly: bool | None = None  # set on close: did every thread stop within 2 s
+        self.refresh_recent()
+        self.resize(1360, 820)
 
-        # Widgets
+    def _build_widgets(self) -> None:
         self.event_view = EventView()
         self.playback = PlaybackBar()
         self.empty = EmptyView()
@@ -176,7 +92,6 @@ class MainWindow(QMainWindow):
         self.settings_panel = SettingsPanel()
         self.status = StatusBar()
         self.setStatusBar(self.status)
-
         left_page = QWidget()
         left = QVBoxLayout(left_page)
         left.setContentsMargins(10, 8, 6, 8)
@@ -209,10 +124,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
-        self._build_actions()
-        self._source_changed()
 
-        # Wiring
+    def _connect(self) -> None:
         self.session.updated.connect(self._show_snapshot)
         self.session.sourceChanged.connect(self._source_changed)
         self.session.recordingChanged.connect(self._recording_changed)
@@ -229,75 +142,14 @@ class MainWindow(QMainWindow):
         self.empty.net_button.clicked.connect(self.open_network_dialog)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self._toggle_play)
 
-        self.settings_panel.load(RunSettings.from_args(args))
-        self.prompts.set_templates(args.templates, not args.no_ensemble)
-        self.playback.set_speed(args.speed)
-        self.playback.loop.setChecked(bool(args.loop))
-        self._first_scores = False
-        self._first_frame = False
-        self._laid_out = False
-        self.closed_cleanly: bool | None = None  # set on close: did every thread stop within 2 s
-        self._refresh_recent()
-        self.resize(1360, 820)
+    def _load_config(self, config: RunConfig) -> None:
+        """Show the run configuration in the settings, prompt and playback widgets."""
+        self.settings_panel.load(RunSettings.from_config(config))
+        self.prompts.set_templates(config.model.templates, config.model.ensemble)
+        self.playback.set_speed(config.speed)
+        self.playback.loop.setChecked(config.loop)
 
     # ------------------------------------------------------------------ menus
-    def _build_actions(self) -> None:
-        self.open_action = QAction("Open recording…", self, shortcut=QKeySequence.StandardKey.Open)
-        self.open_action.triggered.connect(self.open_dialog)
-        self.net_action = QAction("Open network stream…", self)
-        self.net_action.triggered.connect(self.open_network_dialog)
-        self._record_icon = mark_icon(theme.RECORD)
-        self._stop_icon = mark_icon(theme.RECORD, square=True)
-        self.record_action = QAction(self._record_icon, "Record", self, shortcut=QKeySequence("Ctrl+R"), checkable=True)
-        self.record_action.setToolTip("Record the incoming events to an .aedat4 file")
-        self.record_action.triggered.connect(self._record_triggered)
-        self.export_action = QAction("Export view…", self, shortcut=QKeySequence("Ctrl+E"))
-        self.export_action.setToolTip("Save the event view as a PNG at sensor resolution")
-        self.export_action.triggered.connect(self.export_dialog)
-        self.screenshot_action = QAction("Save window screenshot…", self)
-        self.screenshot_action.triggered.connect(self.screenshot_dialog)
-        self.close_source_action = QAction("Close source", self)
-        self.close_source_action.triggered.connect(self.session.close_source)
-        quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        self.colour_action = QAction("Colour polarity", self, checkable=True)
-        self.colour_action.toggled.connect(self.event_view.set_colour)
-        self.event_view.colour_box.toggled.connect(self.colour_action.setChecked)
-        self.window_action = QAction("Show the T-frame window", self, checkable=True)
-        self.window_action.toggled.connect(self.event_view.set_window_mode)
-        self.event_view.window_button.toggled.connect(self.window_action.setChecked)
-        self.sort_action = QAction("Sort labels by probability", self, checkable=True)
-        self.sort_action.toggled.connect(self.bars.sort_box.setChecked)
-        self.bars.sort_box.toggled.connect(self.sort_action.setChecked)
-
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open recent")
-        self.camera_menu = file_menu.addMenu("Open camera")
-        self.camera_menu.aboutToShow.connect(self._fill_camera_menu)
-        file_menu.addAction(self.net_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.record_action)
-        file_menu.addAction(self.export_action)
-        file_menu.addAction(self.screenshot_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.close_source_action)
-        file_menu.addAction(quit_action)
-        view_menu = bar.addMenu("&View")
-        for a in (self.colour_action, self.window_action, self.sort_action):
-            view_menu.addAction(a)
-
-        tools = QToolBar("Main")
-        tools.setMovable(False)
-        tools.setFloatable(False)
-        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        tools.addAction(self.open_action)
-        tools.addAction(self.record_action)
-        tools.addAction(self.export_action)
-        self.addToolBar(tools)
-        self._recording_changed()
-
     def _fill_camera_menu(self) -> None:
         self.camera_menu.clear()
         cameras = discover_cameras()
@@ -307,7 +159,7 @@ class MainWindow(QMainWindow):
         for cam in cameras:
             self.camera_menu.addAction(cam.describe(), lambda s=cam.serial: self.open_spec(SourceSpec("camera", s)))
 
-    def _refresh_recent(self) -> None:
+    def refresh_recent(self) -> None:
         paths = self.recent.paths()
         self.recent_menu.clear()
         for path in paths:
@@ -322,7 +174,7 @@ class MainWindow(QMainWindow):
 
     def _clear_recent(self) -> None:
         self.recent.clear()
-        self._refresh_recent()
+        self.refresh_recent()
 
     # ---------------------------------------------------------------- sources
     def open_spec(self, spec: SourceSpec) -> None:
@@ -336,7 +188,7 @@ class MainWindow(QMainWindow):
         path = str(path)
         self.open_spec(SourceSpec("file", path))
         self.recent.add(path)
-        self._refresh_recent()
+        self.refresh_recent()
 
     def open_dialog(self) -> None:
         start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
@@ -369,9 +221,9 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentIndex(1)
         self.playback.set_mode("none")  # until the source is open and says what it is
-        args = self.session.args
-        model = args.model if self.session.has_model else "no model"
-        self.status.show_run(f"{model} · {args.timestep} timesteps · T={args.T}")
+        config = self.session.config
+        model = config.model.name if self.session.has_model else "no model"
+        self.status.show_run(f"{model} · {config.rule} timesteps · T={config.T}")
         self.setWindowTitle(f"neuroclip-live — {Path(spec.target).name if spec.kind == 'file' else spec.describe()}")
 
     # ----------------------------------------------------------------- redraw
@@ -382,9 +234,9 @@ class MainWindow(QMainWindow):
         if snap.time_range is not None:
             self.playback.set_mode("file")
             self.playback.show_position(snap.position_us, snap.time_range)
-            if snap.state in ("playing", "paused"):
-                self.playback.set_playing(snap.state == "playing")
-            elif snap.state == "ended":
+            if snap.state in (StreamState.PLAYING, StreamState.PAUSED):
+                self.playback.set_playing(snap.state == StreamState.PLAYING)
+            elif snap.state == StreamState.ENDED:
                 self.playback.set_playing(False)
         elif snap.is_live:
             self.playback.set_mode("live")
@@ -400,14 +252,14 @@ class MainWindow(QMainWindow):
             if not self.prompts.applied_labels:
                 # The model chose the labels (a trained adapter's classes): show them for editing.
                 self.prompts.set_labels(list(snap.result.scores.labels))
-                self.session.labels = list(snap.result.scores.labels)
+                self.session.adopt_labels(list(snap.result.scores.labels))
             self.scoresShown.emit()
 
     def _show_model_hint(self, snap: Snapshot) -> None:
-        if snap.state == "error":
+        if snap.state == StreamState.ERROR:
             self.bars.set_hint(snap.message)
-        elif snap.state == "loading model" or self.session.model_loading:
-            self.bars.set_hint(f"Loading model {self.session.args.model}…", busy=True)
+        elif snap.model_state == ModelState.LOADING:
+            self.bars.set_hint(f"Loading model {self.session.config.model.name}…", busy=True)
         elif not self.session.has_model:
             self.bars.set_hint("No labels yet: type some under Labels (or pick a preset) and press Apply.")
         elif snap.result is None or snap.result.scores is None:
@@ -428,7 +280,7 @@ class MainWindow(QMainWindow):
         self.event_view.clear()
         self.bars.clear()
         self._first_scores = False
-        self.session.rebuild(settings.apply_to(self.session.args))
+        self.session.rebuild(settings.apply_to(self.session.config))
 
     def _toggle_play(self) -> None:
         if self.playback.play_button.isVisible():
@@ -495,7 +347,7 @@ class MainWindow(QMainWindow):
         for url in urls:
             if url.isLocalFile():
                 path = url.toLocalFile()
-                if os.path.isfile(path) and Path(path).suffix.lower() in supported_extensions():
+                if os.path.isfile(path) and Path(path).suffix.lower() in SUPPORTED_EXTENSIONS:
                     return path
         return None
 

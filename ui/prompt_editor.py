@@ -49,33 +49,7 @@ class PromptEditor(QWidget):
         self.edit.setTabChangesFocus(True)
         self.edit.textChanged.connect(self._edited)
 
-        self.presets = QToolButton()
-        self.presets.setText("Presets")
-        self.presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.presets)
-        for name in LABEL_PRESETS:
-            menu.addAction(name, lambda n=name: self.load_preset(n))
-        self.presets.setMenu(menu)
-        self.up = QToolButton()
-        self.up.setText("▲")
-        self.up.setToolTip("Move the label under the cursor up (Alt+Up)")
-        self.down = QToolButton()
-        self.down.setText("▼")
-        self.down.setToolTip("Move the label under the cursor down (Alt+Down)")
-        self.remove = QToolButton()
-        self.remove.setText("✕")
-        self.remove.setToolTip("Remove the label under the cursor")
-        self.up.clicked.connect(lambda: self.move_current_line(-1))
-        self.down.clicked.connect(lambda: self.move_current_line(1))
-        self.remove.clicked.connect(self.remove_current_line)
-        self.apply_button = QPushButton("Apply")
-        self.apply_button.setObjectName("primary")
-        self.apply_button.setToolTip("Use these labels from the next timestep on (Ctrl+Enter)")
-        self.apply_button.clicked.connect(self.apply)
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self.edit, self.apply)
-        QShortcut(QKeySequence("Alt+Up"), self.edit, lambda: self.move_current_line(-1))
-        QShortcut(QKeySequence("Alt+Down"), self.edit, lambda: self.move_current_line(1))
+        self._build_tools()
 
         self.templates = QComboBox()
         self.templates.addItems(list(TEMPLATE_SETS))
@@ -107,6 +81,36 @@ class PromptEditor(QWidget):
         layout.addLayout(templates)
         layout.addWidget(self.state)
         self._applied: list[str] = []
+
+    def _build_tools(self) -> None:
+        """Presets, line moves and removal, Apply, and their keyboard shortcuts."""
+        self.presets = QToolButton()
+        self.presets.setText("Presets")
+        self.presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.presets)
+        for name in LABEL_PRESETS:
+            menu.addAction(name, lambda n=name: self.load_preset(n))
+        self.presets.setMenu(menu)
+        self.up = QToolButton()
+        self.up.setText("▲")
+        self.up.setToolTip("Move the label under the cursor up (Alt+Up)")
+        self.down = QToolButton()
+        self.down.setText("▼")
+        self.down.setToolTip("Move the label under the cursor down (Alt+Down)")
+        self.remove = QToolButton()
+        self.remove.setText("✕")
+        self.remove.setToolTip("Remove the label under the cursor")
+        self.up.clicked.connect(lambda: self.move_current_line(-1))
+        self.down.clicked.connect(lambda: self.move_current_line(1))
+        self.remove.clicked.connect(self.remove_current_line)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("primary")
+        self.apply_button.setToolTip("Use these labels from the next timestep on (Ctrl+Enter)")
+        self.apply_button.clicked.connect(self.apply)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self.edit, self.apply)
+        QShortcut(QKeySequence("Alt+Up"), self.edit, lambda: self.move_current_line(-1))
+        QShortcut(QKeySequence("Alt+Down"), self.edit, lambda: self.move_current_line(1))
 
     # ------------------------------------------------------------------ labels
     def labels(self) -> list[str]:
@@ -147,7 +151,7 @@ class PromptEditor(QWidget):
             return
         lines[row], lines[target] = lines[target], lines[row]
         self.edit.setPlainText("\n".join(lines))
-        self._put_cursor_on_line(target)
+        self.put_cursor_on_line(target)
 
     def remove_current_line(self) -> None:
         lines = self.edit.toPlainText().split("\n")
@@ -155,9 +159,9 @@ class PromptEditor(QWidget):
         if 0 <= row < len(lines):
             del lines[row]
             self.edit.setPlainText("\n".join(lines))
-            self._put_cursor_on_line(min(row, len(lines) - 1))
+            self.put_cursor_on_line(min(row, len(lines) - 1))
 
-    def _put_cursor_on_line(self, row: int) -> None:
+    def put_cursor_on_line(self, row: int) -> None:
         block = self.edit.document().findBlockByNumber(max(row, 0))
         cursor = QTextCursor(block)
         self.edit.setTextCursor(cursor)

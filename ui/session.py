@@ -9,7 +9,6 @@ stops the old one and starts a new one where the old one was.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Callable
@@ -18,7 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig, Snapshot
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline, Snapshot
+from neuroclip_live.states import StreamState
 from neuroclip_live.stream.recording import AedatRecorder, RecordingError
 from neuroclip_live.stream.sources.base import EventSource, SourceSpec
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 SourceOpener = Callable[[SourceSpec], EventSource]
 # (run settings, labels) -> the callable the worker thread runs to load the classifier
-ClassifierFactory = Callable[[argparse.Namespace, list[str]], Callable[[], Any]]
+ClassifierFactory = Callable[[RunConfig, list[str]], Callable[[], Any]]
 
 POLL_MS = 30  # about 33 redraws a second
 
@@ -37,10 +38,8 @@ def _default_open_source(spec: SourceSpec) -> EventSource:
     return open_source(spec)
 
 
-def _default_classifier_factory(args: argparse.Namespace, labels: list[str]) -> Callable[[], Any]:
-    from neuroclip_live.cli import classifier_loader
-
-    return classifier_loader(args, labels)
+def _default_classifier_factory(config: RunConfig, labels: list[str]) -> Callable[[], Any]:
+    return config.classifier_loader(labels)
 
 
 class StreamSession(QObject):
@@ -53,19 +52,18 @@ class StreamSession(QObject):
 
     def __init__(
         self,
-        args: argparse.Namespace,
+        config: RunConfig,
         open_source: SourceOpener | None = None,
         classifier_factory: ClassifierFactory | None = None,
         poll_ms: int = POLL_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.args = argparse.Namespace(**vars(args))
-        self.labels: list[str] = []
+        self.config = config
+        self._labels: list[str] = []  # the session owns them: set_labels / adopt_labels write them
         self.spec: SourceSpec | None = None
         self.pipeline: Pipeline | None = None
         self.has_model = False
-        self.model_loading = False
         self.noise_filter_us: int | None = None
         self.recorder: AedatRecorder | None = None
         self.latest: Snapshot | None = None
@@ -92,15 +90,20 @@ class StreamSession(QObject):
         self.latest = None
         self.sourceChanged.emit()
 
-    def rebuild(self, args: argparse.Namespace | None = None) -> None:
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def rebuild(self, config: RunConfig | None = None) -> None:
         """Restart the pipeline with new run settings, continuing where the old one was."""
-        if args is not None:
-            self.args = argparse.Namespace(**vars(args))
+        if config is not None:
+            self.config = config
         if self.spec is None:
             return
         snap = self.pipeline.snapshot() if self.pipeline is not None else None
         if snap is not None and snap.time_range is not None and snap.position_us is not None:
-            self._restart(snap.position_us if snap.state != "ended" else None, paused=snap.state == "paused")
+            ended = snap.state == StreamState.ENDED
+            self._restart(None if ended else snap.position_us, paused=snap.state == StreamState.PAUSED)
         else:
             self._restart(None, paused=False)
         self.sourceChanged.emit()
@@ -117,19 +120,12 @@ class StreamSession(QObject):
         assert self.spec is not None
         spec = self.spec
         opener = self._open_source
-        # A trained adapter brings its own classes, so it loads the model even without labels.
-        wants_model = bool(self.labels) or bool(getattr(self.args, "adapter", None))
-        loader = self._classifier_factory(self.args, list(self.labels)) if wants_model else None
+        labels = list(self._labels)
+        loader = self._classifier_factory(self.config, labels) if self.config.wants_model(labels) else None
         self.has_model = loader is not None
         # The replay is made from the config, so it starts there before its first packet.
-        config = PipelineConfig(
-            rule=self.args.timestep,
-            T=self.args.T,
-            speed=self.args.speed,
-            loop=self.args.loop,
-            noise_filter_us=self.noise_filter_us,
-            start_us=start_us,
-            start_paused=paused,
+        config = self.config.pipeline_config(
+            noise_filter_us=self.noise_filter_us, start_us=start_us, start_paused=paused
         )
         self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
         self._timer.start()
@@ -153,7 +149,7 @@ class StreamSession(QObject):
     def play(self) -> None:
         if self.pipeline is None:
             return
-        if self.pipeline.state == "ended":  # the reader has finished: replay from the start
+        if self.pipeline.state == StreamState.ENDED:  # the reader has finished: replay from the start
             self._restart(None, paused=False)
             return
         self.pipeline.resume()
@@ -165,18 +161,18 @@ class StreamSession(QObject):
     def seek(self, t_us: int) -> None:
         if self.pipeline is None:
             return
-        if self.pipeline.state == "ended":  # the reader has finished: a new one starts there
+        if self.pipeline.state == StreamState.ENDED:  # the reader has finished: a new one starts there
             self._restart(t_us, paused=False)
             return
         self.pipeline.seek(t_us)
 
     def set_speed(self, speed: float) -> None:
-        self.args.speed = speed
+        self.config = replace(self.config, speed=speed)
         if self.pipeline is not None:
             self.pipeline.set_speed(speed)
 
     def set_loop(self, loop: bool) -> None:
-        self.args.loop = loop
+        self.config = replace(self.config, loop=loop)
         if self.pipeline is not None:
             self.pipeline.set_loop(loop)
 
@@ -187,18 +183,21 @@ class StreamSession(QObject):
 
     def set_labels(self, labels: list[str]) -> None:
         """Use these labels from the next timestep on; the first labels load the model."""
-        self.labels = list(labels)
+        self._labels = list(labels)
         if self.pipeline is None:
             return
         if self.has_model:
             self.pipeline.set_labels(self.labels)
-        elif self.labels:
+        elif self._labels:
             self.rebuild()
+
+    def adopt_labels(self, labels: list[str]) -> None:
+        """The labels the model is already scoring (a trained adapter's classes): kept, not re-sent."""
+        self._labels = list(labels)
 
     def set_templates(self, name: str | None, ensemble: bool) -> None:
         """A template set (and ensembling) for the prompts: re-encodes the text only."""
-        self.args.templates = name
-        self.args.no_ensemble = not ensemble
+        self.config = replace(self.config, model=replace(self.config.model, templates=name, ensemble=ensemble))
         if self.pipeline is None or not self.has_model:
             return
 
@@ -243,9 +242,6 @@ class StreamSession(QObject):
         if pipeline is None:
             return
         snap = pipeline.snapshot()
-        self.model_loading = snap.model_state == "loading"
-        if self.model_loading and snap.state in ("starting", "playing", "live"):
-            snap = replace(snap, state="loading model")
         if self.recorder is not None and self.recorder.error is not None:
             error = self.stop_recording()
             if error:

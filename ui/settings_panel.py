@@ -7,8 +7,7 @@ was). The noise filter switches on the running pipeline.
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.stream.framing import TimestepRule
 
 MODELS = ["tiny-digits", "RN50", "RN101", "ViT-B-32", "ViT-B-16", "ViT-L-14"]
@@ -35,7 +35,7 @@ DEVICES = [("auto", None), ("CPU", "cpu"), ("CUDA", "cuda")]
 
 @dataclass
 class RunSettings:
-    """What the panel edits; ``apply_to`` writes it onto the command-line namespace the loaders read."""
+    """What the panel edits; ``apply_to`` gives the run configuration with these settings."""
 
     rule: TimestepRule
     T: int
@@ -46,14 +46,16 @@ class RunSettings:
     device: str | None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> RunSettings:
-        return cls(args.timestep, args.T, args.alpha, args.model, args.weights, args.adapter, args.device)
+    def from_config(cls, config: RunConfig) -> RunSettings:
+        m = config.model
+        return cls(config.rule, config.T, m.alpha_path, m.name, m.weights, m.adapter_path, m.device)
 
-    def apply_to(self, args: argparse.Namespace) -> argparse.Namespace:
-        out = argparse.Namespace(**vars(args))
-        out.timestep, out.T, out.alpha = self.rule, self.T, self.alpha
-        out.model, out.weights, out.adapter, out.device = self.model, self.weights, self.adapter, self.device
-        return out
+    def apply_to(self, config: RunConfig) -> RunConfig:
+        model = replace(
+            config.model, name=self.model, weights=self.weights, device=self.device,
+            alpha_path=self.alpha, adapter_path=self.adapter,
+        )  # fmt: skip
+        return replace(config, rule=self.rule, T=self.T, model=model)
 
 
 class _PathField(QWidget):
@@ -132,20 +134,7 @@ class SettingsPanel(QWidget):
         self.device = QComboBox()
         for text, value in DEVICES:
             self.device.addItem(text, value)
-        self.noise_on = QCheckBox("Background-activity filter")
-        self.noise_on.setToolTip(
-            "Drop events none of whose 8 neighbours fired in the last N ms (dv-processing's background-activity rule)"
-        )
-        self.noise_ms = QSpinBox()
-        self.noise_ms.setRange(1, 1_000)
-        self.noise_ms.setValue(2)
-        self.noise_ms.setSuffix(" ms")
-        self.noise_on.toggled.connect(lambda _: self._noise_changed())
-        self.noise_ms.valueChanged.connect(lambda _: self._noise_changed())
-        noise_row = QHBoxLayout()
-        noise_row.setContentsMargins(0, 0, 0, 0)
-        noise_row.addWidget(self.noise_on, 1)
-        noise_row.addWidget(self.noise_ms)
+        noise_row = self._build_noise_row()
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -170,6 +159,24 @@ class SettingsPanel(QWidget):
         layout.addWidget(note)
         layout.addWidget(self.apply_button)
         layout.addStretch(1)
+
+    def _build_noise_row(self) -> QHBoxLayout:
+        """The background-activity filter switch and its window; applied at once, no restart."""
+        self.noise_on = QCheckBox("Background-activity filter")
+        self.noise_on.setToolTip(
+            "Drop events none of whose 8 neighbours fired in the last N ms (dv-processing's background-activity rule)"
+        )
+        self.noise_ms = QSpinBox()
+        self.noise_ms.setRange(1, 1_000)
+        self.noise_ms.setValue(2)
+        self.noise_ms.setSuffix(" ms")
+        self.noise_on.toggled.connect(lambda _: self._noise_changed())
+        self.noise_ms.valueChanged.connect(lambda _: self._noise_changed())
+        noise_row = QHBoxLayout()
+        noise_row.setContentsMargins(0, 0, 0, 0)
+        noise_row.addWidget(self.noise_on, 1)
+        noise_row.addWidget(self.noise_ms)
+        return noise_row
 
     # ------------------------------------------------------------------ values
     def load(self, settings: RunSettings, noise_filter_us: int | None = None) -> None:

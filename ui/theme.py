@@ -10,6 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from neuroclip_live.states import StreamState
+
 BACKGROUND = "#1b1d23"
 WINDOW_RGB = (0x1B, 0x1D, 0x23)  # BACKGROUND as a tuple, for lookup tables
 PANEL = "#23262d"
@@ -34,17 +36,17 @@ TILE_GAP = (52, 56, 66)
 SERIES = ["#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#4db6ac", "#f06292", "#aed581", "#90a4ae", "#7986cb", "#a1887f"]
 
 # Source state -> pill colour in the status bar.
-STATE_COLOURS = {
-    "playing": "#2e7d32",
-    "live": "#2e7d32",
-    "paused": "#8d6e00",
-    "loading model": "#1565c0",
-    "starting": "#1565c0",
-    "disconnected": "#c62828",
-    "error": "#c62828",
-    "ended": "#4a5566",
-    "stopped": "#4a5566",
-    "no source": "#4a5566",
+STATE_COLOURS: dict[str, str] = {
+    StreamState.PLAYING: "#2e7d32",
+    StreamState.LIVE: "#2e7d32",
+    StreamState.PAUSED: "#8d6e00",
+    StreamState.LOADING_MODEL: "#1565c0",
+    StreamState.STARTING: "#1565c0",
+    StreamState.DISCONNECTED: "#c62828",
+    StreamState.ERROR: "#c62828",
+    StreamState.ENDED: "#4a5566",
+    StreamState.STOPPED: "#4a5566",
+    "no source": "#4a5566",  # the window's own state before anything is opened
 }
 
 STYLE_SHEET = f"""

@@ -1,14 +1,19 @@
-"""The headless sink: one line (or one JSON object) per timestep, optional PNG dumps."""
+"""The headless run: a pipeline whose sink prints one line (or one JSON object) per timestep, optional PNGs."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from neuroclip_live.errors import NeuroclipError
-from neuroclip_live.runtime.pipeline import StepResult
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline, StepResult
+from neuroclip_live.states import StreamState
+
+EXIT_USER_ERROR = 2
 
 
 def result_record(result: StepResult, top_k: int = 3) -> dict[str, Any]:
@@ -69,3 +74,52 @@ class HeadlessSink:
 
             Image.fromarray(result.frame.image).save(self.dump_dir / f"step{result.step:06d}.png")
         self.count += 1
+
+
+@dataclass(frozen=True)
+class HeadlessOptions:
+    as_json: bool = False
+    dump_dir: str | None = None
+    max_steps: int | None = None
+    top_k: int = 3
+
+
+def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Replay or stream ``config.source`` to ``out`` until it ends; returns the exit code."""
+    from neuroclip_live.stream.sources import open_source
+
+    err = err if err is not None else sys.stderr
+    spec = config.source
+    if spec is None:
+        raise NeuroclipError("--headless needs a source: --file PATH, --camera [SERIAL] or --net HOST:PORT")
+    labels = config.initial_labels()
+    loader = config.classifier_loader(labels) if config.wants_model(labels) else None
+    sink = HeadlessSink(out, as_json=options.as_json, dump_dir=options.dump_dir, top_k=options.top_k)
+    # Open once here so that a bad file fails before any thread starts, with its one-line message.
+    first = open_source(spec)
+    opened = [first]
+
+    def reopen() -> Any:
+        return opened.pop() if opened else open_source(spec)
+
+    pipeline = Pipeline(reopen, config.pipeline_config(), loader)
+    interrupted = False
+    try:
+        pipeline.start()
+        for result in pipeline.results():
+            sink.write(result)
+            if options.max_steps is not None and sink.count >= options.max_steps:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if not pipeline.stop():
+            pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
+    for note in getattr(first, "notes", []):
+        print(f"note: {note}", file=err)
+    if pipeline.state == StreamState.ERROR:
+        print(f"neuroclip-live: {pipeline.message}", file=err)
+        return EXIT_USER_ERROR
+    summary = f"{sink.count} timesteps, {pipeline.dropped} dropped"
+    print(f"neuroclip-live: {summary}" + (" (interrupted)" if interrupted else ""), file=err)
+    return 0

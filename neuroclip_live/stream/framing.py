@@ -16,7 +16,7 @@ from typing import Literal
 import numba
 import numpy as np
 
-from neuroclip_live.events import BACKGROUND, OFF_VALUE, ON_VALUE, SensorSize
+from neuroclip_live.events import BACKGROUND, SensorSize
 
 
 # Why a numba kernel rather than numpy or dv-processing: numpy's fancy

@@ -23,9 +23,9 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import empty_events
+from neuroclip_live.states import PlaybackState
 from neuroclip_live.stream.sources.base import Discontinuity, FileSource, PacketOrJump
 
-PLAYING, PAUSED, ENDED, STOPPED = "playing", "paused", "ended", "stopped"
 
 # Longest single wait: control calls and the reader's stop flag are never
 # more than this late, and an empty packet comes out at least this often.
@@ -102,7 +102,7 @@ class Replay:
         self._wake = threading.Event()
         self._clock: Clock = clock if clock is not None else MonotonicClock(self._wake)
         self._time_range = source.time_range
-        self._state = PLAYING
+        self._state = PlaybackState.PLAYING
         self._seek_to: int | None = None
         self._position = self._time_range[0]
         self._paused_at = self._position  # stream time where a pause froze the replay clock
@@ -112,8 +112,7 @@ class Replay:
     # -- what the GUI reads ----------------------------------------------------------------------
 
     @property
-    def state(self) -> str:
-        """"playing", "paused", "ended" (played to the end, no loop) or "stopped"."""
+    def state(self) -> PlaybackState:
         return self._state
 
     @property
@@ -137,15 +136,15 @@ class Replay:
 
     def pause(self) -> None:
         with self._lock:
-            if self._state == PLAYING:
+            if self._state == PlaybackState.PLAYING:
                 self._paused_at = self._stream_now()
-                self._state = PAUSED
+                self._state = PlaybackState.PAUSED
             self._wake.set()
 
     def resume(self) -> None:
         with self._lock:
-            if self._state == PAUSED:
-                self._state = PLAYING
+            if self._state == PlaybackState.PAUSED:
+                self._state = PlaybackState.PLAYING
                 self._anchor(self._paused_at)
             self._wake.set()
 
@@ -174,7 +173,7 @@ class Replay:
     def stop(self) -> None:
         """End ``packets()`` promptly; the replay cannot be restarted."""
         with self._lock:
-            self._state = STOPPED
+            self._state = PlaybackState.STOPPED
             self._wake.set()
 
     # -- pacing (callers hold the lock) ------------------------------------------------------------
@@ -185,8 +184,8 @@ class Replay:
 
     def _stream_now(self) -> int:
         """Where the replay clock is in stream time (never behind what was handed out)."""
-        if self._state != PLAYING or self._speed == 0:
-            return self._paused_at if self._state == PAUSED else self._position
+        if self._state != PlaybackState.PLAYING or self._speed == 0:
+            return self._paused_at if self._state == PlaybackState.PAUSED else self._position
         elapsed = (self._clock.now() - self._wall_anchor) * self._speed * 1e6
         return max(self._position, int(self._stream_anchor + elapsed))
 
@@ -212,9 +211,9 @@ class Replay:
                 jump = Discontinuity("seek", start)
             else:
                 start = self._time_range[0]
-                jump = Discontinuity("seek", start) if self._state == ENDED else None
-            if self._state != PAUSED:
-                self._state = PLAYING
+                jump = Discontinuity("seek", start) if self._state == PlaybackState.ENDED else None
+            if self._state != PlaybackState.PAUSED:
+                self._state = PlaybackState.PLAYING
             self._position = start
             self._paused_at = start
             self._anchor(start)
@@ -228,7 +227,7 @@ class Replay:
         can check its own stop flag. Calling it again after the end replays
         from the start, or from where ``seek()`` was asked since.
         """
-        if self._state == STOPPED:
+        if self._state == PlaybackState.STOPPED:
             return
         start, jump = self._begin()
         pieces = self._pieces(start)
@@ -238,13 +237,8 @@ class Replay:
             yield jump
         try:
             while True:
-                with self._lock:
-                    self._wake.clear()
-                    state, speed = self._state, self._speed
-                    seek_to, self._seek_to = self._seek_to, None
-                    if seek_to is not None:
-                        self._anchor(seek_to)
-                if state == STOPPED:
+                state, speed, seek_to = self._take_controls()
+                if state == PlaybackState.STOPPED:
                     return
                 if seek_to is not None:
                     pieces.close()
@@ -252,7 +246,7 @@ class Replay:
                     yield Discontinuity("seek", seek_to)
                     last_out = self._clock.now()
                     continue
-                if state == PLAYING and pending is None:
+                if state == PlaybackState.PLAYING and pending is None:
                     pending = next(pieces, None)
                     if pending is None:
                         at_end = self._at_end()
@@ -264,12 +258,7 @@ class Replay:
                             yield Discontinuity("loop", self._time_range[0])
                             last_out = self._clock.now()
                         continue
-                if state == PLAYING and speed > 0:
-                    with self._lock:
-                        due = self._due(int(pending["t"][-1])) if self._speed > 0 else 0.0
-                    wait = due - self._clock.now()
-                else:
-                    wait = 0.0 if state == PLAYING else MAX_WAIT_S
+                wait = self._wait_s(state, speed, pending)
                 if wait > 0:
                     # Wait in steps that end by the next empty-packet deadline.
                     deadline = last_out + MAX_WAIT_S
@@ -278,25 +267,48 @@ class Replay:
                         yield empty_events()
                         last_out = self._clock.now()
                     continue
-                with self._lock:
-                    if self._state != PLAYING or self._seek_to is not None:
-                        continue  # a control call came in meanwhile: deal with it first
-                    self._position = int(pending["t"][-1])
+                if not self._hand_out(pending):
+                    continue  # a control call came in meanwhile: deal with it first
                 out, pending = pending, None
                 yield out
                 last_out = self._clock.now()
         finally:
             pieces.close()
 
+    def _take_controls(self) -> tuple[PlaybackState, float, int | None]:
+        """State, speed and a pending seek (taken, and the clock re-anchored there), in one step."""
+        with self._lock:
+            self._wake.clear()
+            seek_to, self._seek_to = self._seek_to, None
+            if seek_to is not None:
+                self._anchor(seek_to)
+            return self._state, self._speed, seek_to
+
+    def _wait_s(self, state: PlaybackState, speed: float, pending: np.ndarray | None) -> float:
+        """Seconds until ``pending`` is due (paced play), 0 to hand it out now, or a full wait when paused."""
+        if state == PlaybackState.PLAYING and speed > 0 and pending is not None:
+            with self._lock:
+                due = self._due(int(pending["t"][-1])) if self._speed > 0 else 0.0
+            return due - self._clock.now()
+        return 0.0 if state == PlaybackState.PLAYING else MAX_WAIT_S
+
+    def _hand_out(self, packet: np.ndarray) -> bool:
+        """Move the position to ``packet``'s end unless a control call came in since it was due."""
+        with self._lock:
+            if self._state != PlaybackState.PLAYING or self._seek_to is not None:
+                return False
+            self._position = int(packet["t"][-1])
+            return True
+
     def _at_end(self) -> str:
         """The source is exhausted: "loop" (go round again), "end", or "retry" (a control call came in)."""
         with self._lock:
-            if self._seek_to is not None or self._state == PAUSED:
+            if self._seek_to is not None or self._state == PlaybackState.PAUSED:
                 return "retry"
-            if self._state == STOPPED:
+            if self._state == PlaybackState.STOPPED:
                 return "end"
             if not self._loop:
-                self._state = ENDED
+                self._state = PlaybackState.ENDED
                 return "end"
             first = self._time_range[0]
             self._position = first

@@ -215,6 +215,26 @@ def synthetic_accuracy(model, text: torch.Tensor, images: torch.Tensor, labels: 
 # --------------------------------------------------------------------------- training
 
 
+def _optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """AdamW as CLIP trains: no weight decay on gains, biases and embeddings."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def _warmup_cosine(lr: float, steps: int):  # noqa: ANN202 - a schedule: step -> learning rate
+    """Linear warm-up over the first 5% of steps, then cosine decay to zero."""
+    warmup = max(1, int(0.05 * steps))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return lr_at
+
+
 def train(args: argparse.Namespace) -> None:
     from safetensors.torch import save_file
 
@@ -234,16 +254,8 @@ def train(args: argparse.Namespace) -> None:
     tokens = caption_tokens(tokenizer, args.seed)
     print(f"data ready in {time.time() - t_start:.0f} s", flush=True)
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
-    warmup = max(1, int(0.05 * args.steps))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return args.lr * (step + 1) / warmup
-        return 0.5 * args.lr * (1 + math.cos(math.pi * (step - warmup) / max(1, args.steps - warmup)))
-
+    opt = _optimizer(model, args.lr)
+    lr_at = _warmup_cosine(args.lr, args.steps)
     gen = torch.Generator().manual_seed(args.seed)
     model.train()
     t_train = time.time()

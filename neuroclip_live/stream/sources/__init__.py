@@ -24,20 +24,16 @@ from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
+from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
-# Extension -> reader. What each holds: .aedat4 iniVation (dv-processing), .raw/.dat
-# Prophesee, .es Event Stream, .csv text (faery), .bin N-MNIST / N-Caltech101.
+# Extension -> reader, for every format in ``stream.formats`` (what each holds is said there).
 _FILE_READERS: dict[str, Callable[[str], FileSource]] = {
     ".aedat4": AedatFileSource,
-    ".raw": FaeryFileSource,
-    ".dat": FaeryFileSource,
-    ".es": FaeryFileSource,
-    ".csv": FaeryFileSource,
+    **dict.fromkeys(FAERY_EXTENSIONS, FaeryFileSource),
     ".bin": NmnistFileSource,
 }
-
-SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(_FILE_READERS)
+assert set(_FILE_READERS) == set(SUPPORTED_EXTENSIONS), "stream.formats and the readers disagree"
 
 
 def open_file(path: str) -> FileSource:

@@ -27,6 +27,7 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.formats import FAERY_EXTENSIONS
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
@@ -36,7 +37,6 @@ from neuroclip_live.stream.sources.recording_scan import (
     skip_before,
 )
 
-FAERY_EXTENSIONS = (".raw", ".dat", ".es", ".csv")
 
 _KIND = {".raw": "Prophesee EVT", ".dat": "Prophesee DAT", ".es": "Event Stream", ".csv": "CSV event"}
 # Named for faery, which otherwise guesses by magic bytes, then by a case-sensitive extension.

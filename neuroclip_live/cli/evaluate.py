@@ -1,0 +1,153 @@
+"""``neuroclip-live evaluate``: top-1/top-5 accuracy on a labelled split, with an honest protocol.
+
+Shots and every tuning choice (alpha) come from the training split; the test
+samples are scored once, and the report says which samples played which part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuroclip_live.cli.arguments import model_settings, positive_int
+from neuroclip_live.cli.fewshot_args import add_data_arguments, add_training_arguments, fewshot_settings
+from neuroclip_live.errors import DataError, NeuroclipError
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "evaluate", prog="neuroclip-live evaluate", description="Top-1/top-5 accuracy on a labelled split.",
+        help="score a labelled split (zero-shot or few-shot)",
+    )  # fmt: skip
+    add_data_arguments(p, few_shot_inputs=True)
+    p.add_argument("--split", default="Test", help="the split scored (default Test)")
+    p.add_argument("--train-split", default="Train", help="where shots and validation come from (default Train)")
+    p.add_argument("--shots", type=positive_int, help="train an adapter on K shots a class first, then score")
+    add_training_arguments(p)
+    p.add_argument("--alpha-search", action="store_true", help="choose alpha on the validation samples")
+    p.add_argument("--save-alpha", metavar="PATH", help="write the alpha used to a JSON file (for --alpha)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-' for stdout)")
+    p.add_argument("--limit", type=positive_int, help="score at most this many test samples a class (quick looks)")
+    p.set_defaults(handler=run)
+    return p
+
+
+@dataclass
+class _Scoring:
+    """What scores the test split, and the protocol lines that say where each part came from."""
+
+    adapter: Any = None
+    alpha: np.ndarray | None = None
+    alpha_name: str = "uniform"
+    excluded: set = field(default_factory=set)  # training-split samples used as shots or validation
+    protocol: list[str] = field(default_factory=list)
+
+
+def _from_files(args: argparse.Namespace, bb: Any, sc: _Scoring) -> None:
+    from neuroclip_live.model.adapter import load_adapter
+    from neuroclip_live.model.classifier import load_alpha
+
+    if args.adapter:
+        sc.adapter, info = load_adapter(args.adapter, bb.name, bb.embed_dim, bb.device)
+        if info.alpha is not None and len(info.alpha) == args.T:
+            sc.alpha, sc.alpha_name = np.asarray(info.alpha), "from the adapter file"
+        sc.protocol.append(f"adapter {args.adapter} (trained for {', '.join(info.classes[:5])}...)")
+    if args.alpha:
+        sc.alpha, sc.alpha_name = load_alpha(args.alpha, args.T), f"from {args.alpha}"
+
+
+def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Scoring) -> None:
+    from neuroclip_live.offline.datasets import pick_shots
+    from neuroclip_live.offline.evaluation import choose_alpha, extract_features
+    from neuroclip_live.offline.fewshot import split_validation, train_fewshot
+
+    shots: list = []
+    rest = train.samples
+    if args.shots:
+        shots, rest = pick_shots(train, args.shots, args.seed)
+    val, _ = split_validation(rest, len(train.folders), args.val_per_class, args.seed)
+    sc.excluded = {s.path for s in shots} | {s.path for s in val}
+    if args.shots:
+        fit = train_fewshot(tm, shots, val, fewshot_settings(args))
+        sc.adapter, sc.alpha_name, sc.alpha = fit.adapter, fit.alpha_name, fit.alpha
+        sc.protocol.append(
+            f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
+            f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
+            f"{' (no flips)' if args.no_flip else ''}"
+        )
+    else:  # --alpha-search alone
+        bb = tm.backbone
+        val_fs = extract_features(
+            bb, val, args.T, args.cut, batch_size=args.batch_size, progress=not args.quiet, desc="encoding validation"
+        )
+        sc.alpha_name, sc.alpha, _ = choose_alpha(val_fs, tm.text, bb.logit_scale, args.T, sc.adapter)
+    sc.protocol.append(
+        f"alpha '{sc.alpha_name}' chosen on {len(val)} validation samples from split "
+        f"'{args.train_split}' (never scored)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from neuroclip_live.offline.datasets import load_split
+    from neuroclip_live.offline.evaluation import extract_features, predict, report_from_probs
+    from neuroclip_live.offline.fewshot import limit_per_class, load_text_model
+
+    test = load_split(args.data, args.split)
+    same_split = args.split == args.train_split
+    train = load_split(args.data, args.train_split) if (args.shots or args.alpha_search) else None
+    if train is not None and train.folders != test.folders:
+        raise DataError(f"splits '{args.train_split}' and '{args.split}' have different class folders")
+    tm = load_text_model(model_settings(args), test.folders, test.classes, args.labels)
+    bb = tm.backbone
+    ensembled = " ensembled" if not args.no_ensemble and len(tm.templates) > 1 else ""
+    sc = _Scoring(protocol=[
+        f"model {bb.name} ({bb.weights}); templates: {len(tm.templates)}{ensembled}; "
+        f"T={args.T} frames a sample, cut by {args.cut}"
+    ])  # fmt: skip
+    t0 = time.perf_counter()
+    _from_files(args, bb, sc)
+    if train is not None:
+        _from_training_split(args, train, tm, sc)
+    else:
+        sc.protocol.append(f"alpha {sc.alpha_name} (no tuning)")
+    samples = [s for s in test.samples if s.path not in sc.excluded] if same_split else test.samples
+    samples = limit_per_class(samples, len(test.folders), args.limit)
+    if not samples:
+        raise DataError("no test samples left after taking shots and validation from the same split")
+    test_fs = extract_features(
+        bb, samples, args.T, args.cut, batch_size=args.batch_size, progress=not args.quiet, desc="encoding test"
+    )
+    probs = predict(test_fs, tm.text, bb.logit_scale, sc.alpha, sc.adapter)
+    what = f"split '{args.split}'" + (" minus shots and validation" if same_split and sc.excluded else "")
+    sc.protocol.append(f"test: {what}, {len(samples)} samples, scored once")
+    report = report_from_probs(probs, test_fs.labels, tm.classes, sc.protocol)
+    alpha = sc.alpha if sc.alpha is not None else np.full(args.T, 1.0 / args.T)
+    report.extra = {
+        "seconds": round(time.perf_counter() - t0, 2), "alpha": [float(a) for a in alpha], "shots": args.shots or 0,
+    }  # fmt: skip
+    print(report.table())
+    print(f"\n{report.n} samples in {report.extra['seconds']:.1f} s")
+    _write_outputs(args, report, sc.alpha_name)
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, report: Any, alpha_name: str) -> None:
+    if args.save_alpha:
+        _write_text(args.save_alpha, json.dumps({"alpha": report.extra["alpha"], "chosen": alpha_name}))
+    if args.json == "-":
+        print(json.dumps(report.as_dict(), indent=1))
+    elif args.json:
+        _write_text(args.json, json.dumps(report.as_dict(), indent=1) + "\n")
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        raise NeuroclipError(f"cannot write {path}: {err.strerror or err}") from None

@@ -1,0 +1,39 @@
+"""Options shared by ``train`` and ``evaluate`` (data set, frames, few-shot recipe)."""
+
+from __future__ import annotations
+
+import argparse
+
+from neuroclip_live.cli.arguments import add_model_arguments, positive_int
+from neuroclip_live.offline.fewshot import FewShotSettings
+
+
+def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> None:
+    p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
+    p.add_argument("-T", type=positive_int, default=10, help="frames a sample (default 10)")
+    p.add_argument(
+        "--cut", choices=("count", "time"), default="count",
+        help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",
+    )  # fmt: skip
+    p.add_argument(
+        "--labels",
+        help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for shots, validation and augmentation")
+    p.add_argument("--val-per-class", type=int, default=5, help="validation samples a class, from the training split")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="frames encoded at once")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_model_arguments(p, few_shot_inputs=few_shot_inputs)
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
+    p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
+
+
+def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
+    return FewShotSettings(
+        T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
+        views=args.views, flip=not args.no_flip, progress=not args.quiet,
+    )  # fmt: skip

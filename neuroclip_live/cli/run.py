@@ -1,0 +1,102 @@
+"""``neuroclip-live [run]``: the live app (the window, or ``--headless`` lines) on a file, camera or stream.
+
+It is the default subcommand: ``neuroclip-live --file rec.aedat4`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from neuroclip_live import __version__
+from neuroclip_live.cli.arguments import add_model_arguments, model_settings, positive_int, speed, timestep
+from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.runtime.config import RunConfig, WindowOptions, read_labels
+from neuroclip_live.stream.formats import extensions_text
+from neuroclip_live.stream.framing import TimestepRule
+from neuroclip_live.stream.sources.base import SourceSpec
+
+GuiEntry = Callable[[RunConfig], int]
+
+DESCRIPTION = (
+    "Live zero-shot recognition for event cameras (NeuroCLIP). Other commands: "
+    "'neuroclip-live train ...', 'neuroclip-live evaluate ...' (each with --help)."
+)
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("run", prog="neuroclip-live", description=DESCRIPTION, help="the live app (default)")
+    add_run_arguments(p)
+    return p
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"neuroclip-live {__version__}")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--file", metavar="PATH", help=f"replay a recording ({extensions_text()})")
+    src.add_argument(
+        "--camera", nargs="?", const="", metavar="SERIAL", help="a live camera (the first found, or by serial)"
+    )
+    src.add_argument("--net", metavar="HOST:PORT", help="a live stream from dv-processing's NetworkWriter or DV")
+    p.add_argument("--timestep", type=timestep, default=TimestepRule("time", 30_000), help="'30ms' or '2000ev'")
+    p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
+    p.add_argument("--speed", type=speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
+    p.add_argument("--loop", action="store_true", help="replay the file again and again")
+    p.add_argument("--labels", help="comma- or newline-separated labels, e.g. 'cat, dog, car'")
+    p.add_argument("--labels-file", metavar="PATH", help="labels one per line")
+    p.add_argument("--top-k", type=positive_int, default=3, help="labels shown per timestep (headless)")
+    add_model_arguments(p)
+    h = p.add_argument_group("headless")
+    h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
+    h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
+    h.add_argument("--dump", metavar="DIR", help="with --headless: write each frame as a PNG")
+    h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps")
+    h.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
+    g = p.add_argument_group("window")
+    g.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once the first scores show")
+    g.add_argument("--exit-after", type=float, metavar="SECONDS", help="close the app after this many seconds")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def source_spec(args: argparse.Namespace) -> SourceSpec | None:
+    if args.file is not None:
+        return SourceSpec("file", args.file)
+    if args.camera is not None:
+        return SourceSpec("camera", args.camera)
+    if args.net is not None:
+        return SourceSpec("net", args.net)
+    return None
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The ``RunConfig`` a parsed ``run`` command line describes."""
+    return RunConfig(
+        source=source_spec(args),
+        rule=args.timestep,
+        T=args.T,
+        speed=args.speed,
+        loop=args.loop,
+        lossless=args.lossless,
+        labels=read_labels(args.labels, args.labels_file),
+        model=model_settings(args),
+        window=WindowOptions(screenshot=args.screenshot, exit_after=args.exit_after),
+    )
+
+
+def config_from_argv(argv: Sequence[str]) -> RunConfig:
+    """A ``RunConfig`` from command-line words (scripts, tests): ``config_from_argv(["--file", p])``."""
+    parser = argparse.ArgumentParser(prog="neuroclip-live", allow_abbrev=False)
+    add_run_arguments(parser)
+    return config_from_args(parser.parse_args(list(argv)))
+
+
+def main(args: argparse.Namespace, gui: GuiEntry | None) -> int:
+    from neuroclip_live.runtime.headless import HeadlessOptions, run_headless
+
+    config = config_from_args(args)
+    if args.headless:
+        options = HeadlessOptions(as_json=args.json, dump_dir=args.dump, max_steps=args.max_steps, top_k=args.top_k)
+        return run_headless(config, options)
+    if gui is None:
+        raise NeuroclipError("the window is not available here; add --headless to print results instead")
+    return gui(config)

@@ -1,0 +1,107 @@
+"""The few-shot recipe shared by ``train`` and ``evaluate``: the text side, shots, the adapter, alpha.
+
+The protocol is the honest one: shots and every tuning choice (alpha) come
+from the training split, drawn by seeded per-class draws that do not depend on
+how or where the features were computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuroclip_live.errors import DataError
+from neuroclip_live.model.settings import ModelSettings
+from neuroclip_live.offline.datasets import take_per_class
+
+
+@dataclass(frozen=True)
+class FewShotSettings:
+    """How samples become features and how the adapter is trained."""
+
+    T: int = 10
+    cut: str = "count"  # "count": T equal event counts (the paper's N-MNIST setting); "time": T equal times
+    seed: int = 0
+    batch_size: int = 256
+    epochs: int = 40
+    views: int = 8  # augmented copies of each shot, encoded once
+    flip: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TextModel:
+    """A loaded CLIP with the text features of the class prompts."""
+
+    backbone: Any  # model.clip_model.ClipBackbone
+    classes: list[str]
+    templates: tuple[str, ...]
+    text: Any  # torch.Tensor, classes x embed
+
+
+@dataclass
+class FewShotResult:
+    adapter: Any
+    history: list[float]
+    alpha_name: str
+    alpha: np.ndarray
+    val_scores: dict[str, float] = field(default_factory=dict)
+
+
+def load_text_model(
+    model: ModelSettings, folders: list[str], default_classes: list[str], labels: str | None
+) -> TextModel:
+    """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
+    from neuroclip_live.model.clip_model import load_clip
+    from neuroclip_live.model.prompts import parse_labels_with_notes, resolve_templates, text_features
+
+    classes = default_classes
+    if labels:
+        classes = parse_labels_with_notes(labels).labels
+        if len(classes) != len(folders):
+            raise DataError(f"--labels gives {len(classes)} names for {len(folders)} class folders ({', '.join(folders)})")
+    backbone = load_clip(model.name, model.weights, model.device)
+    templates = resolve_templates(model.templates)
+    text = text_features(backbone, classes, templates, ensemble=model.ensemble)
+    return TextModel(backbone, classes, templates, text)
+
+
+def split_validation(rest: list, n_classes: int, per_class: int, seed: int) -> tuple[list, list]:
+    """Take ``per_class`` validation samples a class from ``rest`` (seeded); returns (val, remaining)."""
+    return take_per_class(rest, n_classes, per_class, np.random.default_rng(seed + 1))
+
+
+def limit_per_class(samples: list, n_classes: int, per_class: int | None) -> list:
+    """At most ``per_class`` samples of each class, in their order (quick looks)."""
+    if per_class is None:
+        return samples
+    out = []
+    for c in range(n_classes):
+        out += [s for s in samples if s.label == c][:per_class]
+    return out
+
+
+def train_fewshot(tm: TextModel, shots: list, val: list, s: FewShotSettings) -> FewShotResult:
+    """Encode the shots (augmented views, once), train the adapter, then choose alpha on ``val``."""
+    from neuroclip_live.offline.evaluation import choose_alpha, extract_features
+    from neuroclip_live.offline.training import TrainConfig, train_adapter
+
+    bb = tm.backbone
+    train_fs = extract_features(
+        bb, shots, s.T, s.cut, views=s.views, augment=True, flip=s.flip, seed=s.seed,
+        batch_size=s.batch_size, progress=s.progress, desc="encoding shots",
+    )  # fmt: skip
+    uniform = np.full(s.T, 1.0 / s.T)
+    cfg = TrainConfig(epochs=s.epochs, seed=s.seed)
+    adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
+    result = FewShotResult(adapter, history, "uniform", uniform)
+    if val:
+        val_fs = extract_features(
+            bb, val, s.T, s.cut, batch_size=s.batch_size, progress=s.progress, desc="encoding validation"
+        )
+        result.alpha_name, result.alpha, result.val_scores = choose_alpha(
+            val_fs, tm.text, bb.logit_scale, s.T, adapter
+        )
+    return result

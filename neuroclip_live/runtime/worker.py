@@ -1,0 +1,189 @@
+"""The worker thread: load the model, apply label and template edits, score pending frames.
+
+Whatever is pending when the worker comes round is scored as one batch (up to
+``max_batch``), so a backlog costs one batched encode rather than many.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.events import BACKGROUND
+from neuroclip_live.runtime.reader import END, PendingFrame, Reset
+from neuroclip_live.runtime.stats import RateWindow
+from neuroclip_live.runtime.status import RunStatus, StepResult
+from neuroclip_live.states import ModelState, StreamState
+from neuroclip_live.stream.queues import DropOldestQueue
+
+log = logging.getLogger(__name__)
+
+
+class Classifier(Protocol):
+    """What the worker needs of ``model.classifier.StreamingClassifier``."""
+
+    def step(self, frames: np.ndarray) -> list[Any]: ...
+    def reset(self) -> None: ...
+    def set_labels(self, labels: list[str]) -> Any: ...
+
+
+class ModelWorker:
+    """Runs on the worker thread (``run``); publishes results and stats through ``status``."""
+
+    def __init__(
+        self,
+        load_classifier: Callable[[], Classifier] | None,
+        status: RunStatus,
+        queue_in: DropOldestQueue,
+        stop: threading.Event,
+    ) -> None:
+        self._load_classifier = load_classifier
+        self._status = status
+        self._queue = queue_in
+        self._stop = stop
+        self._results: queue.Queue[StepResult | object] = queue.Queue()
+        self._classifier: Classifier | None = None
+        self.model_ready = threading.Event()  # set once the model loaded or failed (or when there is none)
+        self._step = 0
+        self._step_rate = RateWindow()
+
+    @property
+    def has_classifier(self) -> bool:
+        return self._classifier is not None
+
+    def run(self) -> None:
+        try:
+            self._load_model()
+            while not self._stop.is_set():
+                batch = self._queue.get_batch(self._status.config.max_batch, timeout=0.1)
+                if not batch:
+                    continue
+                pending = [b for b in batch if isinstance(b, PendingFrame)]
+                if pending:
+                    self._score(pending)
+                tail = batch[-1]
+                if isinstance(tail, Reset) and self._classifier is not None:
+                    self._classifier.reset()
+                if tail is END:
+                    return
+        except NeuroclipError as err:
+            self._status.set_state(StreamState.ERROR, str(err))
+        except Exception as err:
+            log.exception("worker thread failed")
+            self._status.set_state(StreamState.ERROR, f"worker failed: {err}")
+        finally:
+            self._results.put(END)
+
+    def results(self, timeout: float | None = None) -> Iterator[StepResult]:
+        """Every scored timestep in order until the stream ends or the pipeline stops."""
+        while True:
+            try:
+                item = self._results.get(timeout=timeout)
+            except queue.Empty:
+                return
+            if item is END:
+                return
+            assert isinstance(item, StepResult)
+            yield item
+
+    def _set_model_state(self, state: ModelState) -> None:
+        with self._status.lock:
+            self._status.model_state = state
+
+    def _load_model(self) -> None:
+        status = self._status
+        try:
+            if self._load_classifier is None:
+                return
+            try:
+                self._classifier = self._load_classifier()
+                self._warm_up(self._classifier)
+            except BaseException:
+                self._set_model_state(ModelState.FAILED)
+                raise
+            self._set_model_state(ModelState.READY)
+            # A live reader held back its "live" while the model loaded; a recording's reader says
+            # "playing" itself once ``model_ready`` is set.
+            live = status.is_live
+            status.change_state_from(StreamState.LOADING_MODEL, StreamState.LIVE if live else StreamState.STARTING)
+        finally:
+            self.model_ready.set()
+
+    def _warm_up(self, clf: Classifier) -> None:
+        """One throwaway step on a blank frame of the sensor's size, then reset.
+
+        The first frames of a new size pay one-off costs (resize kernels, buffers): measured at
+        a few hundred ms for the tiny model, enough to drop the first frames of a paced replay.
+        """
+        deadline = time.monotonic() + 2.0
+        src = None
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with self._status.lock:
+                src = self._status.source
+            if src is not None:
+                break
+            time.sleep(0.01)  # the reader opens the source in parallel
+        if src is None or self._stop.is_set():
+            return
+        clf.step(np.full((1, src.size.height, src.size.width), BACKGROUND, dtype=np.uint8))
+        clf.reset()
+
+    def _apply_requests(self) -> None:
+        status = self._status
+        with status.lock:
+            labels, status.labels_request = status.labels_request, None
+            calls = list(status.classifier_calls)
+            status.classifier_calls.clear()
+        clf = self._classifier
+        if clf is None:
+            return
+        # A refused edit (no usable label, an unknown template) keeps the previous labels running.
+        try:
+            if labels is not None:
+                result = clf.set_labels(labels)
+                notes = getattr(result, "notes", None) or []
+                status.set_notice("; ".join(notes))
+            for fn in calls:
+                fn(clf)
+        except NeuroclipError as err:
+            status.set_notice(str(err))
+
+    def _score(self, pending: list[PendingFrame]) -> None:
+        self._apply_requests()
+        t0 = time.perf_counter()
+        if self._classifier is not None:
+            scores = self._classifier.step(np.stack([p.frame.image for p in pending]))
+        else:
+            scores = [None] * len(pending)
+        done = time.perf_counter()
+        per_frame_ms = (done - t0) * 1e3 / len(pending)
+        drops = self._queue.dropped
+        for p, s in zip(pending, scores, strict=True):
+            result = StepResult(self._step, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch)
+            self._step += 1
+            self._publish(result, done, per_frame_ms)
+
+    def _publish(self, result: StepResult, now: float, inference_ms: float) -> None:
+        status = self._status
+        with status.lock:
+            status.latest_result = result
+            st = status.stats
+            st.steps_total += 1
+            st.drops = result.drops
+            st.inference_ms = inference_ms
+            st.latency_ms = result.latency_ms
+            st.steps_per_s = self._step_rate.add(now)
+        self._results.put(result)
+        # A GUI never drains results(): keep the buffer bounded.
+        while self._results.qsize() > status.config.keep_results:
+            try:
+                self._results.get_nowait()
+            except queue.Empty:
+                break
