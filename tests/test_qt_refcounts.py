@@ -107,7 +107,9 @@ def test_window_replaying_for_20_seconds_keeps_none_and_true_alive():
     out = _run(_WINDOW.replace("SAMPLE", repr(sample)).replace("SECONDS", "20"), timeout=180)
     samples = out["samples"]
     assert len(samples) >= 15, out
-    assert out["steps"] > 100, f"the window scored only {out['steps']} timesteps: nothing was exercised"
+    # The redraw timer makes its Qt calls ~33 times a second whatever the load; a few scored timesteps
+    # show the model path ran too (a busy 2-core machine scores far fewer than an idle one).
+    assert out["steps"] > 10, f"the window scored only {out['steps']} timesteps: nothing was exercised"
     # The buggy binding lost about 1,000 references a second here; compare after start-up (3 s) with the end.
     (none_start, true_start), (none_end, true_end) = samples[2], samples[-1]
     assert none_end > none_start - 2000, f"None's count fell from {none_start} to {none_end}"
