@@ -186,8 +186,9 @@ def test_csv_columns_are_found_by_name_and_a_headerless_csv_gets_the_events_exte
     assert any("does not say its sensor size" in note for note in source.notes)
 
 
-def test_evt2_without_geometry_uses_the_extent_even_beyond_1280x720(tmp_path):
-    size = SensorSize(1500, 900)
+@pytest.mark.parametrize(("extent", "implied"), [((600, 400), (640, 480)), ((1500, 900), (1280, 720))])
+def test_evt2_without_geometry_gets_the_smallest_prophesee_sensor_that_holds_its_events(tmp_path, extent, implied):
+    size = SensorSize(*extent)
     events = random_events(20_000, size, seed=5)
     written = write_with_faery(tmp_path / "full.raw", events, size, version="evt2").read_bytes()
     body = written.split(b"% t0", 1)[1].split(b"\n", 1)[1]
@@ -195,9 +196,13 @@ def test_evt2_without_geometry_uses_the_extent_even_beyond_1280x720(tmp_path):
     bare = tmp_path / "bare.raw"
     bare.write_bytes(b"% evt 2.0\n" + t0_line + body)  # no format/geometry lines: faery would say 1280x720
     source = open_file(str(bare))
-    assert events_equal(read_all(source), events)
-    assert source.size == SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1)
+    sensor = SensorSize(*implied)
+    inside = (events["x"] < sensor.width) & (events["y"] < sensor.height)
+    assert source.size == sensor
+    assert events_equal(read_all(source), events[inside])  # beyond the largest sensor: dropped
     assert any("does not say its sensor size" in note for note in source.notes)
+    if not inside.all():
+        assert any(f"{int((~inside).sum()):,} outside the sensor" in note for note in source.notes)
 
 
 def test_extensions_are_matched_case_blind(tmp_path):

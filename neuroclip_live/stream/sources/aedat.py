@@ -7,16 +7,23 @@ few damaged bytes in a compressed packet make it hang inside
 ``getNextEventBatch`` / ``getEventsTimeRange`` while holding the GIL (4 of 10
 single-corruption trials: the whole app freezes), or silently drop the
 packet, and it refuses a truncated file outright. faery's AEDAT4 decoder
-checks every LZ4 checksum and stops with an error instead, so the scan made on
-open goes through faery (about 50 Mev/s, like dv's own read). dv then serves
-only files faery read cleanly to the end. Damaged or truncated files replay
-what faery could read, with a note. IMU and trigger streams are skipped.
+checks every LZ4/zstd checksum, raises for a bad packet and goes on with the
+next one, so the scan made on open goes through faery, packet by packet: a
+damaged packet is skipped and counted, the rest replays. dv then serves only
+big files faery read cleanly to the end; damaged big files are decoded again
+by faery. A file cut short (its packet table at the end is gone, which both
+libraries refuse) is read from a copy whose header no longer points at the
+table. IMU and trigger streams are skipped.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import struct
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import dv_processing as dv
 import faery
@@ -26,13 +33,15 @@ from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
-from neuroclip_live.stream.sources.faery_files import damage_note, is_library_error, scan_until_damage, size_mismatch
+from neuroclip_live.stream.sources.damage import check_size, reason_of
+from neuroclip_live.stream.sources.faery_files import is_library_error, size_mismatch
 from neuroclip_live.stream.sources.file_checks import require_readable_file
+from neuroclip_live.stream.sources.panics import contained_panics
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
-    events_from_fields,
+    events_from_faery,
     skip_before,
 )
 
@@ -54,6 +63,12 @@ def aps_to_gray(pixels: np.ndarray, pixel_format: str) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
+# Consecutive packets refused before the decoder is taken to be lost (garbage to the end).
+_MAX_BAD_IN_A_ROW = 64
+# AEDAT 4 file: magic line, then a size-prefixed flatbuffer IOHeader ("IOHE").
+_MAGIC = b"#!AER-DAT4.0\r\n"
+
+
 class AedatFileSource(ScannedFileSource):
     """An ``.aedat4`` recording (DAVIS, DVXplorer, DVS128); APS frames in ``aps_frames``."""
 
@@ -62,29 +77,55 @@ class AedatFileSource(ScannedFileSource):
         path: str | os.PathLike,
         in_memory_max_events: int = IN_MEMORY_MAX_EVENTS,
         aps_budget_bytes: int = APS_BUDGET_BYTES,
+        sensor: SensorSize | None = None,
     ) -> None:
         self.path = require_readable_file(path)
+        self._decode_path = self.path
+        self._copy: tempfile._TemporaryFileWrapper | None = None
         self._notes: list[str] = []
         self._frames: list[ApsFrame] = []
         self._aps_budget = aps_budget_bytes
         self._recording: dv.io.MonoCameraRecording | None = None
         track = self._event_track()
         self._track_id = track.id
-        self._size = SensorSize(*track.dimensions)
-        self._scan = self._scan_file(RecordingScan(in_memory_max_events))
+        self._size = check_size(self.name, SensorSize(*track.dimensions))
+        if sensor is not None:
+            self._size = check_size(self.name, sensor, "--sensor gives")
+        self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
         self._events = self._scan.kept_events
-        if self._events is None and self._scan.damage is None:
+        clean = self._scan.summary(self.name) is None and self._copy is None
+        if self._events is None and clean:
             self._recording = self._open_dv()
 
     # -- opening -------------------------------------------------------------------------------
 
     def _decoder(self) -> faery.aedat.Decoder:
         try:
-            return faery.aedat.Decoder(self.path)
+            with contained_panics():
+                return faery.aedat.Decoder(self._decode_path)
         except BaseException as err:
             if not is_library_error(err):
                 raise
-            raise SourceError(f"{self.name}: not a readable AEDAT4 file ({str(err).splitlines()[0]})") from None
+            if self._copy is None and self._copy_without_table():
+                return self._decoder()
+            raise SourceError(f"{self.name}: not a readable AEDAT4 file ({reason_of(err)})") from None
+
+    def _copy_without_table(self) -> bool:
+        """Point decoding at a copy whose header has no packet-table position (a file cut short)."""
+        with self.path.open("rb") as f:
+            head = f.read(4096)
+        at = ioheader_table_position_offset(head)
+        if at is None:
+            return False
+        self._copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".aedat4")
+        with self.path.open("rb") as f:
+            shutil.copyfileobj(f, self._copy, 1 << 20)
+        self._copy.seek(at)
+        self._copy.write(struct.pack("<q", -1))
+        self._copy.flush()
+        self._decode_path = Path(self._copy.name)
+        self._notes.append(f"{self.name}: its packet table is missing or damaged (cut short?); read packet by packet")
+        return True
 
     def _event_track(self) -> faery.aedat.Track:
         with self._decoder() as decoder:
@@ -97,25 +138,44 @@ class AedatFileSource(ScannedFileSource):
 
     def _scan_file(self, scan: RecordingScan) -> RecordingScan:
         with self._decoder() as decoder:
-            scan_until_damage(scan, self._faery_events(decoder, keep_frames=True))
+            for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True)):
+                pass
         name = self.name
         mismatch = size_mismatch(name, self._size, scan)
         if mismatch is not None:
             raise mismatch
         if scan.count == 0:
-            reason = f" ({scan.damage})" if scan.damage else ""
+            reason = f" ({scan.first_error})" if scan.first_error else ""
             raise SourceError(f"{name}: the recording holds no events{reason}")
-        if scan.damage is not None:
-            self._notes.append(damage_note(name, scan))
+        summary = scan.summary(name)
+        if summary is not None:
+            self._notes.append(summary)
         return scan
 
-    def _faery_events(self, decoder: faery.aedat.Decoder, keep_frames: bool = False) -> Iterator[np.ndarray]:
-        for track, packet in decoder:
+    def _faery_events(
+        self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool = False
+    ) -> Iterator[np.ndarray]:
+        packets = iter(decoder)
+        bad_in_a_row = 0
+        while bad_in_a_row < _MAX_BAD_IN_A_ROW:
+            try:
+                with contained_panics():
+                    track, packet = next(packets)
+            except StopIteration:
+                return
+            except BaseException as err:
+                if not is_library_error(err):
+                    raise
+                scan.skip_packet(reason_of(err))  # the decoder goes on at the next packet header
+                bad_in_a_row += 1
+                continue
+            bad_in_a_row = 0
             if track.id == self._track_id:
                 if packet.shape[0]:
-                    yield events_from_fields(packet["t"], packet["x"], packet["y"], packet["on"])
+                    yield events_from_faery(packet)
             elif keep_frames and track.data_type == "frame":
                 self._keep_frame(packet, track.dimensions)
+        scan.stop(f"{_MAX_BAD_IN_A_ROW} damaged packets in a row")
 
     def _keep_frame(self, frame: faery.aedat.Frame, dimensions: tuple[int, int]) -> None:
         image = aps_to_gray(frame.pixels, frame.format)
@@ -154,13 +214,10 @@ class AedatFileSource(ScannedFileSource):
         if self._recording is not None:
             yield from self._dv_packets(self._recording, start_us)
             return
-        # Big and damaged: decode again with faery (it stops cleanly where the scan stopped).
+        # Big and damaged: decode again with faery, through the same checks as the scan.
+        scan = RecordingScan(self._size, keep_max_events=0)
         with self._decoder() as decoder:
-            try:
-                yield from skip_before(self._faery_events(decoder), start_us)
-            except BaseException as err:
-                if not is_library_error(err):
-                    raise
+            yield from skip_before(scan.feed(self._faery_events(decoder, scan)), start_us)
 
     def _dv_packets(self, recording: dv.io.MonoCameraRecording, start_us: int | None) -> Iterator[np.ndarray]:
         # Stateless time-window reads (not the shared sequential cursor), so any
@@ -168,7 +225,7 @@ class AedatFileSource(ScannedFileSource):
         # boundaries found by the scan and hold about _DV_READ_EVENTS events.
         firsts = self._scan.chunk_first_t
         step = max(1, _DV_READ_EVENTS * len(firsts) // max(self._scan.count, 1))
-        bounds = np.unique(np.array(firsts[::step] + [self._scan.last_t + 1], dtype=np.int64))
+        bounds = np.unique(np.array(firsts[::step] + [self._scan.time_range[1] + 1], dtype=np.int64))
         start = int(bounds[0]) if start_us is None else max(int(start_us), int(bounds[0]))
         i = max(int(np.searchsorted(bounds, start, side="right")) - 1, 0)
         lo = start
@@ -180,3 +237,29 @@ class AedatFileSource(ScannedFileSource):
 
     def close(self) -> None:
         self._recording = None
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+
+
+def ioheader_table_position_offset(head: bytes) -> int | None:
+    """Byte offset of the IOHeader's ``dataTablePosition`` (int64) in an AEDAT 4 file, if it is stored.
+
+    Read by hand (a flatbuffer table: root offset, vtable, field 1) because
+    neither library exposes it and both refuse a file whose table is cut off.
+    """
+    base = len(_MAGIC) + 4  # after the magic line and the flatbuffer's size prefix
+    try:
+        if not head.startswith(_MAGIC) or head[base + 4 : base + 8] != b"IOHE":
+            return None
+        (root,) = struct.unpack_from("<I", head, base)
+        table = base + root
+        (back,) = struct.unpack_from("<i", head, table)
+        vtable = table - back
+        (vtable_size,) = struct.unpack_from("<H", head, vtable)
+        if vtable_size < 8:
+            return None
+        (field,) = struct.unpack_from("<H", head, vtable + 6)
+    except struct.error:
+        return None
+    return table + field if field else None

@@ -28,12 +28,15 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS
+from neuroclip_live.stream.sources.damage import MAX_SENSOR, PROPHESEE_SENSORS, check_size, implied_size, reason_of
+from neuroclip_live.stream.sources.event_checks import OUTSIDE
 from neuroclip_live.stream.sources.file_checks import require_readable_file
+from neuroclip_live.stream.sources.panics import guarded
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
-    events_from_fields,
+    events_from_faery,
     skip_before,
 )
 
@@ -65,53 +68,59 @@ def is_library_error(err: BaseException) -> bool:
     return isinstance(err, Exception) or type(err).__name__ == "PanicException"
 
 
-def faery_chunks(stream: faery.FiniteEventsStream) -> Iterator[np.ndarray]:
-    """A faery stream's chunks as EVENT_DTYPE (empty chunks dropped)."""
+def faery_chunks(stream) -> Iterator[np.ndarray]:
+    """A faery stream's chunks as EVENT_DTYPE views (empty chunks dropped)."""
     for chunk in stream:
         if chunk.shape[0]:
-            yield events_from_fields(chunk["t"], chunk["x"], chunk["y"], chunk["on"])
+            yield events_from_faery(chunk)
 
 
-def scan_until_damage(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> RecordingScan:
-    """Feed ``chunks`` into ``scan``; a decoding error stops the pass and is recorded, not raised."""
+def checked(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """``scan.feed(chunks)``; a decoding error ends the stream and is recorded in ``scan``, not raised."""
     try:
-        for chunk in chunks:
-            scan.add(chunk)
+        yield from scan.feed(guarded(chunks))
     except BaseException as err:
         if not is_library_error(err):
             raise
-        scan.stop(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        scan.stop(reason_of(err))
+
+
+def scan_until_damage(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> RecordingScan:
+    """Read ``chunks`` through ``scan`` to the end or to the first decoding error."""
+    for _ in checked(scan, chunks):
+        pass
     return scan
 
 
 def size_mismatch(name: str, declared: SensorSize, scan: RecordingScan) -> SourceError | None:
-    """The error for a file whose very first events lie outside the size it declares.
+    """The error for a file whose events lie outside the size it declares (rather than a few damaged ones).
 
-    faery stops at the first such event, so the message names that event's
-    coordinate (the full extent would need a second decoder that does not
-    check: dv-processing, which can hang on damaged data).
+    Either the decoder stopped at its very first events (faery checks bounds
+    itself) or more events lie outside than inside.
     """
-    overflow = _OVERFLOW.search(scan.damage or "")
-    if overflow is None or scan.count:
-        return None  # out-of-bounds events after good ones are damage, handled as such
-    axis, value = overflow.groups()
+    overflow = _OVERFLOW.search(scan.first_error or "")
+    if overflow is not None and scan.count == 0:
+        axis, value = overflow.groups()
+    elif scan.first_outside is not None and scan.stats[OUTSIDE] > scan.count:
+        x, y = scan.first_outside
+        axis, value = ("x", x) if x >= declared.width else ("y", y)
+    else:
+        return None
     return SourceError(
         f"{name}: the file claims {declared} but events reach {axis}={value}; "
-        "it was written with the wrong sensor size or is damaged"
-    )
-
-
-def damage_note(name: str, scan: RecordingScan) -> str:
-    return (
-        f"{name}: unreadable after {scan.describe_read()} ({scan.damage}); "
-        "the file is truncated or damaged, replaying what was read"
+        "it was written with the wrong sensor size or is damaged (give the real size with --sensor WxH)"
     )
 
 
 class FaeryFileSource(ScannedFileSource):
     """A ``.raw`` (EVT 2.0/3.0), ``.dat``, ``.es`` or ``.csv`` recording read through faery."""
 
-    def __init__(self, path: str | os.PathLike, in_memory_max_events: int = IN_MEMORY_MAX_EVENTS) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        in_memory_max_events: int = IN_MEMORY_MAX_EVENTS,
+        sensor: SensorSize | None = None,
+    ) -> None:
         self.path = require_readable_file(path)
         self.suffix = self.path.suffix.lower()
         if self.suffix not in FAERY_EXTENSIONS:
@@ -122,11 +131,25 @@ class FaeryFileSource(ScannedFileSource):
         stream = self._open()
         if declared is None and stream.dimensions() != _SIZE_UNKNOWN:
             declared = SensorSize(*stream.dimensions())
-        scan = scan_until_damage(RecordingScan(in_memory_max_events), faery_chunks(stream))
+        if declared is not None:
+            check_size(self.path.name, declared)
+        if sensor is not None:
+            declared = check_size(self.path.name, sensor, "--sensor gives")
+        self._bounds = declared or (PROPHESEE_SENSORS[-1] if self.suffix in (".raw", ".dat") else MAX_SENSOR)
+        scan = scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(stream))
         self._check_scan(scan, declared)
         self._scan = scan
-        self._size = declared if declared is not None else scan.extent
+        self._size = declared if declared is not None else self._implied(scan.extent)
         self._events = scan.kept_events
+        if declared is None:
+            self._notes.append(
+                f"{self.name}: the file does not say its sensor size; using {self._size}, "
+                f"{'the smallest Prophesee sensor that holds' if self.suffix in ('.raw', '.dat') else 'the extent of'} "
+                "its events (give it with --sensor WxH)"
+            )
+
+    def _implied(self, extent: SensorSize) -> SensorSize:
+        return implied_size(extent) if self.suffix in (".raw", ".dat") else extent
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -192,41 +215,31 @@ class FaeryFileSource(ScannedFileSource):
         except BaseException as err:
             if not is_library_error(err):
                 raise
-            raise SourceError(
-                f"{self.path.name}: not a readable {_KIND[self.suffix]} file ({str(err).splitlines()[0]})"
-            ) from None
+            raise SourceError(f"{self.path.name}: not a readable {_KIND[self.suffix]} file ({reason_of(err)})") from None
 
     def _check_scan(self, scan: RecordingScan, declared: SensorSize | None) -> None:
         name = self.path.name
-        if scan.damage is not None:
-            mismatch = size_mismatch(name, declared, scan) if declared is not None else None
-            if mismatch is not None:
-                raise mismatch
-            if scan.count == 0:
-                raise SourceError(f"{name}: not a readable {_KIND[self.suffix]} file ({scan.damage})")
-            self._notes.append(damage_note(name, scan))
+        mismatch = size_mismatch(name, declared, scan) if declared is not None else None
+        if mismatch is not None:
+            raise mismatch
         if scan.count == 0:
+            if scan.damage is not None:
+                raise SourceError(f"{name}: not a readable {_KIND[self.suffix]} file ({scan.damage})")
             raise SourceError(f"{name}: the recording holds no events")
-        if declared is None:
-            self._notes.append(
-                f"{name}: the file does not say its sensor size; using {scan.extent}, the extent of its events"
-            )
-        if scan.out_of_order:
-            self._notes.append(f"{name}: timestamps go backwards in {scan.out_of_order} places")
+        summary = scan.summary(name)
+        if summary is not None:
+            self._notes.append(summary)
 
     # -- FileSource ----------------------------------------------------------------------------
 
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
-        # Lazy: decode again from the start and skip (faery cannot seek). A damaged
-        # file stops where the scan stopped; its note already says so.
-        chunks = faery_chunks(self._open())
-        try:
-            yield from skip_before(chunks, start_us)
-        except BaseException as err:
-            if not is_library_error(err):
-                raise
-            if self._scan.damage is None:
-                raise SourceError(f"{self.path.name}: became unreadable during replay ({err}); was it modified?") from None
+        # Lazy: decode again from the start and skip (faery cannot seek), through the
+        # same checks as the scan, so both give the same events; a damaged file stops
+        # where the scan stopped (its note already says so).
+        scan = RecordingScan(self._bounds, keep_max_events=0)
+        yield from skip_before(checked(scan, faery_chunks(self._open())), start_us)
+        if scan.damage is not None and self._scan.damage is None:
+            raise SourceError(f"{self.name}: became unreadable during replay ({scan.damage}); was it modified?")
 
 
 def _is_number(text: str) -> bool:

@@ -19,6 +19,21 @@ import numpy as np
 
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
 from neuroclip_live.stream.sources.base import FileSource
+from neuroclip_live.stream.sources.event_checks import (
+    BACKWARDS,
+    FIRST_OUT_X,
+    FIRST_OUT_Y,
+    FIRST_T,
+    KEPT,
+    LAST_T,
+    MAX_X,
+    MAX_Y,
+    OUTSIDE,
+    SPIKES,
+    check_events,
+    new_stats,
+)
+from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
 
 # 4M events are 52 MB as EVENT_DTYPE: files up to that are decoded once and
 # kept (faery's EVT3 decode runs at about 30 Mev/s here, so a seek by
@@ -44,6 +59,17 @@ def events_from_fields(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarra
     return out
 
 
+def events_from_faery(chunk: np.ndarray) -> np.ndarray:
+    """EVENT_DTYPE from a faery chunk (``t u8, x u2, y u2, on bool``, packed).
+
+    The layouts are byte-identical, so a view (no copy) does it: about 1% of
+    the cost of assigning the four fields (LIBRARY-NOTES).
+    """
+    if chunk.dtype.itemsize == EVENT_DTYPE.itemsize and chunk.flags.c_contiguous:
+        return chunk.view(EVENT_DTYPE)
+    return events_from_fields(chunk["t"], chunk["x"], chunk["y"], chunk["on"])
+
+
 def array_packets(events: np.ndarray, start_us: int | None, packet: int = ARRAY_PACKET_EVENTS) -> Iterator[np.ndarray]:
     """Packets of a time-ordered in-memory recording, from ``start_us`` on."""
     if start_us is not None:
@@ -67,50 +93,73 @@ def skip_before(chunks: Iterator[np.ndarray], start_us: int | None) -> Iterator[
 
 @dataclass
 class RecordingScan:
-    """What one pass over a recording found."""
+    """What one pass over a recording found, and the check its chunks pass (``feed``).
 
+    ``bounds``: events at or beyond it are dropped and counted (the declared
+    sensor, or the largest one the format implies).
+    """
+
+    bounds: SensorSize = MAX_SENSOR
     keep_max_events: int = IN_MEMORY_MAX_EVENTS
-    count: int = 0
-    first_t: int | None = None
-    last_t: int = 0
-    max_x: int = -1
-    max_y: int = -1
-    out_of_order: int = 0  # chunks whose timestamps go backwards somewhere
+    stats: np.ndarray = field(default_factory=new_stats)
     chunk_first_t: list[int] = field(default_factory=list)
+    damaged_packets: int = 0  # packets a decoder refused, skipped
     damage: str | None = None  # why the pass stopped before the end of the file
+    first_error: str | None = None  # the first decoding error, whether or not reading went on
     _kept: list[np.ndarray] | None = field(default_factory=list)
 
-    def add(self, events: np.ndarray) -> None:
+    def feed(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """The checked chunks (see ``event_checks``); the counts grow as they are read."""
+        carry = None
+        width, height = self.bounds.width, self.bounds.height
+        for chunk in chunks:
+            if carry is not None:
+                chunk = concatenate([carry, chunk])
+            checked, decided = check_events(chunk, width, height, self.stats, final=False)
+            carry = chunk[decided:] if decided < chunk.shape[0] else None
+            yield from self._record(checked)
+        if carry is not None:
+            yield from self._record(check_events(carry, width, height, self.stats, final=True)[0])
+
+    def _record(self, events: np.ndarray) -> Iterator[np.ndarray]:
         if events.shape[0] == 0:
             return
-        t = events["t"]
-        first, last = int(t[0]), int(t[-1])
-        if (self.first_t is not None and first < self.last_t) or bool(np.any(t[1:] < t[:-1])):
-            self.out_of_order += 1
-        if self.first_t is None:
-            self.first_t = first
-        self.last_t = max(self.last_t, last)
-        self.count += events.shape[0]
-        self.max_x = max(self.max_x, int(events["x"].max()))
-        self.max_y = max(self.max_y, int(events["y"].max()))
-        self.chunk_first_t.append(first)
+        self.chunk_first_t.append(int(events["t"][0]))
         if self._kept is not None:
             if self.count <= self.keep_max_events:
                 self._kept.append(events)
             else:
                 self._kept = None  # too big to hold: read lazily from disk instead
+        yield events
 
     def stop(self, reason: str) -> None:
         """Reading failed here: what came before stays usable (a re-read stops at the same place)."""
         self.damage = reason
+        self.first_error = self.first_error or reason
+
+    def skip_packet(self, reason: str) -> None:
+        """A decoder refused one packet and went on with the next."""
+        self.damaged_packets += 1
+        self.first_error = self.first_error or reason
+
+    @property
+    def count(self) -> int:
+        return int(self.stats[KEPT])
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped by the check: outside the bounds, backwards in time, lone time spikes."""
+        return int(self.stats[OUTSIDE] + self.stats[BACKWARDS] + self.stats[SPIKES])
 
     @property
     def extent(self) -> SensorSize:
-        """The smallest sensor that holds every event seen."""
-        return SensorSize(self.max_x + 1, self.max_y + 1)
+        """The smallest sensor that holds every event kept."""
+        return SensorSize(int(self.stats[MAX_X]) + 1, int(self.stats[MAX_Y]) + 1)
 
-    def exceeds(self, size: SensorSize) -> bool:
-        return self.max_x >= size.width or self.max_y >= size.height
+    @property
+    def first_outside(self) -> tuple[int, int] | None:
+        """(x, y) of the first event beyond the bounds, if any."""
+        return (int(self.stats[FIRST_OUT_X]), int(self.stats[FIRST_OUT_Y])) if self.stats[OUTSIDE] else None
 
     @property
     def kept_events(self) -> np.ndarray | None:
@@ -118,20 +167,23 @@ class RecordingScan:
         if self._kept is None:
             return None
         events = concatenate(self._kept)
-        if self.out_of_order:
-            # Searchsorted seeking needs order; a stable sort keeps same-time events as recorded.
-            events = events[np.argsort(events["t"], kind="stable")]
         self._kept = [events]
         return events
 
     @property
     def time_range(self) -> tuple[int, int]:
-        return (self.first_t or 0, self.last_t)
+        if self.count == 0:
+            return (0, 0)
+        return (int(self.stats[FIRST_T]), int(self.stats[LAST_T]))
 
     def describe_read(self) -> str:
         """'N events (S s)': how much a damaged file gave."""
         first, last = self.time_range
         return f"{self.count:,} events ({(last - first) / 1e6:.3g} s)"
+
+    def summary(self, name: str) -> str | None:
+        """The one line on what the check and the decoder skipped; None for a clean file."""
+        return damage_summary(name, self)
 
 
 class ScannedFileSource(FileSource):
