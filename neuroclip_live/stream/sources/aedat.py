@@ -19,8 +19,6 @@ table. IMU and trigger streams are skipped.
 from __future__ import annotations
 
 import os
-import shutil
-import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +29,7 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
 from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
 from neuroclip_live.stream.sources.damage import check_size, reason_of
@@ -65,8 +64,6 @@ def aps_to_gray(pixels: np.ndarray, pixel_format: str) -> np.ndarray:
 
 # Consecutive packets refused before the decoder is taken to be lost (garbage to the end).
 _MAX_BAD_IN_A_ROW = 64
-# AEDAT 4 file: magic line, then a size-prefixed flatbuffer IOHeader ("IOHE").
-_MAGIC = b"#!AER-DAT4.0\r\n"
 
 
 class AedatFileSource(ScannedFileSource):
@@ -82,6 +79,8 @@ class AedatFileSource(ScannedFileSource):
         self.path = require_readable_file(path)
         self._decode_path = self.path
         self._copy: tempfile._TemporaryFileWrapper | None = None
+        self._gaps = 0
+        self._stream_ids: set[int] = set(range(256))  # until the tracks are known
         self._notes: list[str] = []
         self._frames: list[ApsFrame] = []
         self._aps_budget = aps_budget_bytes
@@ -92,6 +91,15 @@ class AedatFileSource(ScannedFileSource):
         if sensor is not None:
             self._size = check_size(self.name, sensor, "--sensor gives")
         self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
+        if self._scan.damage is not None and self._copy is None and self._repair():
+            # A packet header was damaged: faery stopped there. Read the good packets past it.
+            self._frames.clear()
+            self._aps_budget = aps_budget_bytes
+            self._notes = self._notes[-1:]  # the repair's note; the first pass's are superseded
+            self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
+        summary = self._scan.summary(self.name)
+        if summary is not None:
+            self._notes.append(summary)
         self._events = self._scan.kept_events
         clean = self._scan.summary(self.name) is None and self._copy is None
         if self._events is None and clean:
@@ -106,30 +114,28 @@ class AedatFileSource(ScannedFileSource):
         except BaseException as err:
             if not is_library_error(err):
                 raise
-            if self._copy is None and self._copy_without_table():
+            if self._copy is None and self._repair(any_cut=True):
                 return self._decoder()
             raise SourceError(f"{self.name}: not a readable AEDAT4 file ({reason_of(err)})") from None
 
-    def _copy_without_table(self) -> bool:
-        """Point decoding at a copy whose header has no packet-table position (a file cut short)."""
-        with self.path.open("rb") as f:
-            head = f.read(4096)
-        at = ioheader_table_position_offset(head)
-        if at is None:
+    def _repair(self, any_cut: bool = False) -> bool:
+        """Point decoding at a copy of the good packets when damage (or, with ``any_cut``, a cut) made faery stop."""
+        chain = walk(self.path, self._stream_ids)
+        if chain is None or not chain.runs or (chain.intact and not any_cut):
             return False
-        self._copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".aedat4")
-        with self.path.open("rb") as f:
-            shutil.copyfileobj(f, self._copy, 1 << 20)
-        self._copy.seek(at)
-        self._copy.write(struct.pack("<q", -1))
-        self._copy.flush()
+        self._copy = repaired_copy(self.path, chain)
         self._decode_path = Path(self._copy.name)
-        self._notes.append(f"{self.name}: its packet table is missing or damaged (cut short?); read packet by packet")
+        self._gaps = chain.gaps
+        what = f"{chain.gaps:,} damaged place{'s' * (chain.gaps > 1)} ({chain.skipped_bytes:,} bytes)"
+        self._notes.append(f"{self.name}: stepped over {what} to the next packets" if chain.gaps else (
+            f"{self.name}: its packet table is missing or damaged (cut short?); read packet by packet"
+        ))
         return True
 
     def _event_track(self) -> faery.aedat.Track:
         with self._decoder() as decoder:
             tracks = decoder.tracks()
+        self._stream_ids = {t.id for t in tracks}
         for track in tracks:
             if track.data_type == "events":
                 return track
@@ -140,6 +146,7 @@ class AedatFileSource(ScannedFileSource):
         with self._decoder() as decoder:
             for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True)):
                 pass
+        scan.damaged_packets += self._gaps
         name = self.name
         mismatch = size_mismatch(name, self._size, scan)
         if mismatch is not None:
@@ -147,9 +154,6 @@ class AedatFileSource(ScannedFileSource):
         if scan.count == 0:
             reason = f" ({scan.first_error})" if scan.first_error else ""
             raise SourceError(f"{name}: the recording holds no events{reason}")
-        summary = scan.summary(name)
-        if summary is not None:
-            self._notes.append(summary)
         return scan
 
     def _faery_events(
@@ -157,6 +161,7 @@ class AedatFileSource(ScannedFileSource):
     ) -> Iterator[np.ndarray]:
         packets = iter(decoder)
         bad_in_a_row = 0
+        last_error = None
         while bad_in_a_row < _MAX_BAD_IN_A_ROW:
             try:
                 with contained_panics():
@@ -166,10 +171,16 @@ class AedatFileSource(ScannedFileSource):
             except BaseException as err:
                 if not is_library_error(err):
                     raise
-                scan.skip_packet(reason_of(err))  # the decoder goes on at the next packet header
+                reason = reason_of(err)
+                if reason == last_error:
+                    scan.stop(reason)  # the decoder no longer moves on: the end of what is readable
+                    return
+                scan.skip_packet(reason)  # the decoder goes on at the next packet header
                 bad_in_a_row += 1
+                last_error = reason
                 continue
             bad_in_a_row = 0
+            last_error = None
             if track.id == self._track_id:
                 if packet.shape[0]:
                     yield events_from_faery(packet)
@@ -241,25 +252,3 @@ class AedatFileSource(ScannedFileSource):
             self._copy.close()
             self._copy = None
 
-
-def ioheader_table_position_offset(head: bytes) -> int | None:
-    """Byte offset of the IOHeader's ``dataTablePosition`` (int64) in an AEDAT 4 file, if it is stored.
-
-    Read by hand (a flatbuffer table: root offset, vtable, field 1) because
-    neither library exposes it and both refuse a file whose table is cut off.
-    """
-    base = len(_MAGIC) + 4  # after the magic line and the flatbuffer's size prefix
-    try:
-        if not head.startswith(_MAGIC) or head[base + 4 : base + 8] != b"IOHE":
-            return None
-        (root,) = struct.unpack_from("<I", head, base)
-        table = base + root
-        (back,) = struct.unpack_from("<i", head, table)
-        vtable = table - back
-        (vtable_size,) = struct.unpack_from("<H", head, vtable)
-        if vtable_size < 8:
-            return None
-        (field,) = struct.unpack_from("<H", head, vtable + 6)
-    except struct.error:
-        return None
-    return table + field if field else None

@@ -84,8 +84,9 @@ def damage_summary(name: str, scan: _Scan) -> str | None:
         skipped.append(f"{scan.dropped:,} events ({', '.join(why)})")
     if not skipped:
         return line or None
-    per_packet = scan.count / max(len(scan.chunk_first_t), 1)
-    lost = scan.dropped + scan.damaged_packets * per_packet
-    share = 100 * scan.count / max(scan.count + lost, 1)
-    tail = f"skipped {', '.join(skipped)}; replayed {share:.3g}% of the recording"
+    tail = f"skipped {', '.join(skipped)}"
+    if scan.damage is None:  # a file read to its end: the share of it replayed is known
+        per_packet = scan.count / max(len(scan.chunk_first_t), 1)
+        lost = scan.dropped + scan.damaged_packets * per_packet
+        tail += f"; replayed {100 * scan.count / max(scan.count + lost, 1):.3g}% of the recording"
     return f"{line}; {tail}" if line else f"{name}: {tail}"

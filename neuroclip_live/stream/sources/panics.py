@@ -35,7 +35,9 @@ def _forward(data: bytes, fd: int) -> None:
     if b"panicked at" in data:
         # Drop the panic block: the message line, the assertion, the backtrace lines.
         data = b"".join(line for line in data.splitlines(keepends=True) if not _is_panic_line(line))
-        data = b"".join(line for line in data.splitlines(keepends=True) if not line.startswith(b"assertion"))
+        data = b"".join(
+            line for line in data.splitlines(keepends=True) if line.strip() and not line.startswith(b"assertion")
+        )
     if data:
         os.write(fd, data)
 
