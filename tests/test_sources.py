@@ -21,6 +21,7 @@ from neuroclip_live.stream.sources import (
     open_source,
 )
 from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.dat_files import DatFileSource
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
@@ -134,7 +135,7 @@ def test_big_files_are_read_again_from_disk_with_the_same_events(tmp_path, file_
     size = SensorSize(320, 240)
     events = random_events(30_000, size, seed=3)
     path = write_with_faery(tmp_path / file_name, events, size)
-    reader = AedatFileSource if file_name.endswith(".aedat4") else FaeryFileSource
+    reader = {".aedat4": AedatFileSource, ".dat": DatFileSource}.get(path.suffix, FaeryFileSource)
     source = reader(path, in_memory_max_events=5_000)
     assert not source.in_memory
     assert events_equal(read_all(source), events)

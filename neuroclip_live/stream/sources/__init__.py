@@ -24,6 +24,8 @@ from neuroclip_live.stream.sources.base import (
 from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.damage import quote
+from neuroclip_live.stream.sources.dat_files import DatFileSource
+from neuroclip_live.stream.sources.es_files import open_es
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
@@ -33,6 +35,8 @@ from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 _FILE_READERS: dict[str, Callable[..., FileSource]] = {
     ".aedat4": AedatFileSource,
     **dict.fromkeys(FAERY_EXTENSIONS, FaeryFileSource),
+    ".dat": DatFileSource,  # by hand: steps over damage where faery stops (dat_files)
+    ".es": open_es,  # DVS type by hand, the other types through faery (es_files)
     ".bin": NmnistFileSource,
 }
 assert set(_FILE_READERS) == set(SUPPORTED_EXTENSIONS), "stream.formats and the readers disagree"

@@ -54,6 +54,8 @@ class _Scan(Protocol):
     count: int
     dropped: int
     damaged_packets: int
+    damage_unit: str
+    lost_events: int | None
     damage: str | None
     chunk_first_t: list[int]
     stats: object
@@ -73,7 +75,7 @@ def damage_summary(name: str, scan: _Scan) -> str | None:
         )
     skipped = []
     if scan.damaged_packets:
-        skipped.append(f"{scan.damaged_packets:,} damaged packet{'s' * (scan.damaged_packets > 1)}")
+        skipped.append(f"{scan.damaged_packets:,} damaged {scan.damage_unit}{'s' * (scan.damaged_packets > 1)}")
     if scan.dropped:
         stats = scan.stats
         why = [
@@ -81,12 +83,12 @@ def damage_summary(name: str, scan: _Scan) -> str | None:
             for k, what in ((OUTSIDE, "outside the sensor"), (BACKWARDS, "back in time"), (SPIKES, "lone time spikes"))
             if stats[k]  # type: ignore[index]
         ]
-        skipped.append(f"{scan.dropped:,} events ({', '.join(why)})")
+        skipped.append(f"{scan.dropped:,} event{'s' * (scan.dropped > 1)} ({', '.join(why)})")
     if not skipped:
         return line or None
     tail = f"skipped {', '.join(skipped)}"
     if scan.damage is None:  # a file read to its end: the share of it replayed is known
         per_packet = scan.count / max(len(scan.chunk_first_t), 1)
-        lost = scan.dropped + scan.damaged_packets * per_packet
+        lost = scan.dropped + (scan.lost_events if scan.lost_events is not None else scan.damaged_packets * per_packet)
         tail += f"; replayed {100 * scan.count / max(scan.count + lost, 1):.3g}% of the recording"
     return f"{line}; {tail}" if line else f"{name}: {tail}"

@@ -17,8 +17,10 @@ import numpy as np
 
 # A forward jump larger than this must be confirmed by the events after it,
 # otherwise it is a damaged timestamp and dropped (a recording paused for
-# longer than this still plays: its next events confirm the jump).
-TIME_JUMP_US = 1_000_000
+# longer than this still plays: its next events confirm the jump). Small, so
+# that a flipped low bit cannot hide much behind it: the events between the
+# true time and an accepted spike would be dropped as running backwards.
+TIME_JUMP_US = 10_000
 # Events looked at after a jump to decide whether it is real.
 LOOKAHEAD = 16
 

@@ -1,4 +1,7 @@
-"""Recordings faery decodes: Prophesee ``.raw`` (EVT 2.0, EVT 3.0) and ``.dat``, ``.es``, ``.csv``.
+"""Recordings faery decodes: Prophesee ``.raw`` (EVT 2.0, EVT 3.0), ``.csv``, and ``.dat`` / ``.es`` when asked.
+
+(``open_file`` sends ``.dat`` to ``dat_files`` and DVS ``.es`` to ``es_files``,
+which step over damage faery stops at.) Every chunk passes ``event_checks``.
 
 faery decodes in Rust, in chunks of about 10k events with fields ``t, x, y,
 on``, converted here to ``EVENT_DTYPE``. It cannot seek, so a seek into a big
@@ -10,7 +13,8 @@ What faery leaves to us:
   so such files are refused with a message before faery sees them.
 - A ``.raw``/``.dat`` header without a sensor size: faery silently assumes
   1280x720 and then fails on any event beyond it. We ask for a sentinel size
-  instead, notice it, and use the extent of the events, saying so in ``notes``.
+  instead, notice it, and use the smallest Prophesee sensor that holds the
+  events (events beyond the largest are dropped), saying so in ``notes``.
 - CSV: faery takes the size only from its caller; we read it from a
   ``t,x@W,y@H,on`` header (what faery writes) and map the columns by name.
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
 from neuroclip_live.stream.sources.base import FileSource
 from neuroclip_live.stream.sources.event_checks import (
@@ -103,7 +104,9 @@ class RecordingScan:
     keep_max_events: int = IN_MEMORY_MAX_EVENTS
     stats: np.ndarray = field(default_factory=new_stats)
     chunk_first_t: list[int] = field(default_factory=list)
-    damaged_packets: int = 0  # packets a decoder refused, skipped
+    damaged_packets: int = 0  # packets a decoder refused (or places it stepped over), skipped
+    damage_unit: str = "packet"  # what ``damaged_packets`` counts, for the summary
+    lost_events: int | None = None  # events lost in them, when the decoder knows (else estimated per packet)
     damage: str | None = None  # why the pass stopped before the end of the file
     first_error: str | None = None  # the first decoding error, whether or not reading went on
     _kept: list[np.ndarray] | None = field(default_factory=list)
@@ -201,6 +204,16 @@ class ScannedFileSource(FileSource):
     @abstractmethod
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
         """Packets from ``start_us`` on, decoded again from the file."""
+
+    def _keep_scan(self, scan: RecordingScan) -> None:
+        """Adopt a finished scan: refuse a file without events, note what was skipped, keep a small file's events."""
+        if scan.count == 0:
+            raise SourceError(f"{self.name}: the recording holds no events")
+        self._scan = scan
+        summary = scan.summary(self.name)
+        if summary is not None:
+            self._notes.append(summary)
+        self._events = scan.kept_events
 
     @property
     def name(self) -> str:
