@@ -32,6 +32,7 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS
+from neuroclip_live.stream.sources.csv_rows import CsvRows
 from neuroclip_live.stream.sources.damage import MAX_SENSOR, PROPHESEE_SENSORS, check_size, implied_size, reason_of
 from neuroclip_live.stream.sources.event_checks import OUTSIDE
 from neuroclip_live.stream.sources.file_checks import require_readable_file
@@ -140,7 +141,10 @@ class FaeryFileSource(ScannedFileSource):
         if sensor is not None:
             declared = check_size(self.path.name, sensor, "--sensor gives")
         self._bounds = declared or (PROPHESEE_SENSORS[-1] if self.suffix in (".raw", ".dat") else MAX_SENSOR)
+        self._csv_rows: CsvRows | None = None
         scan = scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(stream))
+        if scan.first_error is not None and self.suffix == ".csv":
+            scan = self._rescan_csv_by_hand(scan, in_memory_max_events)
         self._check_scan(scan, declared)
         self._scan = scan
         self._size = declared if declared is not None else self._implied(scan.extent)
@@ -151,6 +155,24 @@ class FaeryFileSource(ScannedFileSource):
                 f"{'the smallest Prophesee sensor that holds' if self.suffix in ('.raw', '.dat') else 'the extent of'} "
                 "its events (give it with --sensor WxH)"
             )
+
+    def _rescan_csv_by_hand(self, refused: RecordingScan, in_memory_max_events: int) -> RecordingScan:
+        """faery stopped at a row: read every row that parses instead (see ``csv_rows``)."""
+        props = self._options["csv_properties"]
+        rows = CsvRows(self.path, (props.t_index, props.x_index, props.y_index, props.on_index), props.has_header)
+        scan = RecordingScan(self._bounds, in_memory_max_events)
+        for _ in scan.feed(rows.chunks()):
+            pass
+        if scan.count == 0:
+            return refused  # nothing parses: faery's reason is the one to give
+        scan.damaged_packets = scan.lost_events = rows.bad
+        scan.damage_unit = "row"
+        self._csv_rows = rows
+        if rows.cut_short:
+            self._notes.append(
+                f"{self.name}: its last row is cut short, so the file is truncated or damaged; replaying the whole rows"
+            )
+        return scan
 
     def _implied(self, extent: SensorSize) -> SensorSize:
         return implied_size(extent) if self.suffix in (".raw", ".dat") else extent
@@ -241,6 +263,9 @@ class FaeryFileSource(ScannedFileSource):
         # same checks as the scan, so both give the same events; a damaged file stops
         # where the scan stopped (its note already says so).
         scan = RecordingScan(self._bounds, keep_max_events=0)
+        if self._csv_rows is not None:
+            yield from skip_before(scan.feed(self._csv_rows.chunks()), start_us)
+            return
         yield from skip_before(checked(scan, faery_chunks(self._open())), start_us)
         if scan.damage is not None and self._scan.damage is None:
             raise SourceError(f"{self.name}: became unreadable during replay ({scan.damage}); was it modified?")
