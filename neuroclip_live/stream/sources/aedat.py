@@ -88,6 +88,7 @@ class AedatFileSource(ScannedFileSource):
         track = self._event_track()
         self._track_id = track.id
         self._size = check_size(self.name, SensorSize(*track.dimensions))
+        self._user_size = sensor is not None
         if sensor is not None:
             self._size = check_size(self.name, sensor, "--sensor gives")
         self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
@@ -148,7 +149,7 @@ class AedatFileSource(ScannedFileSource):
                 pass
         scan.damaged_packets += self._gaps
         name = self.name
-        mismatch = size_mismatch(name, self._size, scan)
+        mismatch = size_mismatch(name, self._size, scan) if not self._user_size else None
         if mismatch is not None:
             raise mismatch
         if scan.count == 0:

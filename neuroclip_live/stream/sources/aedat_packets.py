@@ -77,6 +77,7 @@ def walk(path: Path, stream_ids: set[int]) -> PacketChain | None:
                 continue
             if pos > run_start:
                 chain.runs.append((run_start, pos - run_start))
+            run_start = pos
             found = _next_plausible(f, pos + 1, end, stream_ids, magic)
             if found is None:
                 break  # garbage, or the packet table, to the end

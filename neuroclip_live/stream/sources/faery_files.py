@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +134,8 @@ class FaeryFileSource(ScannedFileSource):
             raise SourceError(f"{self.path.name}: faery reads {', '.join(FAERY_EXTENSIONS)} files, not {self.suffix!r}")
         self._notes: list[str] = []
         self._options: dict = {"file_type": _FAERY_TYPE[self.suffix]}
+        self._decode_path = self.path
+        self._copy: tempfile._TemporaryFileWrapper | None = None
         declared = self._prepare()
         stream = self._open()
         if declared is None and stream.dimensions() != _SIZE_UNKNOWN:
@@ -145,7 +149,9 @@ class FaeryFileSource(ScannedFileSource):
         scan = scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(stream))
         if scan.first_error is not None and self.suffix == ".csv":
             scan = self._rescan_csv_by_hand(scan, in_memory_max_events)
-        self._check_scan(scan, declared)
+        elif scan.count and self.suffix == ".raw" and _OVERFLOW.search(scan.first_error or ""):
+            scan = self._rescan_without_bounds(in_memory_max_events)
+        self._check_scan(scan, declared if sensor is None else None)
         self._scan = scan
         self._size = declared if declared is not None else self._implied(scan.extent)
         self._events = scan.kept_events
@@ -173,6 +179,24 @@ class FaeryFileSource(ScannedFileSource):
                 f"{self.name}: its last row is cut short, so the file is truncated or damaged; replaying the whole rows"
             )
         return scan
+
+    def _rescan_without_bounds(self, in_memory_max_events: int) -> RecordingScan:
+        """faery stopped for good at one damaged coordinate: decode a copy whose header gives no size.
+
+        faery then checks no bounds; ``event_checks`` drops the damaged events against
+        the size the original header gave, and reading goes on.
+        """
+        self._copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".raw")
+        with self.path.open("rb") as f:
+            while (line := f.readline(1024)).startswith(b"%"):
+                if not line.lower().startswith(b"% geometry"):
+                    self._copy.write(re.sub(rb";(height|width)=\d+", b"", line))
+            self._copy.write(line)
+            shutil.copyfileobj(f, self._copy, 1 << 20)
+        self._copy.flush()
+        self._decode_path = Path(self._copy.name)
+        self._options["dimensions_fallback"] = _SIZE_UNKNOWN
+        return scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(self._open()))
 
     def _implied(self, extent: SensorSize) -> SensorSize:
         return implied_size(extent) if self.suffix in (".raw", ".dat") else extent
@@ -237,7 +261,7 @@ class FaeryFileSource(ScannedFileSource):
 
     def _open(self) -> faery.FiniteEventsStream:
         try:
-            return faery.events_stream_from_file(self.path, **self._options)
+            return faery.events_stream_from_file(self._decode_path, **self._options)
         except BaseException as err:
             if not is_library_error(err):
                 raise
