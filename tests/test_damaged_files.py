@@ -9,6 +9,7 @@ coordinates and backwards timestamps give a clean line or a counted drop.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -243,3 +244,32 @@ def test_dev_zero_is_not_called_empty(tmp_path):
     link.symlink_to("/dev/zero")
     message = str(pytest.raises(SourceError, open_file, str(link)).value)
     assert "not a regular file" in message and "empty" not in message
+
+
+# -- the command line: --sensor, and each note once ----------------------------------------------
+
+
+def test_sensor_flag_reaches_the_reader_and_notes_print_once(tmp_path, capsys):
+    from neuroclip_live.cli import main
+
+    events = random_events(20_000, SensorSize(640, 480), seed=6)
+    events["t"] = np.sort(events["t"])
+    events["y"][:50] = 479  # rows that --sensor 640x400 cuts off
+    path = write_with_faery(tmp_path / "rec.dat", events, SensorSize(640, 480))
+    rc = main(["--file", str(path), "--sensor", "640x400", "--headless", "--json", "--speed", "0"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes and len(notes) == len(set(notes)) and "WARNING" not in err
+    beyond = int((events["y"] >= 400).sum())
+    assert any(f"{beyond:,} events ({beyond:,} outside the sensor)" in note for note in notes)
+    assert sum(json.loads(line)["events"] for line in out.splitlines()) == events.shape[0] - beyond
+
+
+def test_sensor_flag_is_for_files(capsys):
+    from neuroclip_live.cli import main
+
+    assert main(["--camera", "--sensor", "640x480", "--headless"]) == 2
+    assert "--sensor WxH applies to recordings" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--file", "x.raw", "--sensor", "640by480", "--headless"])

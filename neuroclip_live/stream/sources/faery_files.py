@@ -282,6 +282,12 @@ class FaeryFileSource(ScannedFileSource):
 
     # -- FileSource ----------------------------------------------------------------------------
 
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+            self._decode_path = self.path
+
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
         # Lazy: decode again from the start and skip (faery cannot seek), through the
         # same checks as the scan, so both give the same events; a damaged file stops

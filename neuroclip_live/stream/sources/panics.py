@@ -21,7 +21,7 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _depth = 0
 _saved_fd: int | None = None
-_capture = None
+_capture: int | None = None  # a raw fd (no file object, so nothing to warn about at exit)
 
 _PANIC_MARKERS = (b"panicked at", b"stack backtrace", b"RUST_BACKTRACE", b"\n   ", b"  at ")
 
@@ -51,9 +51,11 @@ def contained_panics() -> Iterator[None]:
             try:
                 sys.stderr.flush()
                 if _capture is None:
-                    _capture = tempfile.TemporaryFile()  # kept: one file serves every guard
+                    fd, name = tempfile.mkstemp(prefix="neuroclip-stderr-")
+                    os.unlink(name)  # kept open, nameless: one file serves every guard
+                    _capture = fd
                 _saved_fd = os.dup(2)
-                os.dup2(_capture.fileno(), 2)
+                os.dup2(_capture, 2)
             except OSError:  # no fd 2 (a GUI without a console): nothing to protect
                 _saved_fd = None
         _depth += 1
@@ -66,12 +68,12 @@ def contained_panics() -> Iterator[None]:
                 os.dup2(_saved_fd, 2)
                 os.close(_saved_fd)
                 _saved_fd = None
-                size = os.lseek(_capture.fileno(), 0, os.SEEK_END)
+                size = os.lseek(_capture, 0, os.SEEK_END)
                 if size:
-                    os.lseek(_capture.fileno(), 0, os.SEEK_SET)
-                    _forward(os.read(_capture.fileno(), size), 2)
-                    os.ftruncate(_capture.fileno(), 0)
-                    os.lseek(_capture.fileno(), 0, os.SEEK_SET)
+                    os.lseek(_capture, 0, os.SEEK_SET)
+                    _forward(os.read(_capture, size), 2)
+                    os.ftruncate(_capture, 0)
+                    os.lseek(_capture, 0, os.SEEK_SET)
 
 
 def guarded(chunks: Iterator) -> Iterator:
