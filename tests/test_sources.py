@@ -84,15 +84,17 @@ def test_aedat_read_from_disk_by_dv_equals_faery_in_memory(recordings_dir):
         assert events_equal(read_all(in_memory, int(start)), expected)
 
 
-def test_evt3_lazy_decoding_equals_whole_file(recordings_dir):
+def test_evt3_streamed_decoding_equals_whole_file(recordings_dir):
     path = recordings_dir / "evt3.raw"
     whole = FaeryFileSource(path)
-    lazy = FaeryFileSource(path, in_memory_max_events=100_000)
+    lazy = FaeryFileSource(path, in_memory_max_events=100_000)  # streamed: nothing decoded on open
     assert whole.in_memory and not lazy.in_memory
-    assert lazy.time_range == whole.time_range and lazy.event_count == whole.event_count
+    assert lazy.time_range == whole.time_range and lazy.event_count == 0  # the range from the time words
     everything = read_all(whole)
     start = int(everything["t"][900_001])
     assert events_equal(read_all(lazy, start), everything[everything["t"] >= start])
+    assert events_equal(read_all(lazy), everything)  # a whole pass gives the counts
+    assert lazy.event_count == whole.event_count and lazy.time_range == whole.time_range
 
 
 def test_nmnist_sample_opens_by_extension(nmnist_root):

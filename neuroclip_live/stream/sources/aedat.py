@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import dv_processing as dv
@@ -91,6 +92,9 @@ class AedatFileSource(ScannedFileSource):
         self._user_size = sensor is not None
         if sensor is not None:
             self._size = check_size(self.name, sensor, "--sensor gives")
+        self._verified = False  # a whole pass found every packet sound: dv may serve seeks
+        if self._streams(in_memory_max_events) and self._start_streaming():
+            return
         self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
         if self._scan.damage is not None and self._copy is None and self._repair():
             # A packet header was damaged: faery stopped there. Read the good packets past it.
@@ -107,6 +111,24 @@ class AedatFileSource(ScannedFileSource):
             self._recording = self._open_dv()
 
     # -- opening -------------------------------------------------------------------------------
+
+    def _start_streaming(self) -> bool:
+        """Stream a big file: no pass on open; the time range from dv's packet table (read, not decoded).
+
+        Every read decodes with faery (checksums checked, damaged packets skipped);
+        the first whole pass fills the scan, and once one found no damage, dv's
+        indexed reads serve seeks. False when dv cannot open the file (cut short).
+        """
+        try:
+            recording = self._open_dv()
+            first, last = recording.getTimeRange()
+        except (SourceError, RuntimeError):
+            return False
+        self._recording = recording
+        self._streamed_range = (int(first), int(last))
+        self._scan = RecordingScan(self._size, keep_max_events=0)
+        self._events = None
+        return True
 
     def _decoder(self) -> faery.aedat.Decoder:
         try:
@@ -144,8 +166,8 @@ class AedatFileSource(ScannedFileSource):
         raise SourceError(f"{self.name}: holds no event stream (its streams: {kinds}); record with events enabled")
 
     def _scan_file(self, scan: RecordingScan) -> RecordingScan:
-        with self._decoder() as decoder:
-            for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True)):
+        with self._decoder() as decoder, contained_panics():
+            for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True, guard_each=False)):
                 pass
         scan.damaged_packets += self._gaps
         name = self.name
@@ -158,14 +180,14 @@ class AedatFileSource(ScannedFileSource):
         return scan
 
     def _faery_events(
-        self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool = False
+        self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool = False, guard_each: bool = True
     ) -> Iterator[np.ndarray]:
         packets = iter(decoder)
         bad_in_a_row = 0
         last_error = None
         while bad_in_a_row < _MAX_BAD_IN_A_ROW:
             try:
-                with contained_panics():
+                with contained_panics() if guard_each else nullcontext():
                     track, packet = next(packets)
             except StopIteration:
                 return
@@ -223,13 +245,18 @@ class AedatFileSource(ScannedFileSource):
         return self._frames
 
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
-        if self._recording is not None:
+        if self._recording is not None and (self._streamed_range is None or self._verified):
             yield from self._dv_packets(self._recording, start_us)
             return
-        # Big and damaged: decode again with faery, through the same checks as the scan.
+        # Streamed, or big and damaged: decode with faery, through the same checks as the scan.
         scan = RecordingScan(self._size, keep_max_events=0)
+        whole = start_us is None and not self._passed
+        if whole:
+            self._frames = []  # APS frames arrive with the first whole pass (an abandoned one starts over)
         with self._decoder() as decoder:
-            yield from skip_before(scan.feed(self._faery_events(decoder, scan)), start_us)
+            yield from skip_before(scan.feed(self._faery_events(decoder, scan, keep_frames=whole)), start_us)
+        if whole:
+            self._verified = self._end_of_pass(scan) and self._copy is None
 
     def _dv_packets(self, recording: dv.io.MonoCameraRecording, start_us: int | None) -> Iterator[np.ndarray]:
         # Stateless time-window reads (not the shared sequential cursor), so any

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neuroclip_live.events import EVENT_DTYPE
+
 # A forward jump larger than this must be confirmed by the events after it,
 # otherwise it is a damaged timestamp and dropped (a recording paused for
 # longer than this still plays: its next events confirm the jump). Small, so
@@ -31,32 +33,36 @@ N_STATS = 11
 
 @numba.njit(
     numba.void(
-        numba.int64[:], numba.uint16[:], numba.uint16[:], numba.int64, numba.int64, numba.boolean,
-        numba.boolean[:], numba.int64[:],
+        numba.from_dtype(EVENT_DTYPE)[:], numba.int64, numba.int64, numba.boolean, numba.boolean[:], numba.int64[:]
     ),
     cache=True,
     nogil=True,
 )
-def _check(t, x, y, width, height, final, keep, stats):  # noqa: PLR0913 - one fused pass
+def _check(events, width, height, final, keep, stats):
+    # Whole records, read once each (faster than three strided field arrays).
     # stats holds the running state on entry (LAST_T: last kept time, -1 before any)
     # and the updated counts on exit; DECIDED: how many events were decided (a jump
     # near the end of a chunk that is not the last waits for the next chunk).
-    n = t.shape[0]
+    # Counters live in locals inside the loop (array writes per event cost 2x).
+    n = events.shape[0]
     last = stats[LAST_T]
+    kept, outside, backwards, spikes = stats[KEPT], stats[OUTSIDE], stats[BACKWARDS], stats[SPIKES]
+    max_x, max_y, first_t = stats[MAX_X], stats[MAX_Y], stats[FIRST_T]
     decided = n
     for i in range(n):
-        ti = t[i]
-        xi = x[i]
-        yi = y[i]
+        record = events[i]
+        ti = record.t
+        xi = record.x
+        yi = record.y
         keep[i] = False
         if xi >= width or yi >= height:
-            if stats[OUTSIDE] == 0:
+            if outside == 0:
                 stats[FIRST_OUT_X] = xi
                 stats[FIRST_OUT_Y] = yi
-            stats[OUTSIDE] += 1
+            outside += 1
             continue
         if ti < last or ti < 0:
-            stats[BACKWARDS] += 1
+            backwards += 1
             continue
         if last >= 0 and ti > last + TIME_JUMP_US:
             if i + LOOKAHEAD >= n and not final:
@@ -66,20 +72,22 @@ def _check(t, x, y, width, height, final, keep, stats):  # noqa: PLR0913 - one f
             seen = 0
             for j in range(i + 1, min(n, i + 1 + LOOKAHEAD)):
                 seen += 1
-                if t[j] <= last + TIME_JUMP_US:
+                if events[j].t <= last + TIME_JUMP_US:
                     back += 1
             if seen and 2 * back >= seen:
-                stats[SPIKES] += 1
+                spikes += 1
                 continue
         keep[i] = True
-        if stats[KEPT] == 0:
-            stats[FIRST_T] = ti
-        stats[KEPT] += 1
+        if kept == 0:
+            first_t = ti
+        kept += 1
         last = ti
-        if xi > stats[MAX_X]:
-            stats[MAX_X] = xi
-        if yi > stats[MAX_Y]:
-            stats[MAX_Y] = yi
+        if xi > max_x:
+            max_x = xi
+        if yi > max_y:
+            max_y = yi
+    stats[KEPT], stats[OUTSIDE], stats[BACKWARDS], stats[SPIKES] = kept, outside, backwards, spikes
+    stats[MAX_X], stats[MAX_Y], stats[FIRST_T] = max_x, max_y, first_t
     stats[LAST_T] = last
     stats[DECIDED] = decided
 
@@ -99,7 +107,7 @@ def check_events(events: np.ndarray, width: int, height: int, stats: np.ndarray,
     """
     keep = np.empty(events.shape[0], np.bool_)
     before = int(stats[KEPT])
-    _check(events["t"], events["x"], events["y"], width, height, final, keep, stats)
+    _check(events, width, height, final, keep, stats)
     decided = int(stats[DECIDED])
     kept = int(stats[KEPT]) - before
     if kept == events.shape[0]:

@@ -37,8 +37,9 @@ from neuroclip_live.stream.formats import FAERY_EXTENSIONS
 from neuroclip_live.stream.sources.csv_rows import CsvRows
 from neuroclip_live.stream.sources.damage import MAX_SENSOR, PROPHESEE_SENSORS, check_size, implied_size, reason_of
 from neuroclip_live.stream.sources.event_checks import OUTSIDE
+from neuroclip_live.stream.sources.evt3_times import evt3_last_time
 from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.panics import guarded
+from neuroclip_live.stream.sources.panics import contained_panics, guarded
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
@@ -82,10 +83,14 @@ def faery_chunks(stream) -> Iterator[np.ndarray]:
             yield events_from_faery(chunk)
 
 
-def checked(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """``scan.feed(chunks)``; a decoding error ends the stream and is recorded in ``scan``, not raised."""
+def checked(scan: RecordingScan, chunks: Iterator[np.ndarray], guard_each: bool = True) -> Iterator[np.ndarray]:
+    """``scan.feed(chunks)``; a decoding error ends the stream and is recorded in ``scan``, not raised.
+
+    ``guard_each``: keep panic text off stderr around every step (a lazy read, interleaved with
+    the consumer's work); without it the caller guards the whole pass.
+    """
     try:
-        yield from scan.feed(guarded(chunks))
+        yield from scan.feed(guarded(chunks) if guard_each else chunks)
     except BaseException as err:
         if not is_library_error(err):
             raise
@@ -93,9 +98,10 @@ def checked(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> Iterator[np.nd
 
 
 def scan_until_damage(scan: RecordingScan, chunks: Iterator[np.ndarray]) -> RecordingScan:
-    """Read ``chunks`` through ``scan`` to the end or to the first decoding error."""
-    for _ in checked(scan, chunks):
-        pass
+    """Read ``chunks`` through ``scan`` to the end or to the first decoding error (one pass on open)."""
+    with contained_panics():
+        for _ in checked(scan, chunks, guard_each=False):
+            pass
     return scan
 
 
@@ -136,6 +142,7 @@ class FaeryFileSource(ScannedFileSource):
         self._options: dict = {"file_type": _FAERY_TYPE[self.suffix]}
         self._decode_path = self.path
         self._copy: tempfile._TemporaryFileWrapper | None = None
+        self._layout: tuple[int, str | None] = (0, None)
         declared = self._prepare()
         stream = self._open()
         if declared is None and stream.dimensions() != _SIZE_UNKNOWN:
@@ -146,6 +153,8 @@ class FaeryFileSource(ScannedFileSource):
             declared = check_size(self.path.name, sensor, "--sensor gives")
         self._bounds = declared or (PROPHESEE_SENSORS[-1] if self.suffix in (".raw", ".dat") else MAX_SENSOR)
         self._csv_rows: CsvRows | None = None
+        if declared is not None and self._streams(in_memory_max_events) and self._start_streaming(stream, declared):
+            return
         scan = scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(stream))
         if scan.first_error is not None and self.suffix == ".csv":
             scan = self._rescan_csv_by_hand(scan, in_memory_max_events)
@@ -161,6 +170,27 @@ class FaeryFileSource(ScannedFileSource):
                 f"{'the smallest Prophesee sensor that holds' if self.suffix in ('.raw', '.dat') else 'the extent of'} "
                 "its events (give it with --sensor WxH)"
             )
+
+    def _start_streaming(self, stream: faery.FiniteEventsStream, size: SensorSize) -> bool:
+        """Stream a big EVT 3.0 file: its first time from the first chunk, its last from the time words."""
+        header, version = self._layout
+        if version not in ("3", "3.0"):
+            return False  # the time words are read for EVT 3.0 only: others are scanned
+        try:
+            with contained_panics():
+                first = next(faery_chunks(stream), None)
+        except BaseException as err:
+            if not is_library_error(err):
+                raise
+            return False
+        last = evt3_last_time(self.path, header)
+        if first is None or last is None:
+            return False
+        self._streamed_range = (int(first["t"][0]), max(last, int(first["t"][-1])))
+        self._scan = RecordingScan(self._bounds, keep_max_events=0)
+        self._size = size
+        self._events = None
+        return True
 
     def _rescan_csv_by_hand(self, refused: RecordingScan, in_memory_max_events: int) -> RecordingScan:
         """faery stopped at a row: read every row that parses instead (see ``csv_rows``)."""
@@ -210,6 +240,7 @@ class FaeryFileSource(ScannedFileSource):
         if self.suffix in (".raw", ".dat"):
             self._options["dimensions_fallback"] = _SIZE_UNKNOWN
             header, version, trailing = _prophesee_layout(self.path, self.suffix)
+            self._layout = (header, version)
             if not header:
                 # Without a header faery would guess EVT 3.0 and decode anything, garbage included.
                 raise SourceError(
@@ -296,8 +327,11 @@ class FaeryFileSource(ScannedFileSource):
         if self._csv_rows is not None:
             yield from skip_before(scan.feed(self._csv_rows.chunks()), start_us)
             return
+        whole = start_us is None and not self._passed
         yield from skip_before(checked(scan, faery_chunks(self._open())), start_us)
-        if scan.damage is not None and self._scan.damage is None:
+        if whole:
+            self._end_of_pass(scan)  # streamed: a damaged file says so now, once
+        elif scan.damage is not None and self._scan.damage is None and self._passed:
             raise SourceError(f"{self.name}: became unreadable during replay ({scan.damage}); was it modified?")
 
 

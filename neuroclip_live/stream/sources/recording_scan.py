@@ -42,6 +42,10 @@ from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
 # instant). Bigger files stay on disk.
 IN_MEMORY_MAX_EVENTS = 4_000_000
 
+# A file bigger than this many bytes per event kept in memory is streamed instead of scanned on
+# open (decoded once, as it plays): compressed AEDAT 4 and EVT 3.0 take 4-8 bytes per event.
+STREAM_BYTES_PER_EVENT = 4
+
 # Packets handed out of an in-memory recording (about what the libraries decode at once).
 ARRAY_PACKET_EVENTS = 10_000
 
@@ -200,6 +204,8 @@ class ScannedFileSource(FileSource):
     _scan: RecordingScan
     _events: np.ndarray | None
     _notes: list[str]
+    # Streamed (a big file): the time range read cheaply on open, until a whole pass gives the counts.
+    _streamed_range: tuple[int, int] | None = None
 
     @abstractmethod
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
@@ -225,7 +231,30 @@ class ScannedFileSource(FileSource):
 
     @property
     def time_range(self) -> tuple[int, int]:
+        if self._streamed_range is not None and not self._passed:
+            return self._streamed_range
         return self._scan.time_range
+
+    @property
+    def _passed(self) -> bool:
+        """Whether the counts are the whole file's (scanned on open, or one whole streamed pass)."""
+        return self._streamed_range is None or self._scan.count > 0 or self._scan.damage is not None
+
+    def _streams(self, in_memory_max_events: int) -> bool:
+        return self.path.stat().st_size > in_memory_max_events * STREAM_BYTES_PER_EVENT
+
+    def _end_of_pass(self, scan: RecordingScan) -> bool:
+        """A whole streamed pass ended: its counts become the file's; what it skipped is noted once.
+
+        Returns whether the file proved clean.
+        """
+        if self._passed:
+            return False
+        self._scan = scan
+        summary = scan.summary(self.name)
+        if summary is not None:
+            self._notes.append(summary)
+        return summary is None
 
     @property
     def event_count(self) -> int:
