@@ -8,10 +8,11 @@ few damaged bytes in a compressed packet make it hang inside
 single-corruption trials: the whole app freezes), or silently drop the
 packet, and it refuses a truncated file outright. faery's AEDAT4 decoder
 checks every LZ4/zstd checksum, raises for a bad packet and goes on with the
-next one, so the scan made on open goes through faery, packet by packet: a
-damaged packet is skipped and counted, the rest replays. dv then serves only
-big files faery read cleanly to the end; damaged big files are decoded again
-by faery. A file cut short (its packet table at the end is gone, which both
+next one, so every decode goes through faery, packet by packet: a damaged
+packet is skipped and counted, the rest replays. Small files are scanned and
+kept on open; big ones stream (decoded once, as they play; the time range
+comes from dv's packet table), and dv serves their seeks only once a whole
+faery pass found no damage. A file cut short (its packet table at the end is gone, which both
 libraries refuse) is read from a copy whose header no longer points at the
 table. IMU and trigger streams are skipped.
 """

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.event_checks import BACKWARDS, OUTSIDE, SPIKES
 
 # No frame is ever allocated beyond this, whatever a header or a CSV claims
 # (the largest event sensors sold are 1280x720; 4096x4096 frames are 16 MB each).
@@ -40,8 +42,6 @@ def implied_size(extent: SensorSize, sensors: tuple[SensorSize, ...] = PROPHESEE
 
 def check_size(name: str, size: SensorSize, what: str = "the file claims") -> SensorSize:
     """``size`` if it is a plausible sensor; a one-line error before anything is allocated if not."""
-    from neuroclip_live.errors import SourceError
-
     if size.width <= 0 or size.height <= 0 or size.width > MAX_SENSOR.width or size.height > MAX_SENSOR.height:
         raise SourceError(
             f"{name}: {what} a {size} sensor; the most read here is {MAX_SENSOR} "
@@ -65,8 +65,6 @@ class _Scan(Protocol):
 
 def damage_summary(name: str, scan: _Scan) -> str | None:
     """One line: where reading stopped, what was skipped, what share was replayed; None if clean."""
-    from neuroclip_live.stream.sources.event_checks import BACKWARDS, OUTSIDE, SPIKES
-
     line = ""
     if scan.damage is not None:
         line = (

@@ -5,7 +5,9 @@ are scanned once when opened, because the time range, the event count and
 the events' extent (to check them against the declared sensor size) are
 written nowhere in these files. The scan keeps the decoded events while they
 fit ``in_memory_max_events`` (then seeking is a binary search), and drops them
-for bigger files, which are decoded again lazily from disk.
+for bigger files, which are decoded again lazily from disk. Files too big for
+that (see ``STREAM_BYTES_PER_EVENT``) are not scanned at all where the time
+range can be had cheaply: they stream, and their first whole pass is the scan.
 """
 
 from __future__ import annotations
