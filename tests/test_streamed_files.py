@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events, write_with_dv
+from recording_writers import events_equal, random_events, write_with_dv, write_with_faery
 
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 
 
 def read_all(source, start=None) -> np.ndarray:
@@ -62,3 +63,16 @@ def test_a_damaged_streamed_file_skips_its_bad_packet_and_never_hands_it_to_dv(t
     middle = int(events["t"][10_000])
     assert events_equal(read_all(source, middle), got[got["t"] >= middle])  # still faery, not dv
 
+
+
+def test_streamed_evt3_time_range_from_its_time_words_spans_wraps_and_t0(tmp_path):
+    # 40 s: the 24-bit EVT 3.0 time wraps twice; faery's writer stores a t0 offset in the header.
+    size = SensorSize(640, 480)
+    events = random_events(50_000, size, t0=5_000_000, duration_us=40_000_000, seed=8)
+    path = write_with_faery(tmp_path / "long.raw", events, size, version="evt3")
+    streamed = FaeryFileSource(path, in_memory_max_events=1_000)
+    assert not streamed.in_memory and streamed.event_count == 0
+    assert streamed.time_range == (int(events["t"][0]), int(events["t"][-1]))
+    middle = int(events["t"][30_000])
+    assert events_equal(read_all(streamed, middle), events[events["t"] >= middle])
+    assert events_equal(read_all(streamed), events) and streamed.event_count == events.shape[0]
