@@ -48,9 +48,20 @@ def make_events(t, x, y, p) -> np.ndarray:
 
 
 def concatenate(chunks: list[np.ndarray]) -> np.ndarray:
-    """Join event arrays; an empty list gives an empty array."""
+    """Join event arrays; an empty list gives an empty array.
+
+    Copies bytes, not records: ``np.concatenate`` on the packed structured
+    dtype goes field by field and costs about 3x a byte copy.
+    """
     if not chunks:
         return empty_events()
     if len(chunks) == 1:
         return chunks[0]
-    return np.concatenate(chunks)
+    out = np.empty(sum(c.shape[0] for c in chunks), dtype=EVENT_DTYPE)
+    raw = out.view(np.uint8)
+    pos = 0
+    for chunk in chunks:
+        data = np.ascontiguousarray(chunk, dtype=EVENT_DTYPE).view(np.uint8)
+        raw[pos : pos + data.shape[0]] = data
+        pos += data.shape[0]
+    return out

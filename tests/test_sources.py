@@ -21,6 +21,7 @@ from neuroclip_live.stream.sources import (
     open_source,
 )
 from neuroclip_live.stream.sources.aedat import AedatFileSource
+from neuroclip_live.stream.sources.dat_files import DatFileSource
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
@@ -83,15 +84,17 @@ def test_aedat_read_from_disk_by_dv_equals_faery_in_memory(recordings_dir):
         assert events_equal(read_all(in_memory, int(start)), expected)
 
 
-def test_evt3_lazy_decoding_equals_whole_file(recordings_dir):
+def test_evt3_streamed_decoding_equals_whole_file(recordings_dir):
     path = recordings_dir / "evt3.raw"
     whole = FaeryFileSource(path)
-    lazy = FaeryFileSource(path, in_memory_max_events=100_000)
+    lazy = FaeryFileSource(path, in_memory_max_events=100_000)  # streamed: nothing decoded on open
     assert whole.in_memory and not lazy.in_memory
-    assert lazy.time_range == whole.time_range and lazy.event_count == whole.event_count
+    assert lazy.time_range == whole.time_range and lazy.event_count == 0  # the range from the time words
     everything = read_all(whole)
     start = int(everything["t"][900_001])
     assert events_equal(read_all(lazy, start), everything[everything["t"] >= start])
+    assert events_equal(read_all(lazy), everything)  # a whole pass gives the counts
+    assert lazy.event_count == whole.event_count and lazy.time_range == whole.time_range
 
 
 def test_nmnist_sample_opens_by_extension(nmnist_root):
@@ -134,7 +137,7 @@ def test_big_files_are_read_again_from_disk_with_the_same_events(tmp_path, file_
     size = SensorSize(320, 240)
     events = random_events(30_000, size, seed=3)
     path = write_with_faery(tmp_path / file_name, events, size)
-    reader = AedatFileSource if file_name.endswith(".aedat4") else FaeryFileSource
+    reader = {".aedat4": AedatFileSource, ".dat": DatFileSource}.get(path.suffix, FaeryFileSource)
     source = reader(path, in_memory_max_events=5_000)
     assert not source.in_memory
     assert events_equal(read_all(source), events)
@@ -186,8 +189,9 @@ def test_csv_columns_are_found_by_name_and_a_headerless_csv_gets_the_events_exte
     assert any("does not say its sensor size" in note for note in source.notes)
 
 
-def test_evt2_without_geometry_uses_the_extent_even_beyond_1280x720(tmp_path):
-    size = SensorSize(1500, 900)
+@pytest.mark.parametrize(("extent", "implied"), [((600, 400), (640, 480)), ((1500, 900), (1280, 720))])
+def test_evt2_without_geometry_gets_the_smallest_prophesee_sensor_that_holds_its_events(tmp_path, extent, implied):
+    size = SensorSize(*extent)
     events = random_events(20_000, size, seed=5)
     written = write_with_faery(tmp_path / "full.raw", events, size, version="evt2").read_bytes()
     body = written.split(b"% t0", 1)[1].split(b"\n", 1)[1]
@@ -195,9 +199,13 @@ def test_evt2_without_geometry_uses_the_extent_even_beyond_1280x720(tmp_path):
     bare = tmp_path / "bare.raw"
     bare.write_bytes(b"% evt 2.0\n" + t0_line + body)  # no format/geometry lines: faery would say 1280x720
     source = open_file(str(bare))
-    assert events_equal(read_all(source), events)
-    assert source.size == SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1)
+    sensor = SensorSize(*implied)
+    inside = (events["x"] < sensor.width) & (events["y"] < sensor.height)
+    assert source.size == sensor
+    assert events_equal(read_all(source), events[inside])  # beyond the largest sensor: dropped
     assert any("does not say its sensor size" in note for note in source.notes)
+    if not inside.all():
+        assert any(f"{int((~inside).sum()):,} outside the sensor" in note for note in source.notes)
 
 
 def test_extensions_are_matched_case_blind(tmp_path):

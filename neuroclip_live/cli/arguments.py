@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from neuroclip_live.events import SensorSize
 from neuroclip_live.model.settings import DEFAULT_MODEL, ModelSettings
 from neuroclip_live.stream.framing import TimestepRule
 
@@ -15,6 +16,14 @@ def timestep(text: str) -> TimestepRule:
         return TimestepRule.parse(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def sensor_size(text: str) -> SensorSize:
+    """'640x480' -> SensorSize(640, 480)."""
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected a sensor size such as 640x480, got {text[:40]!r}")
+    return SensorSize(int(width), int(height))
 
 
 def positive_int(text: str) -> int:

@@ -9,7 +9,14 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from neuroclip_live import __version__
-from neuroclip_live.cli.arguments import add_model_arguments, model_settings, positive_int, speed, timestep
+from neuroclip_live.cli.arguments import (
+    add_model_arguments,
+    model_settings,
+    positive_int,
+    sensor_size,
+    speed,
+    timestep,
+)
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig, WindowOptions, read_labels
 from neuroclip_live.stream.formats import extensions_text
@@ -38,6 +45,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--camera", nargs="?", const="", metavar="SERIAL", help="a live camera (the first found, or by serial)"
     )
     src.add_argument("--net", metavar="HOST:PORT", help="a live stream from dv-processing's NetworkWriter or DV")
+    p.add_argument(
+        "--sensor", type=sensor_size, metavar="WxH",
+        help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
+        "(events beyond it are dropped)",
+    )
     p.add_argument("--timestep", type=timestep, default=TimestepRule("time", 30_000), help="'30ms' or '2000ev'")
     p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
     p.add_argument("--speed", type=speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
@@ -59,8 +71,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def source_spec(args: argparse.Namespace) -> SourceSpec | None:
+    if args.sensor is not None and args.file is None:
+        raise NeuroclipError("--sensor WxH applies to recordings (--file); cameras and streams say their size")
     if args.file is not None:
-        return SourceSpec("file", args.file)
+        return SourceSpec("file", args.file, sensor=args.sensor)
     if args.camera is not None:
         return SourceSpec("camera", args.camera)
     if args.net is not None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 FILE_FORMATS: dict[str, str] = {
     ".aedat4": "iniVation AEDAT4 (dv-processing)",
     ".raw": "Prophesee EVT 2.0 / 3.0 (faery)",
-    ".dat": "Prophesee DAT (faery)",
-    ".es": "Event Stream (faery)",
+    ".dat": "Prophesee DAT",
+    ".es": "Event Stream (DVS type read here, others by faery)",
     ".csv": "CSV events t,x,y,p (faery)",
     ".bin": "N-MNIST / N-Caltech101 binary",
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from neuroclip_live.errors import SourceError
+from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.aedat import AedatFileSource
 from neuroclip_live.stream.sources.base import (
     ApsFrame,
@@ -22,34 +23,43 @@ from neuroclip_live.stream.sources.base import (
 )
 from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.damage import quote
+from neuroclip_live.stream.sources.dat_files import DatFileSource
+from neuroclip_live.stream.sources.es_files import open_es
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
 # Extension -> reader, for every format in ``stream.formats`` (what each holds is said there).
-_FILE_READERS: dict[str, Callable[[str], FileSource]] = {
+_FILE_READERS: dict[str, Callable[..., FileSource]] = {
     ".aedat4": AedatFileSource,
     **dict.fromkeys(FAERY_EXTENSIONS, FaeryFileSource),
+    ".dat": DatFileSource,  # by hand: steps over damage where faery stops (dat_files)
+    ".es": open_es,  # DVS type by hand, the other types through faery (es_files)
     ".bin": NmnistFileSource,
 }
 assert set(_FILE_READERS) == set(SUPPORTED_EXTENSIONS), "stream.formats and the readers disagree"
 
 
-def open_file(path: str) -> FileSource:
-    """A recording, read by the reader its extension names."""
+def open_file(path: str, sensor: SensorSize | None = None) -> FileSource:
+    """A recording, read by the reader its extension names.
+
+    ``sensor``: the size the user gives (``--sensor WxH``), over what the file
+    says or implies; events beyond it are dropped and counted.
+    """
     p = require_readable_file(path)
     reader = _FILE_READERS.get(p.suffix.lower())
     if reader is None:
-        what = f"the extension {p.suffix!r}" if p.suffix else "no extension"
-        raise SourceError(f"{p.name}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
-    return reader(str(p))
+        what = f"the extension {quote(p.suffix)!r}" if p.suffix else "no extension"
+        raise SourceError(f"{quote(p.name)}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    return reader(str(p), sensor=sensor)
 
 
 def open_source(spec: SourceSpec) -> EventSource:
     """The source a ``SourceSpec`` names: ``file`` (a path), ``camera`` (a serial or ""), ``net`` (HOST:PORT)."""
     if spec.kind == "file":
-        return open_file(spec.target)
+        return open_file(spec.target, spec.sensor)
     if spec.kind == "camera":
         return open_camera(spec.target)
     if spec.kind == "net":

@@ -7,16 +7,23 @@ few damaged bytes in a compressed packet make it hang inside
 ``getNextEventBatch`` / ``getEventsTimeRange`` while holding the GIL (4 of 10
 single-corruption trials: the whole app freezes), or silently drop the
 packet, and it refuses a truncated file outright. faery's AEDAT4 decoder
-checks every LZ4 checksum and stops with an error instead, so the scan made on
-open goes through faery (about 50 Mev/s, like dv's own read). dv then serves
-only files faery read cleanly to the end. Damaged or truncated files replay
-what faery could read, with a note. IMU and trigger streams are skipped.
+checks every LZ4/zstd checksum, raises for a bad packet and goes on with the
+next one, so every decode goes through faery, packet by packet: a damaged
+packet is skipped and counted, the rest replays. Small files are scanned and
+kept on open; big ones stream (decoded once, as they play; the time range
+comes from dv's packet table), and dv serves their seeks only once a whole
+faery pass found no damage. A file cut short (its packet table at the end is gone, which both
+libraries refuse) is read from a copy whose header no longer points at the
+table. IMU and trigger streams are skipped.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
 
 import dv_processing as dv
 import faery
@@ -24,15 +31,18 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
 from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
-from neuroclip_live.stream.sources.faery_files import damage_note, is_library_error, scan_until_damage, size_mismatch
+from neuroclip_live.stream.sources.damage import check_size, reason_of
+from neuroclip_live.stream.sources.faery_files import is_library_error, size_mismatch
 from neuroclip_live.stream.sources.file_checks import require_readable_file
+from neuroclip_live.stream.sources.panics import contained_panics
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
-    events_from_fields,
+    events_from_faery,
     skip_before,
 )
 
@@ -54,6 +64,10 @@ def aps_to_gray(pixels: np.ndarray, pixel_format: str) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
+# Consecutive packets refused before the decoder is taken to be lost (garbage to the end).
+_MAX_BAD_IN_A_ROW = 64
+
+
 class AedatFileSource(ScannedFileSource):
     """An ``.aedat4`` recording (DAVIS, DVXplorer, DVS128); APS frames in ``aps_frames``."""
 
@@ -62,33 +76,90 @@ class AedatFileSource(ScannedFileSource):
         path: str | os.PathLike,
         in_memory_max_events: int = IN_MEMORY_MAX_EVENTS,
         aps_budget_bytes: int = APS_BUDGET_BYTES,
+        sensor: SensorSize | None = None,
     ) -> None:
         self.path = require_readable_file(path)
+        self._decode_path = self.path
+        self._copy: tempfile._TemporaryFileWrapper | None = None
+        self._gaps = 0
+        self._stream_ids: set[int] = set(range(256))  # until the tracks are known
         self._notes: list[str] = []
         self._frames: list[ApsFrame] = []
         self._aps_budget = aps_budget_bytes
         self._recording: dv.io.MonoCameraRecording | None = None
         track = self._event_track()
         self._track_id = track.id
-        self._size = SensorSize(*track.dimensions)
-        self._scan = self._scan_file(RecordingScan(in_memory_max_events))
+        self._size = check_size(self.name, SensorSize(*track.dimensions))
+        self._user_size = sensor is not None
+        if sensor is not None:
+            self._size = check_size(self.name, sensor, "--sensor gives")
+        self._verified = False  # a whole pass found every packet sound: dv may serve seeks
+        if self._streams(in_memory_max_events) and self._start_streaming():
+            return
+        self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
+        if self._scan.damage is not None and self._copy is None and self._repair():
+            # A packet header was damaged: faery stopped there. Read the good packets past it.
+            self._frames.clear()
+            self._aps_budget = aps_budget_bytes
+            self._notes = self._notes[-1:]  # the repair's note; the first pass's are superseded
+            self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
+        summary = self._scan.summary(self.name)
+        if summary is not None:
+            self._notes.append(summary)
         self._events = self._scan.kept_events
-        if self._events is None and self._scan.damage is None:
+        clean = self._scan.summary(self.name) is None and self._copy is None
+        if self._events is None and clean:
             self._recording = self._open_dv()
 
     # -- opening -------------------------------------------------------------------------------
 
+    def _start_streaming(self) -> bool:
+        """Stream a big file: no pass on open; the time range from dv's packet table (read, not decoded).
+
+        Every read decodes with faery (checksums checked, damaged packets skipped);
+        the first whole pass fills the scan, and once one found no damage, dv's
+        indexed reads serve seeks. False when dv cannot open the file (cut short).
+        """
+        try:
+            recording = self._open_dv()
+            first, last = recording.getTimeRange()
+        except (SourceError, RuntimeError):
+            return False
+        self._recording = recording
+        self._streamed_range = (int(first), int(last))
+        self._scan = RecordingScan(self._size, keep_max_events=0)
+        self._events = None
+        return True
+
     def _decoder(self) -> faery.aedat.Decoder:
         try:
-            return faery.aedat.Decoder(self.path)
+            with contained_panics():
+                return faery.aedat.Decoder(self._decode_path)
         except BaseException as err:
             if not is_library_error(err):
                 raise
-            raise SourceError(f"{self.name}: not a readable AEDAT4 file ({str(err).splitlines()[0]})") from None
+            if self._copy is None and self._repair(any_cut=True):
+                return self._decoder()
+            raise SourceError(f"{self.name}: not a readable AEDAT4 file ({reason_of(err)})") from None
+
+    def _repair(self, any_cut: bool = False) -> bool:
+        """Point decoding at a copy of the good packets when damage (or, with ``any_cut``, a cut) made faery stop."""
+        chain = walk(self.path, self._stream_ids)
+        if chain is None or not chain.runs or (chain.intact and not any_cut):
+            return False
+        self._copy = repaired_copy(self.path, chain)
+        self._decode_path = Path(self._copy.name)
+        self._gaps = chain.gaps
+        what = f"{chain.gaps:,} damaged place{'s' * (chain.gaps > 1)} ({chain.skipped_bytes:,} bytes)"
+        self._notes.append(f"{self.name}: stepped over {what} to the next packets" if chain.gaps else (
+            f"{self.name}: its packet table is missing or damaged (cut short?); read packet by packet"
+        ))
+        return True
 
     def _event_track(self) -> faery.aedat.Track:
         with self._decoder() as decoder:
             tracks = decoder.tracks()
+        self._stream_ids = {t.id for t in tracks}
         for track in tracks:
             if track.data_type == "events":
                 return track
@@ -96,26 +167,50 @@ class AedatFileSource(ScannedFileSource):
         raise SourceError(f"{self.name}: holds no event stream (its streams: {kinds}); record with events enabled")
 
     def _scan_file(self, scan: RecordingScan) -> RecordingScan:
-        with self._decoder() as decoder:
-            scan_until_damage(scan, self._faery_events(decoder, keep_frames=True))
+        with self._decoder() as decoder, contained_panics():
+            for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True, guard_each=False)):
+                pass
+        scan.damaged_packets += self._gaps
         name = self.name
-        mismatch = size_mismatch(name, self._size, scan)
+        mismatch = size_mismatch(name, self._size, scan) if not self._user_size else None
         if mismatch is not None:
             raise mismatch
         if scan.count == 0:
-            reason = f" ({scan.damage})" if scan.damage else ""
+            reason = f" ({scan.first_error})" if scan.first_error else ""
             raise SourceError(f"{name}: the recording holds no events{reason}")
-        if scan.damage is not None:
-            self._notes.append(damage_note(name, scan))
         return scan
 
-    def _faery_events(self, decoder: faery.aedat.Decoder, keep_frames: bool = False) -> Iterator[np.ndarray]:
-        for track, packet in decoder:
+    def _faery_events(
+        self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool = False, guard_each: bool = True
+    ) -> Iterator[np.ndarray]:
+        packets = iter(decoder)
+        bad_in_a_row = 0
+        last_error = None
+        while bad_in_a_row < _MAX_BAD_IN_A_ROW:
+            try:
+                with contained_panics() if guard_each else nullcontext():
+                    track, packet = next(packets)
+            except StopIteration:
+                return
+            except BaseException as err:
+                if not is_library_error(err):
+                    raise
+                reason = reason_of(err)
+                if reason == last_error:
+                    scan.stop(reason)  # the decoder no longer moves on: the end of what is readable
+                    return
+                scan.skip_packet(reason)  # the decoder goes on at the next packet header
+                bad_in_a_row += 1
+                last_error = reason
+                continue
+            bad_in_a_row = 0
+            last_error = None
             if track.id == self._track_id:
                 if packet.shape[0]:
-                    yield events_from_fields(packet["t"], packet["x"], packet["y"], packet["on"])
+                    yield events_from_faery(packet)
             elif keep_frames and track.data_type == "frame":
                 self._keep_frame(packet, track.dimensions)
+        scan.stop(f"{_MAX_BAD_IN_A_ROW} damaged packets in a row")
 
     def _keep_frame(self, frame: faery.aedat.Frame, dimensions: tuple[int, int]) -> None:
         image = aps_to_gray(frame.pixels, frame.format)
@@ -151,16 +246,18 @@ class AedatFileSource(ScannedFileSource):
         return self._frames
 
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
-        if self._recording is not None:
+        if self._recording is not None and (self._streamed_range is None or self._verified):
             yield from self._dv_packets(self._recording, start_us)
             return
-        # Big and damaged: decode again with faery (it stops cleanly where the scan stopped).
+        # Streamed, or big and damaged: decode with faery, through the same checks as the scan.
+        scan = RecordingScan(self._size, keep_max_events=0)
+        whole = start_us is None and not self._passed
+        if whole:
+            self._frames = []  # APS frames arrive with the first whole pass (an abandoned one starts over)
         with self._decoder() as decoder:
-            try:
-                yield from skip_before(self._faery_events(decoder), start_us)
-            except BaseException as err:
-                if not is_library_error(err):
-                    raise
+            yield from skip_before(scan.feed(self._faery_events(decoder, scan, keep_frames=whole)), start_us)
+        if whole:
+            self._verified = self._end_of_pass(scan) and self._copy is None
 
     def _dv_packets(self, recording: dv.io.MonoCameraRecording, start_us: int | None) -> Iterator[np.ndarray]:
         # Stateless time-window reads (not the shared sequential cursor), so any
@@ -168,7 +265,7 @@ class AedatFileSource(ScannedFileSource):
         # boundaries found by the scan and hold about _DV_READ_EVENTS events.
         firsts = self._scan.chunk_first_t
         step = max(1, _DV_READ_EVENTS * len(firsts) // max(self._scan.count, 1))
-        bounds = np.unique(np.array(firsts[::step] + [self._scan.last_t + 1], dtype=np.int64))
+        bounds = np.unique(np.array(firsts[::step] + [self._scan.time_range[1] + 1], dtype=np.int64))
         start = int(bounds[0]) if start_us is None else max(int(start_us), int(bounds[0]))
         i = max(int(np.searchsorted(bounds, start, side="right")) - 1, 0)
         lo = start
@@ -180,3 +277,7 @@ class AedatFileSource(ScannedFileSource):
 
     def close(self) -> None:
         self._recording = None
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+

@@ -39,6 +39,7 @@ class SourceSpec:
 
     kind: str
     target: str = ""
+    sensor: SensorSize | None = None  # files only: the user's --sensor WxH, over what the file says
 
     def describe(self) -> str:
         if self.kind == "camera":

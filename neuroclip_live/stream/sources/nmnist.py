@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
+from neuroclip_live.stream.sources.damage import check_size
+from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
@@ -47,10 +48,15 @@ def read_nmnist(path: str | os.PathLike) -> np.ndarray:
 
 
 class NmnistFileSource(ScannedFileSource):
-    """A ``.bin`` recording: a few thousand events, decoded whole on open."""
+    """A ``.bin`` recording: a few thousand events, decoded whole on open.
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    Damaged records (a flipped bit) are dropped by the same checks as every
+    file source: a timestamp that runs backwards or spikes ahead, a coordinate
+    beyond the sensor. A file where most records fail is not this format.
+    """
+
+    def __init__(self, path: str | os.PathLike, sensor: SensorSize | None = None) -> None:
+        self.path = require_readable_file(path)
         raw = np.fromfile(self.path, dtype=np.uint8)
         if raw.shape[0] < 5:
             raise SourceError(f"{self.path.name}: no complete event in this .bin file ({raw.shape[0]} bytes)")
@@ -61,24 +67,29 @@ class NmnistFileSource(ScannedFileSource):
                 f"{self.path.name}: truncated, read {events.shape[0]} whole events, "
                 f"ignored {leftover} trailing bytes"
             )
-        if bool(np.any(events["t"][1:] < events["t"][:-1])):
-            # The format has no wrap marker; a decreasing timestamp means corrupt data.
+        # 8-bit coordinates: N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
+        bounds = check_size(self.name, sensor, "--sensor gives") if sensor is not None else SensorSize(256, 256)
+        self._scan = RecordingScan(bounds, keep_max_events=max(IN_MEMORY_MAX_EVENTS, events.shape[0]))
+        for _ in self._scan.feed(iter([events])):
+            pass
+        if self._scan.dropped > events.shape[0] // 4:
+            # The format has no wrap marker or magic: many decreasing timestamps mean another format.
             raise SourceError(
-                f"{self.path.name}: timestamps go backwards, so this is not an N-MNIST-style .bin file "
-                "(or it is corrupt)"
+                f"{self.path.name}: timestamps go backwards in {self._scan.dropped:,} of {events.shape[0]:,} records, "
+                "so this is not an N-MNIST-style .bin file (or it is corrupt)"
             )
-        self._scan = RecordingScan(keep_max_events=max(IN_MEMORY_MAX_EVENTS, events.shape[0]))
-        self._scan.add(events)
+        summary = self._scan.summary(self.name)
+        if summary is not None:
+            self._notes.append(summary)
         self._events = self._scan.kept_events
-        # N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
         extent = self._scan.extent
-        self._size = SensorSize(max(NMNIST_SIZE.width, extent.width), max(NMNIST_SIZE.height, extent.height))
+        self._size = sensor or SensorSize(max(NMNIST_SIZE.width, extent.width), max(NMNIST_SIZE.height, extent.height))
 
     @property
     def events(self) -> np.ndarray:
-        """Every event of the file."""
+        """Every event of the file (as checked)."""
         assert self._events is not None
         return self._events
 
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
-        return array_packets(read_nmnist(self.path), start_us)
+        return array_packets(self.events, start_us)

@@ -1,0 +1,98 @@
+"""Ingest against the libraries' own decode, on the same >= 4M-event files, in one run.
+
+Made here from the shared recordings (repeated with a time offset until they
+hold at least 4M events): an EVT 3.0 ``.raw`` (from ``evt3.raw``, written by
+faery) and an ``.aedat4`` (from ``davis346.aedat4``, written by faery, read
+back by dv-processing). Figures, in Mev/s:
+
+- ``ingest_*``: the project's ``open_file`` plus reading every packet as EVENT_DTYPE;
+- ``faery_evt3``: faery's own decode of the same file (iterate its chunks);
+- ``dv_aedat4``: dv-processing's sequential read plus ``.numpy()``;
+- ``memcpy``: copying the same number of EVENT_DTYPE bytes once, the physical reference.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import dv_processing as dv  # noqa: E402
+import faery  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_io import _median_seconds  # noqa: E402
+from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
+from neuroclip_live.stream.sources import open_file  # noqa: E402
+
+RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
+MIN_EVENTS = 4_000_000
+
+
+def _repeated(source: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """The recording's events repeated end to end (times shifted) until there are MIN_EVENTS."""
+    stream = faery.events_stream_from_file(source)
+    dims = stream.dimensions()
+    one = np.concatenate(list(stream))
+    copies = -(-MIN_EVENTS // one.shape[0])
+    span = int(one["t"][-1] - one["t"][0]) + 1
+    many = np.concatenate([one] * copies)
+    many["t"] += np.repeat(np.arange(copies, dtype=np.uint64) * span, one.shape[0])
+    return many, dims
+
+
+def _ingest(path: Path) -> int:
+    source = open_file(str(path))
+    return sum(p.shape[0] for p in source.packets_from(None))
+
+
+def _faery(path: Path) -> int:
+    return sum(c.shape[0] for c in faery.events_stream_from_file(path))
+
+
+def _dv(path: Path) -> int:
+    recording = dv.io.MonoCameraRecording(str(path))
+    n = 0
+    while recording.isRunning():
+        batch = recording.getNextEventBatch()
+        if batch is not None:
+            n += batch.numpy().shape[0]
+    return n
+
+
+def _memcpy_mev_s(n: int, repeats: int) -> float:
+    src = np.ones(n * EVENT_DTYPE.itemsize, np.uint8)
+    dst = np.empty_like(src)
+    return n / _median_seconds(lambda: np.copyto(dst, src), repeats) / 1e6
+
+
+def collect(quick: bool = False) -> dict[str, float]:
+    repeats = 1 if quick else 3
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        pairs = (("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"), ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"))
+        n = 0
+        for key, name, suffix, library, library_key in pairs:
+            source = RECORDINGS / name
+            if not source.is_file():
+                continue
+            events, dims = _repeated(source)
+            path = Path(tmp) / f"big{suffix}"
+            faery.events_stream_from_array(events, dims).to_file(path)
+            n = events.shape[0]
+            for label, read in ((f"ingest_{key}", _ingest), (library_key, library)):
+                got = read(path)  # warm the page cache and any compile
+                assert got == n, f"{label} read {got} of {n} events"
+                figures[f"{label}_mev_s"] = n / _median_seconds(lambda read=read: read(path), repeats) / 1e6
+            figures[f"ingest_{key}_ratio"] = figures[f"ingest_{key}_mev_s"] / figures[f"{library_key}_mev_s"]
+        if n:
+            figures["memcpy_mev_s"] = _memcpy_mev_s(n, repeats)
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in collect(quick="--quick" in sys.argv).items():
+        print(f"{key:28s} {value:10.2f}")
