@@ -40,11 +40,20 @@ def speed(text: str) -> float:
 def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool = True) -> None:
     """Model options shared by the app, ``train`` and ``evaluate``."""
     g = parser.add_argument_group("model")
-    g.add_argument("--model", default=DEFAULT_MODEL, help="open_clip model name, or 'tiny-digits' (bundled, offline)")
+    g.add_argument(
+        "--model",
+        help=f"open_clip model name, or 'tiny-digits' (bundled, offline) (default: the backbone an --adapter "
+        f"was trained on, else {DEFAULT_MODEL})",
+    )
     g.add_argument("--weights", metavar="PATH", help="CLIP weights file (.pt TorchScript, checkpoint or .safetensors)")
     g.add_argument("--device", help="cuda, cuda:1, cpu... (default: cuda when available)")
     g.add_argument("--templates", default=None, help="prompt template set (see --list-templates)")
     g.add_argument("--no-ensemble", action="store_true", help="use the first template only, no prompt ensembling")
+    g.add_argument(
+        "--threads", type=positive_int, metavar="N",
+        help="torch threads on the CPU (default: 1 for small models such as tiny-digits and for adapter "
+        "training, one per core for large encoders such as RN50)",
+    )  # fmt: skip
     if few_shot_inputs:
         g.add_argument("--alpha", metavar="FILE", help="per-timestep weights (JSON written by 'evaluate')")
         g.add_argument("--adapter", metavar="PATH", help="few-shot adapter (.safetensors written by 'train')")
@@ -53,11 +62,21 @@ def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool =
 def model_settings(args: argparse.Namespace) -> ModelSettings:
     """The model options of a parsed command line as ``ModelSettings``."""
     return ModelSettings(
-        name=args.model,
+        name=model_name(args.model, getattr(args, "adapter", None)),
         weights=args.weights,
         device=args.device,
         templates=args.templates,
         ensemble=not args.no_ensemble,
         alpha_path=getattr(args, "alpha", None),
         adapter_path=getattr(args, "adapter", None),
+        threads=args.threads,
     )
+
+
+def model_name(model: str | None, adapter_path: str | None) -> str:
+    """``--model``, else the backbone the adapter records (read from its file), else the default."""
+    if model or not adapter_path:
+        return model or DEFAULT_MODEL
+    from neuroclip_live.model.setup import resolve_model
+
+    return resolve_model(None, adapter_path)

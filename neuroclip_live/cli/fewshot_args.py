@@ -35,5 +35,5 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
     return FewShotSettings(
         T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
-        views=args.views, flip=not args.no_flip, progress=not args.quiet,
+        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads,
     )  # fmt: skip

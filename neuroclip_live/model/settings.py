@@ -18,3 +18,4 @@ class ModelSettings:
     ensemble: bool = True
     alpha_path: str | None = None
     adapter_path: str | None = None
+    threads: int | None = None  # torch threads on the CPU; None: by workload (model.threads)

@@ -12,10 +12,10 @@ from neuroclip_live.model.adapter import AdapterInfo, load_adapter, read_adapter
 from neuroclip_live.model.classifier import StreamingClassifier
 from neuroclip_live.model.clip_model import load_clip
 from neuroclip_live.model.label_presets import default_labels
+from neuroclip_live.model.settings import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "RN50"  # the paper's backbone
 
 
 def resolve_model(model: str | None, adapter_path: str | None) -> str:
@@ -128,5 +128,5 @@ def build_classifier(
     )
     clf.setup_notes = choices.notes + clf.label_notes
     for note in clf.setup_notes:
-        log.warning(note)
+        log.info(note)  # the runtime shows them as its notice (window, headless "note:" lines)
     return clf

@@ -41,8 +41,14 @@ class RunConfig:
     window: WindowOptions = field(default_factory=WindowOptions)
 
     def initial_labels(self) -> list[str]:
-        """The labels given; else the bundled digit model's own classes; else none (frames only)."""
-        return list(self.labels) if self.labels else default_labels(self.model.name)
+        """The labels given; else none when an adapter brings its classes; else the model's own; else none.
+
+        With an adapter and no labels the model chooses (``model.setup``): the adapter's classes,
+        which win over the bundled model's defaults.
+        """
+        if self.labels:
+            return list(self.labels)
+        return [] if self.model.adapter_path else default_labels(self.model.name)
 
     def wants_model(self, labels: list[str]) -> bool:
         # A trained adapter brings its own class names, so it loads the model even without labels.
@@ -72,6 +78,7 @@ class RunConfig:
                 ensemble=model.ensemble,
                 alpha_path=model.alpha_path,
                 adapter_path=model.adapter_path,
+                threads=model.threads,
             )
 
         return load

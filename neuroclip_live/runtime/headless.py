@@ -115,7 +115,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     finally:
         if not pipeline.stop():
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
-    for note in getattr(first, "notes", []):
+    notice = pipeline.snapshot().notice  # how the model, adapter and labels were combined
+    for note in [*getattr(first, "notes", []), *([notice] if notice else [])]:
         print(f"note: {note}", file=err)
     if pipeline.state == StreamState.ERROR:
         print(f"neuroclip-live: {pipeline.message}", file=err)
