@@ -12,8 +12,8 @@ import torch
 from clip_fixtures import CONFIG_DIR, TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone, tiny_model
 
 from neuroclip_live.model import clip_model, weights
-from neuroclip_live.model.clip_model import WEIGHTS_ENV, load_clip
-from neuroclip_live.model.weights import network_reachable
+from neuroclip_live.model.clip_model import load_clip
+from neuroclip_live.model.weights import WEIGHTS_ENV, network_reachable
 from neuroclip_live.errors import ModelError
 
 FRAMES = event_frames(3, seed=5)
@@ -208,7 +208,7 @@ def test_no_weights_offline_names_the_remedies(tmp_path):
 
 
 def test_offline_environment_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv(clip_model.OFFLINE_ENV, "1")
+    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
     assert_one_line_error("found offline", "ViT-B-32", cache_dir=tmp_path)
 
 
