@@ -61,8 +61,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps (default: at the end)")
     h.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
     g = p.add_argument_group("window")
-    g.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once the first scores show")
-    g.add_argument("--exit-after", type=float, metavar="SECONDS", help="close the app after this many seconds")
+    g.add_argument(
+        "--screenshot", metavar="PATH",
+        help="save a PNG of the window once the first scores show (at the latest when --exit-after closes it)",
+    )  # fmt: skip
+    g.add_argument(
+        "--exit-after", type=float, metavar="SECONDS",
+        help="close the app this many seconds after the first scores show (the first frame without a model, or "
+        "an error or the end of the stream); a model load does not count (default: stay open)",
+    )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 

@@ -22,6 +22,7 @@ import torch
 
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
+from neuroclip_live.model.settings import BUNDLED_DIR
 from neuroclip_live.model.threads import threads_for_model
 from neuroclip_live.model.weights import (
     KIND_NAMES,
@@ -33,7 +34,6 @@ from neuroclip_live.model.weights import (
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 # open_clip's "fp16"/"bf16" are its mixed modes (OpenAI's): weights in half, LayerNorm in float32.
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISIONS = tuple(_DTYPES)

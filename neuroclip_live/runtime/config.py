@@ -13,7 +13,7 @@ from typing import Any
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.model.label_presets import default_labels
-from neuroclip_live.model.settings import ModelSettings
+from neuroclip_live.model.settings import ModelSettings, is_known_model
 from neuroclip_live.runtime.status import PipelineConfig
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources.base import SourceSpec
@@ -51,8 +51,9 @@ class RunConfig:
         return [] if self.model.adapter_path else default_labels(self.model.name)
 
     def wants_model(self, labels: list[str]) -> bool:
-        # A trained adapter brings its own class names, so it loads the model even without labels.
-        return bool(labels) or self.model.adapter_path is not None
+        # A trained adapter brings its own class names, so it loads the model even without labels;
+        # an unknown model name is loaded too, so that its error reaches the window or the terminal.
+        return bool(labels) or self.model.adapter_path is not None or not is_known_model(self.model.name)
 
     def pipeline_config(self, **overrides: Any) -> PipelineConfig:
         base = PipelineConfig(rule=self.rule, T=self.T, speed=self.speed, loop=self.loop, lossless=self.lossless)
