@@ -5,9 +5,8 @@ import os as _os
 __version__ = "0.1.0"
 
 # torch's OpenMP threads spin while they wait for work by default. On a machine whose cores are
-# busy with other work, spinning threads take the CPU from the ones with work to do: RN50 took
-# 4.4 s a frame with 2 threads against 0.5 s with 1 on this project's shared 2-core machine, and
-# 0.54 s with 2 threads once they sleep instead (benchmarks/bench_threads.py). libgomp reads the
-# policy when torch is imported, hence here, before any module of ours imports torch; a value the
-# user set is kept.
+# busy with other work, spinning threads take the CPU from the ones with work to do: on this
+# project's shared 2-core machine under load, RN50 took 8.9 s a frame with 2 spinning threads and
+# 0.6 s with 2 sleeping ones (benchmarks/bench_threads.py). libgomp reads the policy when torch is
+# imported, hence here, before any module of ours imports torch; a value the user set is kept.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

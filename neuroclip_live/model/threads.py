@@ -1,14 +1,16 @@
 """How many torch threads a CPU workload gets.
 
 One torch thread per core only pays for large ops. For small models and the
-adapter, the ops are so short that the threads spend their time spinning
-against each other, and far worse so when other processes share the cores:
-on the project's shared 2-core machine, tiny-digits' ``encode_image`` took
-75-116 ms a frame with 2 threads against 10.6 ms with 1, and adapter training
-38-71 s an epoch against 0.7-3 s (see README, "Speed", and
-``benchmarks/bench_threads.py``). So: small models and the adapter run on one
-thread, large encoders (RN50, ViT-B) on one thread per core, and ``--threads``
-overrides both.
+adapter the ops are so short that splitting them costs more than it saves,
+and far more when other processes share the cores: on the project's shared
+2-core machine (``benchmarks/bench_threads.py``, README "Speed"), with torch's
+default spinning wait, tiny-digits' ``encode_image`` took 255 ms a frame with
+2 threads against 40 ms with 1, and adapter training 47 s an epoch against
+2.0 s. Idle threads now sleep (``OMP_WAIT_POLICY=PASSIVE``, set in
+``neuroclip_live/__init__.py``), which removes most of that, but one thread
+stays the better choice for small work. So: small models and the adapter run
+on one thread, large encoders (RN50, ViT-B) on one thread per core, and
+``--threads`` overrides both.
 """
 
 from __future__ import annotations
