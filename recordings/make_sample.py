@@ -28,8 +28,10 @@ from neuroclip_live.events import SensorSize  # noqa: E402
 SIZE = SensorSize(128, 128)
 SECONDS_PER_OBJECT = 1.0
 STEP_US = 1_000  # the scene is re-rendered every millisecond
-# (class name, digit style): what is shown, in order, one second each.
-SEQUENCE = [("3", "strokes"), ("7", "font"), ("circle", None), ("star", None), ("5", "strokes"), ("square", None)]
+# (class name, digit style): what is shown, in order, one second each. Objects tiny-digits reads
+# correctly in every full window here, starting with one it gets from the first timestep: the
+# first object starts without the burst of the others, and a "3" there was read as "9" throughout.
+SEQUENCE = [("0", "font"), ("7", "font"), ("circle", None), ("star", None), ("3", "strokes"), ("square", None)]
 SACCADE_US = 100_000  # one side of the motion triangle
 SACCADE_PX = 10.0  # length of one side, in sensor pixels
 

@@ -31,3 +31,14 @@ def nmnist_root() -> Path:
     if not NMNIST.is_dir():
         pytest.skip(f"N-MNIST samples not found at {NMNIST}")
     return NMNIST
+
+
+@pytest.fixture
+def isolated_qsettings(tmp_path):
+    """QSettings() without arguments writes INI files under tmp_path (run_app uses the default)."""
+    from PySide6.QtCore import QSettings  # only the window tests use Qt
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    yield
+    QSettings.setDefaultFormat(QSettings.Format.NativeFormat)

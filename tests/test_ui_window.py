@@ -463,15 +463,6 @@ def test_dropping_a_recording_on_the_window_opens_it(make_window, qtbot, recordi
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
 
 
-@pytest.fixture
-def isolated_qsettings(tmp_path):
-    """QSettings() without arguments writes INI files under tmp_path (run_app uses the default)."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    yield
-    QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
-
-
 def test_command_line_screenshot_and_exit_after(qtbot, recordings_dir, tmp_path, isolated_qsettings, capsys):
     shot = tmp_path / "cli.png"
     args = run_args("--file", str(davis(recordings_dir)), "--loop", "--screenshot", str(shot), "--exit-after", "3")

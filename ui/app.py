@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
+from neuroclip_live.cli.arguments import EXIT_USER_ERROR
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.states import StreamState
@@ -89,6 +90,56 @@ class ScriptedScreenshot:
             self.window.show_problem(f"could not write the screenshot {self.path}")
 
 
+class ScriptedExit:
+    """``--exit-after SECONDS``: counted from the first scored timestep (the first frame without a model).
+
+    A model load can take longer than a script's whole budget on a busy machine, so the count
+    starts when there is something to see; an error, the end of the stream or an empty window
+    start it too. A ``--screenshot`` not taken yet is taken before the window closes.
+    """
+
+    def __init__(self, window: MainWindow, seconds: float, shot: ScriptedScreenshot | None, idle: bool) -> None:
+        self.window, self.seconds, self.shot = window, max(seconds, 0.0), shot
+        self.started = False
+        trigger = window.scoresShown if window.session.has_model else window.frameShown
+        trigger.connect(self.start)
+        window.session.updated.connect(self._check_state)
+        if idle:
+            self.start()
+
+    def _check_state(self, snap: Snapshot) -> None:
+        if snap.state in (StreamState.ERROR, StreamState.ENDED):
+            self.start()
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            QTimer.singleShot(int(self.seconds * 1000), self._close)
+
+    def _close(self) -> None:
+        if self.shot is not None:
+            self.shot.take()
+        self.window.close()
+
+
+class ErrorReporter:
+    """Errors shown in the window go to stderr too (once each), and make the exit code non-zero."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.messages: list[str] = []
+        window.session.updated.connect(self._check_state)
+        window.session.problem.connect(self.report)
+
+    def _check_state(self, snap: Snapshot) -> None:
+        if snap.state == StreamState.ERROR:
+            self.report(snap.message)
+
+    def report(self, message: str) -> None:
+        if message and message not in self.messages:
+            self.messages.append(message)
+            print(f"neuroclip-live: {message}", file=sys.stderr, flush=True)
+
+
 def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot | None:
     """Labels, first source, and the --screenshot / --exit-after timers for a new window."""
     labels = config.initial_labels()
@@ -105,7 +156,7 @@ def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot 
     opts = config.window
     shot = ScriptedScreenshot(window, opts.screenshot, spec is None) if opts.screenshot else None
     if opts.exit_after is not None:
-        QTimer.singleShot(int(max(opts.exit_after, 0) * 1000), window.close)
+        window.scripted_exit = ScriptedExit(window, opts.exit_after, shot, spec is None)
     return shot
 
 
@@ -113,12 +164,14 @@ def run_app(config: RunConfig) -> int:
     app = application()
     window = MainWindow(config)
     window.restore_layout()
-    shot = prepare_window(window, config)
+    errors = ErrorReporter(window)
+    # The window shows before the model loads: the model loads on the worker thread, torch included.
     window.show()
+    shot = prepare_window(window, config)
     code = int(app.exec())
     dispose(window)
     if shot is not None and not shot.saved:
         why = "could not be written" if shot.saved is False else "was not taken before the window closed"
         print(f"neuroclip-live: the screenshot {config.window.screenshot} {why}", file=sys.stderr)
         return code or 1
-    return code
+    return code or (EXIT_USER_ERROR if errors.messages else 0)

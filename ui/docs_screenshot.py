@@ -1,11 +1,13 @@
 """Make ``docs/screenshot.png``: the window streaming the sample recording with the tiny-digits model.
 
-    python -m ui.docs_screenshot [--out docs/screenshot.png] [--frame-mode] [--grey]
+    python -m ui.docs_screenshot [--out docs/screenshot.png] [--window-mode] [--colour]
 
 ``--screenshot`` on the command line saves the window at the first scores;
 for the documentation this waits instead until a digit of the sample is on
 screen and the model names it, so the picture shows recognition at work.
-The sample's schedule (recordings/README.md): digit 3 in 0-1 s, 7 in 1-2 s, 5 in 4-5 s.
+The sample's schedule (recordings/README.md): digit 0 in 0-1 s, 7 in 1-2 s, 3 in 4-5 s.
+The window's default view is shown (the newest frame, grey: what the model sees), as a user
+first sees it; the flags show the T-frame mosaic or colour polarity instead.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from ui import app as app_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "recordings" / "sample.aedat4"
-DIGIT_TIMES_S = {"3": (0.3, 1.0), "7": (1.3, 2.0), "5": (4.3, 5.0)}  # shown, with time for the window to fill
+DIGIT_TIMES_S = {"0": (0.3, 1.0), "7": (1.3, 2.0), "3": (4.3, 5.0)}  # shown, with time for the window to fill
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
-    p.add_argument("--frame-mode", action="store_true", help="the newest frame instead of the T-frame mosaic")
-    p.add_argument("--grey", action="store_true", help="the model's 127/255/0 input instead of colour polarity")
+    p.add_argument("--window-mode", action="store_true", help="the T-frame mosaic instead of the newest frame")
+    p.add_argument("--colour", action="store_true", help="colour polarity instead of the model's 127/255/0 input")
     p.add_argument("--timeout", type=float, default=120.0)
     opts = p.parse_args(argv)
     config = config_from_argv(["--file", str(SAMPLE), "--model", "tiny-digits", "--loop"])
@@ -41,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     window = app_module.MainWindow(config, settings=settings)
     window.resize(1360, 820)
     app_module.prepare_window(window, config)
-    window.event_view.set_window_mode(not opts.frame_mode)
-    window.event_view.set_colour(not opts.grey)
+    if opts.window_mode:
+        window.event_view.set_window_mode(True)
+    if opts.colour:
+        window.event_view.set_colour(True)
     window.show()
     deadline = time.monotonic() + opts.timeout
     caught = None

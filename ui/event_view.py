@@ -145,6 +145,7 @@ class EventView(QWidget):
 
         self._lut = event_lut(False)
         self._shown: tuple[int, int] | None = None  # (frame index, t_end) drawn last
+        self._origin_us: int | None = None  # the recording's start: captions count from it
         self._last_frame: Frame | None = None
         self._last_window: list[Frame] = []
         self._last_aps: ApsFrame | None = None
@@ -211,6 +212,7 @@ class EventView(QWidget):
     # --------------------------------------------------------------- drawing
     def clear(self) -> None:
         self._shown = None
+        self._origin_us = None
         self._last_frame = None
         self._last_window = []
         self._last_aps = None
@@ -221,7 +223,9 @@ class EventView(QWidget):
         self.aps_box.setVisible(False)
         self.caption.setText("")
 
-    def show_frames(self, frame: Frame | None, window: list[Frame], aps: ApsFrame | None) -> None:
+    def show_frames(
+        self, frame: Frame | None, window: list[Frame], aps: ApsFrame | None, origin_us: int | None = None
+    ) -> None:
         """Draw the newest frame (or window); cheap when nothing changed since the last call."""
         self._update_aps(aps)
         if frame is None:
@@ -230,6 +234,10 @@ class EventView(QWidget):
         if key == self._shown:
             return
         self._shown = key
+        # Times from the start of the recording (a DAVIS file's clock reads 1589163147 s), or from
+        # the first frame seen when the source has no start (live).
+        if origin_us is not None or self._origin_us is None:
+            self._origin_us = origin_us if origin_us is not None else frame.t_start_us
         self._last_frame = frame
         self._last_window = window
         self._redraw()
@@ -243,14 +251,17 @@ class EventView(QWidget):
             h = max(self.events.height(), 1)
             image = tile_window([f.image for f in self._last_window], w / h)
             self.caption.setText(
-                f"{len(self._last_window)} frames · t {self._last_window[0].t_start_us / 1e6:.3f}"
-                f"–{frame.t_end_us / 1e6:.3f} s"
+                f"{len(self._last_window)} frames · t {self._seconds(self._last_window[0].t_start_us):.3f}"
+                f"–{self._seconds(frame.t_end_us):.3f} s"
             )
         else:
             image = frame.image
-            self.caption.setText(f"t {frame.t_end_us / 1e6:.3f} s · {frame.n_events:,} events")
+            self.caption.setText(f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events")
         self.displayed = image
         self.events.show_image(image, self._lut)
+
+    def _seconds(self, t_us: int) -> float:
+        return (t_us - (self._origin_us or 0)) / 1e6
 
     def _update_aps(self, aps: ApsFrame | None, force: bool = False) -> None:
         if aps is self._last_aps and not force:

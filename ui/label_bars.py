@@ -67,6 +67,14 @@ class LabelBars(QWidget):
         top.addWidget(self.sort_box)
         history_heading = QLabel("TOP LABELS OVER TIME")
         history_heading.setObjectName("heading")
+        # The key sits beside the heading, not on the plot: a legend inside covered the lines.
+        self.history_key = QLabel("")
+        self.history_key.setTextFormat(Qt.TextFormat.RichText)
+        history_top = QHBoxLayout()
+        history_top.setContentsMargins(0, 0, 0, 0)
+        history_top.addWidget(history_heading)
+        history_top.addStretch(1)
+        history_top.addWidget(self.history_key)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -75,7 +83,7 @@ class LabelBars(QWidget):
         layout.addWidget(self.busy)
         layout.addWidget(self.hint)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(history_heading)
+        layout.addLayout(history_top)
         layout.addWidget(self.history_plot)
 
         self._labels: list[str] = []
@@ -119,9 +127,8 @@ class LabelBars(QWidget):
         plot.setLabel("bottom", "seconds of stream time")
         plot.getAxis("bottom").setTickSpacing(1, 1)
         plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
-        plot.setMaximumHeight(170)
-        plot.setMinimumHeight(120)
-        self.legend = plot.addLegend(offset=(6, 4), labelTextColor=theme.TEXT, brush=(27, 29, 35, 200))
+        plot.setMaximumHeight(200)
+        plot.setMinimumHeight(150)  # the label bars give way first: squeezed to 80 px the lines were unreadable
         return plot
 
     # ---------------------------------------------------------------- state
@@ -225,7 +232,6 @@ class LabelBars(QWidget):
         for label in list(self._curves):
             if label not in wanted:
                 self.history_plot.removeItem(self._curves.pop(label))
-                self.legend.removeItem(label)
         for label in wanted:
             points = self._history.get(label)
             if not points:
@@ -241,3 +247,9 @@ class LabelBars(QWidget):
             ts = np.fromiter((t - now for t, _ in points), dtype=float, count=len(points))
             ps = np.fromiter((p for _, p in points), dtype=float, count=len(points))
             curve.setData(ts, ps)
+        self.history_key.setText(
+            "&nbsp;&nbsp;".join(
+                f'<span style="color:{c.opts["pen"].color().name()}">━</span> {html.escape(label)}'
+                for label, c in self._curves.items()
+            )
+        )

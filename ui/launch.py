@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from neuroclip_live import cli
-from neuroclip_live.runtime.config import RunConfig
+
+if TYPE_CHECKING:  # the runtime imports numba and the readers: not for --help
+    from neuroclip_live.runtime.config import RunConfig
 
 
 def _open_window(config: RunConfig) -> int:

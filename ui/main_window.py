@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
 
     scoresShown = Signal()
     frameShown = Signal()
+    scripted_exit: object = None  # ui.app.ScriptedExit for --exit-after, kept alive with the window
 
     def __init__(
         self,
@@ -228,7 +229,8 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- redraw
     def _show_snapshot(self, snap: Snapshot) -> None:
-        self.event_view.show_frames(snap.frame, snap.window, snap.aps)
+        origin = snap.time_range[0] if snap.time_range is not None else None
+        self.event_view.show_frames(snap.frame, snap.window, snap.aps, origin)
         self.bars.show_result(snap.result)
         self._show_model_hint(snap)
         if snap.time_range is not None:

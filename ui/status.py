@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from neuroclip_live.runtime.pipeline import Snapshot
 from ui import theme
@@ -37,6 +37,12 @@ class StatusBar(QStatusBar):
         self.record_label = QLabel("")
         self.record_label.setStyleSheet(f"color: {theme.RECORD}; font-weight: bold;")
         self.record_label.setVisible(False)
+        # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
+        # the message gives way first and shows the whole line in its tooltip.
+        for w in (self.state_label, self.source_label, self.run_label, self.rate_label, self.steps_label,
+                  self.inference_label, self.latency_label, self.drops_label, self.record_label):
+            w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from neuroclip_live.cli import evaluate, run, train
-from neuroclip_live.cli.arguments import EXIT_USER_ERROR
+from neuroclip_live.cli.arguments import EXIT_USER_ERROR, DefaultsHelpFormatter
 from neuroclip_live.cli.run import GuiEntry
 from neuroclip_live.errors import NeuroclipError
 
@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroclip-live", description=run.DESCRIPTION, allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     for module in COMMANDS.values():
-        module.register(sub).allow_abbrev = False  # a typo ("--headles") is an error, not a guess
+        p = module.register(sub)
+        p.allow_abbrev = False  # a typo ("--headles") is an error, not a guess
+        p.formatter_class = DefaultsHelpFormatter
     return parser
 
 

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.settings import DEFAULT_MODEL, ModelSettings
-from neuroclip_live.stream.framing import TimestepRule
+
+if TYPE_CHECKING:  # framing compiles numba kernels on import: not for --help
+    from neuroclip_live.stream.framing import TimestepRule
 
 EXIT_USER_ERROR = 2
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it says it already or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        nothing = default is None or default is False or default is argparse.SUPPRESS
+        if nothing or not action.option_strings or "default" in text.lower():
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class ListTemplates(argparse.Action):
+    """``--list-templates``: print the template sets and exit, as ``--version`` does."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="list the template sets and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS
+
+        for name, templates in TEMPLATE_SETS.items():
+            mark = " (default)" if name == DEFAULT_TEMPLATE_SET else ""
+            print(f"{name}{mark}:")
+            for t in templates:
+                print(f"    {t}")
+        parser.exit()
+
+
 def timestep(text: str) -> TimestepRule:
+    from neuroclip_live.stream.framing import TimestepRule
+
     try:
         return TimestepRule.parse(text)
     except ValueError as err:
@@ -49,24 +83,57 @@ def speed(text: str) -> float:
 def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool = True) -> None:
     """Model options shared by the app, ``train`` and ``evaluate``."""
     g = parser.add_argument_group("model")
-    g.add_argument("--model", default=DEFAULT_MODEL, help="open_clip model name, or 'tiny-digits' (bundled, offline)")
-    g.add_argument("--weights", metavar="PATH", help="CLIP weights file (.pt TorchScript, checkpoint or .safetensors)")
+    adapter_default = "the backbone an --adapter was trained on, else " if few_shot_inputs else ""
+    g.add_argument(
+        "--model",
+        help=f"open_clip model name, or 'tiny-digits' (bundled, offline) (default: {adapter_default}{DEFAULT_MODEL})",
+    )
+    g.add_argument(
+        "--weights", metavar="PATH",
+        help="CLIP weights file (.pt TorchScript, checkpoint or .safetensors) (default: $NEUROCLIP_WEIGHTS, the "
+        "bundled model's, or open_clip's cache)",
+    )  # fmt: skip
     g.add_argument("--device", help="cuda, cuda:1, cpu... (default: cuda when available)")
-    g.add_argument("--templates", default=None, help="prompt template set (see --list-templates)")
+    g.add_argument(
+        "--templates", default=None,
+        help="prompt template set, or one template with {} (see --list-templates) (default: "
+        + ("the adapter's, else event)" if few_shot_inputs else "event)"),
+    )  # fmt: skip
+    g.add_argument("--list-templates", action=ListTemplates)
     g.add_argument("--no-ensemble", action="store_true", help="use the first template only, no prompt ensembling")
+    g.add_argument(
+        "--threads", type=positive_int, metavar="N",
+        help="torch threads on the CPU (default: 1 for small models such as tiny-digits and for adapter "
+        "training, one per core for large encoders such as RN50)",
+    )  # fmt: skip
     if few_shot_inputs:
-        g.add_argument("--alpha", metavar="FILE", help="per-timestep weights (JSON written by 'evaluate')")
-        g.add_argument("--adapter", metavar="PATH", help="few-shot adapter (.safetensors written by 'train')")
+        g.add_argument(
+            "--alpha", metavar="FILE",
+            help="per-timestep weights (JSON written by 'evaluate') (default: the adapter's, else uniform)",
+        )  # fmt: skip
+        g.add_argument(
+            "--adapter", metavar="PATH", help="few-shot adapter (.safetensors written by 'train') (default: none, zero-shot)"
+        )
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:
     """The model options of a parsed command line as ``ModelSettings``."""
     return ModelSettings(
-        name=args.model,
+        name=model_name(args.model, getattr(args, "adapter", None)),
         weights=args.weights,
         device=args.device,
         templates=args.templates,
         ensemble=not args.no_ensemble,
         alpha_path=getattr(args, "alpha", None),
         adapter_path=getattr(args, "adapter", None),
+        threads=args.threads,
     )
+
+
+def model_name(model: str | None, adapter_path: str | None) -> str:
+    """``--model``, else the backbone the adapter records (read from its file), else the default."""
+    if model or not adapter_path:
+        return model or DEFAULT_MODEL
+    from neuroclip_live.model.setup import resolve_model
+
+    return resolve_model(None, adapter_path)

@@ -10,13 +10,14 @@ import argparse
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from neuroclip_live.cli.arguments import model_settings, positive_int
 from neuroclip_live.cli.fewshot_args import add_data_arguments, add_training_arguments, fewshot_settings
 from neuroclip_live.errors import DataError, NeuroclipError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -49,6 +50,8 @@ class _Scoring:
 
 
 def _from_files(args: argparse.Namespace, bb: Any, sc: _Scoring) -> None:
+    import numpy as np
+
     from neuroclip_live.model.adapter import load_adapter
     from neuroclip_live.model.classifier import load_alpha
 
@@ -93,6 +96,14 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from neuroclip_live.runtime.outputs import check_output_file
+
+    # Before the encoding and training, not after it.
+    for option, path in (("--save-alpha", args.save_alpha), ("--json", args.json)):
+        if path and path != "-":
+            check_output_file(path, option)
     from neuroclip_live.offline.datasets import load_split
     from neuroclip_live.offline.evaluation import extract_features, predict, report_from_probs
     from neuroclip_live.offline.fewshot import limit_per_class, load_text_model

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from neuroclip_live.cli.arguments import add_model_arguments, positive_int
-from neuroclip_live.offline.fewshot import FewShotSettings
+
+if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
+    from neuroclip_live.offline.fewshot import FewShotSettings
 
 
 def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> None:
@@ -33,7 +36,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
+    from neuroclip_live.offline.fewshot import FewShotSettings
+
     return FewShotSettings(
         T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
-        views=args.views, flip=not args.no_flip, progress=not args.quiet,
+        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads,
     )  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from neuroclip_live import __version__
 from neuroclip_live.cli.arguments import (
@@ -18,12 +19,15 @@ from neuroclip_live.cli.arguments import (
     timestep,
 )
 from neuroclip_live.errors import NeuroclipError
-from neuroclip_live.runtime.config import RunConfig, WindowOptions, read_labels
 from neuroclip_live.stream.formats import extensions_text
-from neuroclip_live.stream.framing import TimestepRule
-from neuroclip_live.stream.sources.base import SourceSpec
 
-GuiEntry = Callable[[RunConfig], int]
+# The runtime, the framer and the readers import numba, dv-processing and faery: imported when a
+# run starts, so that --help and --version answer at once.
+if TYPE_CHECKING:
+    from neuroclip_live.runtime.config import RunConfig
+    from neuroclip_live.stream.sources.base import SourceSpec
+
+GuiEntry = Callable[["RunConfig"], int]
 
 DESCRIPTION = (
     "Live zero-shot recognition for event cameras (NeuroCLIP). Other commands: "
@@ -50,11 +54,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
         "(events beyond it are dropped)",
     )
-    p.add_argument("--timestep", type=timestep, default=TimestepRule("time", 30_000), help="'30ms' or '2000ev'")
+    p.add_argument("--timestep", type=timestep, default="30ms", help="'30ms' or '2000ev'")
     p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
     p.add_argument("--speed", type=speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--loop", action="store_true", help="replay the file again and again")
-    p.add_argument("--labels", help="comma- or newline-separated labels, e.g. 'cat, dog, car'")
+    p.add_argument(
+        "--labels",
+        help="comma- or newline-separated labels, e.g. 'cat, dog, car' (default: an --adapter's classes, else the "
+        "model's own such as tiny-digits', else none: frames only)",
+    )
     p.add_argument("--labels-file", metavar="PATH", help="labels one per line")
     p.add_argument("--top-k", type=positive_int, default=3, help="labels shown per timestep (headless)")
     add_model_arguments(p)
@@ -62,15 +70,24 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
     h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
     h.add_argument("--dump", metavar="DIR", help="with --headless: write each frame as a PNG")
-    h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps")
+    h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps (default: at the end)")
     h.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
     g = p.add_argument_group("window")
-    g.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window once the first scores show")
-    g.add_argument("--exit-after", type=float, metavar="SECONDS", help="close the app after this many seconds")
+    g.add_argument(
+        "--screenshot", metavar="PATH",
+        help="save a PNG of the window once the first scores show (at the latest when --exit-after closes it)",
+    )  # fmt: skip
+    g.add_argument(
+        "--exit-after", type=float, metavar="SECONDS",
+        help="close the app this many seconds after the first scores show (the first frame without a model, or "
+        "an error or the end of the stream); a model load does not count (default: stay open)",
+    )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
 def source_spec(args: argparse.Namespace) -> SourceSpec | None:
+    from neuroclip_live.stream.sources.base import SourceSpec
+
     if args.sensor is not None and args.file is None:
         raise NeuroclipError("--sensor WxH applies to recordings (--file); cameras and streams say their size")
     if args.file is not None:
@@ -84,6 +101,8 @@ def source_spec(args: argparse.Namespace) -> SourceSpec | None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The ``RunConfig`` a parsed ``run`` command line describes."""
+    from neuroclip_live.runtime.config import RunConfig, WindowOptions, read_labels
+
     return RunConfig(
         source=source_spec(args),
         rule=args.timestep,
@@ -107,6 +126,11 @@ def config_from_argv(argv: Sequence[str]) -> RunConfig:
 def main(args: argparse.Namespace, gui: GuiEntry | None) -> int:
     from neuroclip_live.runtime.headless import HeadlessOptions, run_headless
 
+    if not args.headless:
+        given = [flag for flag, value in (("--json", args.json), ("--dump", args.dump)) if value]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise NeuroclipError(f"{' and '.join(given)} {verb} --headless (the window shows the results itself)")
     config = config_from_args(args)
     if args.headless:
         options = HeadlessOptions(as_json=args.json, dump_dir=args.dump, max_steps=args.max_steps, top_k=args.top_k)

@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from neuroclip_live.offline.datasets import load_split, pick_shots
     from neuroclip_live.offline.fewshot import load_text_model, split_validation, train_fewshot
 
+    from neuroclip_live.runtime.outputs import check_output_file
+
+    check_output_file(args.out, "--out")  # before the training, not after it
     settings = fewshot_settings(args)
     data = load_split(args.data, args.split)
     shots, rest = pick_shots(data, args.shots, args.seed)

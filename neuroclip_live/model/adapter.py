@@ -124,28 +124,27 @@ def _same_backbone(a: str, b: str) -> bool:
 
 
 def save_adapter(path: str | Path, adapter: InterTimestepAdapter, info: AdapterInfo) -> None:
-    """Weights as safetensors with ``info`` as JSON in the file's metadata (one file to pass around)."""
-    from safetensors.torch import save_file
+    """Weights as safetensors with ``info`` as JSON in the file's metadata (one file to pass around).
+
+    Written with ``open`` rather than ``safetensors.torch.save_file``, which creates the file with
+    mode 0600: an adapter is an output like any other and gets the user's umask.
+    """
+    from safetensors.torch import save
 
     if info.embed_dim != adapter.dim:
         raise ValueError(f"info.embed_dim {info.embed_dim} != adapter dimension {adapter.dim}")
     info.ratio = adapter.ratio
     state = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
-    save_file(state, str(path), metadata={_METADATA_KEY: json.dumps(asdict(info))})
+    data = save(state, metadata={_METADATA_KEY: json.dumps(asdict(info))})
+    with open(path, "wb") as fh:
+        fh.write(data)
 
 
-def load_adapter(
-    path: str | Path,
-    backbone: str | None = None,
-    embed_dim: int | None = None,
-    device: str | torch.device = "cpu",
-) -> tuple[InterTimestepAdapter, AdapterInfo]:
-    """An adapter in eval mode and its info; ``ModelError`` (one line) if missing, damaged or for another model."""
-    from safetensors import safe_open
-
-    path = Path(path)
+def _read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], AdapterInfo]:
     if not path.is_file():
         raise ModelError(f"adapter file not found: {path}")
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = (fh.metadata() or {}).get(_METADATA_KEY)
@@ -156,6 +155,23 @@ def load_adapter(
     except Exception as err:  # noqa: BLE001 - safetensors, JSON and field errors all mean the same to the user
         reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
         raise ModelError(f"adapter file {path} is damaged or not an adapter ({reason})") from None
+    return state, info
+
+
+def read_adapter_info(path: str | Path) -> AdapterInfo:
+    """What an adapter file was trained with (its backbone, classes...), without building the adapter."""
+    return _read_adapter_file(Path(path))[1]
+
+
+def load_adapter(
+    path: str | Path,
+    backbone: str | None = None,
+    embed_dim: int | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[InterTimestepAdapter, AdapterInfo]:
+    """An adapter in eval mode and its info; ``ModelError`` (one line) if missing, damaged or for another model."""
+    path = Path(path)
+    state, info = _read_adapter_file(path)
     if (backbone is not None and not _same_backbone(info.backbone, backbone)) or (
         embed_dim is not None and info.embed_dim != embed_dim
     ):

@@ -132,6 +132,7 @@ class StreamingClassifier:
         self.set_alpha(alpha)
         self.labels: list[str] = []
         self.label_notes: list[str] = []
+        self.setup_notes: list[str] = []  # how the model, adapter and user choices were combined (model.setup)
         self.set_labels(labels)
 
     # ------------------------------------------------------------------ settings

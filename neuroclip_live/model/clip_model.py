@@ -22,7 +22,10 @@ import torch
 
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
+from neuroclip_live.model.settings import BUNDLED_DIR
+from neuroclip_live.model.threads import threads_for_model
 from neuroclip_live.model.weights import (
+    KIND_NAMES,
     convert_torchscript,
     file_kind,
     first_line,
@@ -31,7 +34,6 @@ from neuroclip_live.model.weights import (
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 # open_clip's "fp16"/"bf16" are its mixed modes (OpenAI's): weights in half, LayerNorm in float32.
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISIONS = tuple(_DTYPES)
@@ -51,6 +53,7 @@ class ClipBackbone:
     context_length: int
     weights: str  # where the weights came from, for display ("random" when none)
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (full unpickle...)
+    threads: int = 0  # torch threads on the CPU (0 on a GPU: not set)
     preprocess: FramePreprocessor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -137,25 +140,26 @@ def _pick_precision(precision: str | None, device: torch.device) -> str:
     return precision
 
 
-def _cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _backbone(
-    model: torch.nn.Module, name: str, device: torch.device, precision: str, weights: str, notes: list[str]
+    model: torch.nn.Module,
+    name: str,
+    device: torch.device,
+    precision: str,
+    weights: str,
+    notes: list[str],
+    threads: int | None,
 ) -> ClipBackbone:
     model.eval()
+    n_threads = 0
     for p in model.parameters():
         p.requires_grad_(False)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)  # faster convolutions for RN50 under cuDNN
     else:
-        cores = _cpu_cores()
-        if torch.get_num_threads() != cores:
-            torch.set_num_threads(cores)
+        # The image encoder is what runs every timestep: its size picks the thread count.
+        n_threads = threads_for_model(sum(p.numel() for p in model.visual.parameters()), threads)
+        if torch.get_num_threads() != n_threads:
+            torch.set_num_threads(n_threads)
     size = model.visual.image_size
     image_size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     cfg = open_clip.get_model_config(name) or {}
@@ -163,21 +167,25 @@ def _backbone(
     embed_dim = int(cfg.get("embed_dim") or model.text_projection.shape[-1])
     dtype = _DTYPES[precision]
     tokenizer = open_clip.get_tokenizer(name)
-    return ClipBackbone(model, tokenizer, name, image_size, embed_dim, device, dtype, context_length, weights, notes)
+    return ClipBackbone(
+        model, tokenizer, name, image_size, embed_dim, device, dtype, context_length, weights, notes, n_threads
+    )
 
 
-def create_clip(name: str, device: str | None = None, precision: str | None = None) -> ClipBackbone:
+def create_clip(
+    name: str, device: str | None = None, precision: str | None = None, threads: int | None = None
+) -> ClipBackbone:
     """A model with random weights (tests, benchmarks): same structure and speed as the real one."""
     if _register_bundled(name) is None:
         _check_name(name)
     dev = _pick_device(device)
     prec = _pick_precision(precision, dev)
     model = open_clip.create_model(name, device=dev, precision=prec)
-    return _backbone(model, name, dev, prec, "random", [])
+    return _backbone(model, name, dev, prec, "random", [], threads)
 
 
 def _create_with_weights(
-    name: str, path: Path, source: Path, dev: str, prec: str, quick_gelu: bool, notes: list[str]
+    name: str, path: Path, source: Path, dev: str, prec: str, quick_gelu: bool, notes: list[str], kind: str
 ) -> torch.nn.Module:
     """open_clip's model with the weights at ``path``; every failure becomes one ``ModelError`` line."""
 
@@ -207,7 +215,7 @@ def _create_with_weights(
         text = first_line(err)
         if any(s in text for s in ("Missing key", "Unexpected key", "size mismatch")):
             raise ModelError(f"weights {source} do not fit model {name}: {text}") from None
-        raise ModelError(f"cannot read weights {source}: {text}") from None
+        raise ModelError(f"cannot read weights {source} (read as a {KIND_NAMES[kind]}): {text}") from None
 
 
 def load_clip(
@@ -218,13 +226,15 @@ def load_clip(
     *,
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
+    threads: int | None = None,
 ) -> ClipBackbone:
     """Load a CLIP model by open_clip name (or a bundled one) with its weights, ready for inference.
 
     Raises ``ModelError`` (one line) for an unknown name, a missing, damaged or
     mismatched weights file, or no weights reachable offline. ``cache_dir``
     holds converted TorchScript files and downloads (default: the usual caches);
-    ``offline`` skips the download (default: ``NEUROCLIP_OFFLINE`` / ``HF_HUB_OFFLINE``).
+    ``offline`` skips the download (default: ``NEUROCLIP_OFFLINE`` / ``HF_HUB_OFFLINE``);
+    ``threads`` sets the torch threads on the CPU (default: by model size, see ``model.threads``).
     """
     bundled = _register_bundled(name)
     if bundled is None:
@@ -234,10 +244,11 @@ def load_clip(
     notes: list[str] = []
     path, quick_gelu = resolve_weights(name, weights, bundled, cache_dir, offline, notes)
     source = path
-    if file_kind(path) == "torchscript":
+    kind = file_kind(path)
+    if kind == "torchscript":
         # OpenAI's own archives: their models use QuickGELU (what open_clip's -quickgelu configs set).
         quick_gelu = True
         path = convert_torchscript(path, cache_dir)
         notes.append(f"converted OpenAI TorchScript {source.name} to safetensors (QuickGELU)")
-    model = _create_with_weights(name, path, source, dev, prec, quick_gelu, notes)
-    return _backbone(model, name, dev, prec, str(source), notes)
+    model = _create_with_weights(name, path, source, dev, prec, quick_gelu, notes, kind)
+    return _backbone(model, name, dev, prec, str(source), notes, threads)

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from neuroclip_live.errors import NeuroclipError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # labels are parsed in runs without a model: torch only where features are made
+    import torch
+
     from neuroclip_live.model.clip_model import ClipBackbone
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,8 @@ def text_features(
     prompt features, normalised again (CLIP's prompt ensembling); without it
     only the first template is used.
     """
+    import torch
+
     used = list(templates) if ensemble else list(templates[:1])
     prompts = [format_prompt(t, label) for label in labels for t in used]
     if not prompts:
@@ -235,6 +237,8 @@ class TextFeatureCache:
 
     def features(self, labels: Sequence[str], templates: Sequence[str], ensemble: bool = True) -> torch.Tensor:
         """(N, C) normalised text features for ``labels``, in order."""
+        import torch
+
         templates = tuple(templates)
         keys = [(label, templates, ensemble) for label in labels]
         missing = list(dict.fromkeys(k[0] for k in keys if k not in self._rows))

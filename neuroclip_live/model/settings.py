@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_MODEL = "RN50"
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"  # <name>/<name>.json (+ .safetensors)
+
+
+def is_known_model(name: str) -> bool:
+    """Whether ``name`` is a bundled model, an open_clip config or a hub name, told without importing torch.
+
+    A run without labels loads no model; an unknown name must still be said, and checking it
+    through open_clip would cost the frames-only run its torch-free start.
+    """
+    if name.startswith("hf-hub:") or (BUNDLED_DIR / name / f"{name}.json").is_file():
+        return True
+    spec = importlib.util.find_spec("open_clip")
+    locations = spec.submodule_search_locations if spec is not None else None
+    return bool(locations) and any((Path(d) / "model_configs" / f"{name}.json").is_file() for d in locations)
 
 
 @dataclass(frozen=True)
@@ -18,3 +34,4 @@ class ModelSettings:
     ensemble: bool = True
     alpha_path: str | None = None
     adapter_path: str | None = None
+    threads: int | None = None  # torch threads on the CPU; None: by workload (model.threads)

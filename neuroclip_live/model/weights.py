@@ -35,20 +35,46 @@ def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "neuroclip-live"
 
 
+EXPECTED = "expected a CLIP checkpoint (.pt/.bin from torch.save or open_clip, OpenAI's TorchScript .pt, or .safetensors)"
+KIND_NAMES = {"safetensors": "safetensors", "torchscript": "TorchScript archive", "pickle": "torch checkpoint"}
+
+
+def _describe_content(head: bytes) -> str:
+    """What the first bytes of a file that is no weights format look like, for the message."""
+    if not head:
+        return "the file is empty"
+    text = head.decode("utf-8", errors="replace")
+    if all(ch.isprintable() or ch.isspace() for ch in text) and "\ufffd" not in text:
+        return f"it holds text ({text.strip()[:40]!r}...)"
+    return f"it starts with bytes {head[:8].hex(' ')}, no known weights format"
+
+
 def file_kind(path: Path) -> str:
-    """'safetensors', 'torchscript' (OpenAI's .pt) or 'pickle' (torch.save, zip or legacy)."""
-    if path.suffix == ".safetensors":
-        return "safetensors"
-    if zipfile.is_zipfile(path):
+    """'safetensors', 'torchscript' (OpenAI's .pt) or 'pickle' (torch.save, zip or legacy), told by content.
+
+    ``ModelError`` saying what the file is instead, when it is none of those: torch's own
+    error for a text file is an unhelpful "pop from empty list" or a bare number.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as err:
+        raise ModelError(f"cannot read weights {path}: {err.strerror or err}") from None
+    if head.startswith(b"PK\x03\x04"):
+        if not zipfile.is_zipfile(path):
+            raise ModelError(f"cannot read weights {path}: a damaged or truncated zip archive; {EXPECTED}")
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError):
             return "pickle"  # torch.load will say it is corrupt
         # torch.save archives hold data.pkl and data/; TorchScript adds its code/ (and constants.pkl).
-        if any("/code/" in n or n.endswith("constants.pkl") for n in names):
-            return "torchscript"
-    return "pickle"
+        return "torchscript" if any("/code/" in n or n.endswith("constants.pkl") for n in names) else "pickle"
+    if len(head) > 8 and head[8:9] == b"{":  # safetensors: 8-byte header length, then the JSON header
+        return "safetensors"
+    if head[:1] == b"\x80":  # a pickle, protocol 2 or later: torch.save's legacy format
+        return "pickle"
+    raise ModelError(f"cannot read weights {path}: {_describe_content(head)}; {EXPECTED}")
 
 
 def convert_torchscript(path: Path, cache_dir: str | os.PathLike | None) -> Path:

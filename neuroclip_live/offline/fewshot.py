@@ -29,6 +29,7 @@ class FewShotSettings:
     views: int = 8  # augmented copies of each shot, encoded once
     flip: bool = True
     progress: bool = True
+    threads: int | None = None  # torch threads for adapter training; None: 1 (model.threads)
 
 
 @dataclass
@@ -62,7 +63,7 @@ def load_text_model(
         classes = parse_labels_with_notes(labels).labels
         if len(classes) != len(folders):
             raise DataError(f"--labels gives {len(classes)} names for {len(folders)} class folders ({', '.join(folders)})")
-    backbone = load_clip(model.name, model.weights, model.device)
+    backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
     templates = resolve_templates(model.templates)
     text = text_features(backbone, classes, templates, ensemble=model.ensemble)
     return TextModel(backbone, classes, templates, text)
@@ -86,6 +87,7 @@ def limit_per_class(samples: list, n_classes: int, per_class: int | None) -> lis
 def train_fewshot(tm: TextModel, shots: list, val: list, s: FewShotSettings) -> FewShotResult:
     """Encode the shots (augmented views, once), train the adapter, then choose alpha on ``val``."""
     from neuroclip_live.offline.evaluation import choose_alpha, extract_features
+    from neuroclip_live.model.threads import ADAPTER_THREADS
     from neuroclip_live.offline.training import TrainConfig, train_adapter
 
     bb = tm.backbone
@@ -94,7 +96,7 @@ def train_fewshot(tm: TextModel, shots: list, val: list, s: FewShotSettings) -> 
         batch_size=s.batch_size, progress=s.progress, desc="encoding shots",
     )  # fmt: skip
     uniform = np.full(s.T, 1.0 / s.T)
-    cfg = TrainConfig(epochs=s.epochs, seed=s.seed)
+    cfg = TrainConfig(epochs=s.epochs, seed=s.seed, threads=s.threads or ADAPTER_THREADS)
     adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
     result = FewShotResult(adapter, history, "uniform", uniform)
     if val:

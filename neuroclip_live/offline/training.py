@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.classifier import window_logits
+from neuroclip_live.model.threads import ADAPTER_THREADS, torch_threads
 from neuroclip_live.offline.evaluation import FeatureSet
 
 
@@ -30,6 +31,7 @@ class TrainConfig:
     batch_size: int = 32
     label_smoothing: float = 0.2
     seed: int = 0
+    threads: int = ADAPTER_THREADS  # torch threads on the CPU: the adapter's ops are too small to split
 
 
 def train_adapter(
@@ -45,6 +47,19 @@ def train_adapter(
     cfg = config or TrainConfig()
     if len(train) == 0:
         raise ValueError("no training features")
+    with torch_threads(cfg.threads):
+        return _train(train, text, logit_scale, alpha, cfg, device, progress)
+
+
+def _train(
+    train: FeatureSet,
+    text: torch.Tensor,
+    logit_scale: float,
+    alpha: np.ndarray,
+    cfg: TrainConfig,
+    device: str | torch.device,
+    progress: bool,
+) -> tuple[InterTimestepAdapter, list[float]]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     dim = train.feats.shape[-1]

@@ -13,7 +13,7 @@ from typing import Any
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.model.label_presets import default_labels
-from neuroclip_live.model.settings import ModelSettings
+from neuroclip_live.model.settings import ModelSettings, is_known_model
 from neuroclip_live.runtime.status import PipelineConfig
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources.base import SourceSpec
@@ -41,12 +41,19 @@ class RunConfig:
     window: WindowOptions = field(default_factory=WindowOptions)
 
     def initial_labels(self) -> list[str]:
-        """The labels given; else the bundled digit model's own classes; else none (frames only)."""
-        return list(self.labels) if self.labels else default_labels(self.model.name)
+        """The labels given; else none when an adapter brings its classes; else the model's own; else none.
+
+        With an adapter and no labels the model chooses (``model.setup``): the adapter's classes,
+        which win over the bundled model's defaults.
+        """
+        if self.labels:
+            return list(self.labels)
+        return [] if self.model.adapter_path else default_labels(self.model.name)
 
     def wants_model(self, labels: list[str]) -> bool:
-        # A trained adapter brings its own class names, so it loads the model even without labels.
-        return bool(labels) or self.model.adapter_path is not None
+        # A trained adapter brings its own class names, so it loads the model even without labels;
+        # an unknown model name is loaded too, so that its error reaches the window or the terminal.
+        return bool(labels) or self.model.adapter_path is not None or not is_known_model(self.model.name)
 
     def pipeline_config(self, **overrides: Any) -> PipelineConfig:
         base = PipelineConfig(rule=self.rule, T=self.T, speed=self.speed, loop=self.loop, lossless=self.lossless)
@@ -72,6 +79,7 @@ class RunConfig:
                 ensemble=model.ensemble,
                 alpha_path=model.alpha_path,
                 adapter_path=model.adapter_path,
+                threads=model.threads,
             )
 
         return load

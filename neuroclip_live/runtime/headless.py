@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.outputs import prepare_output_dir
 from neuroclip_live.runtime.pipeline import Pipeline, StepResult
 from neuroclip_live.states import StreamState
 
@@ -53,14 +54,7 @@ class HeadlessSink:
         self.out = out if out is not None else sys.stdout
         self.as_json = as_json
         self.top_k = top_k
-        self.dump_dir = Path(dump_dir) if dump_dir else None
-        if self.dump_dir is not None:
-            if self.dump_dir.exists() and not self.dump_dir.is_dir():
-                raise NeuroclipError(f"--dump {self.dump_dir}: exists and is not a directory")
-            try:
-                self.dump_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise NeuroclipError(f"--dump {self.dump_dir}: cannot create it ({err.strerror})") from None
+        self.dump_dir = prepare_output_dir(dump_dir, "--dump") if dump_dir else None
         self.count = 0
 
     def write(self, result: StepResult) -> None:
@@ -115,7 +109,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     finally:
         if not pipeline.stop():
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
-    for note in getattr(first, "notes", []):
+    notice = pipeline.snapshot().notice  # how the model, adapter and labels were combined
+    for note in [*getattr(first, "notes", []), *([notice] if notice else [])]:
         print(f"note: {note}", file=err)
     if pipeline.state == StreamState.ERROR:
         print(f"neuroclip-live: {pipeline.message}", file=err)

@@ -109,6 +109,10 @@ class ModelWorker:
                 self._set_model_state(ModelState.FAILED)
                 raise
             self._set_model_state(ModelState.READY)
+            # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
+            setup_notes = getattr(self._classifier, "setup_notes", None)
+            if setup_notes:
+                status.set_notice("; ".join(setup_notes))
             # A live reader held back its "live" while the model loaded; a recording's reader says
             # "playing" itself once ``model_ready`` is set.
             live = status.is_live
