@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -10,6 +12,7 @@ import time
 import pytest
 import torch
 
+from neuroclip_live.cli import main
 from neuroclip_live.errors import ClusterError
 from neuroclip_live.model.clip_model import load_clip
 from neuroclip_live.offline.datasets import Sample, load_split, pick_shots
@@ -87,3 +90,69 @@ def test_a_killed_worker_and_a_stopped_driver_lose_nothing(ray_local, tiny, nmni
     assert {p.name: p.stat().st_mtime_ns for p in resumed.cache.shard_files if p.name in before} == before
     local = extract_features(tiny, samples, 10, "count", progress=False)
     assert torch.allclose(fs.feats, local.feats, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- the command line
+
+FEW_SHOT = ["--split", "Train", "--model", "tiny-digits", "--templates", "a photo of the digit {}.", "--shots", "2",
+            "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet"]
+
+
+@pytest.fixture
+def slice_with_a_bad_file(nmnist_slice, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(nmnist_slice, root)
+    (root / "Train" / "7" / "99999.bin").write_bytes(b"\x00\x01")  # cut short: not one whole event
+    return root
+
+
+def _report(capsys) -> dict:
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    report.pop("seconds")
+    return report
+
+
+def test_evaluate_on_ray_gives_the_local_report(ray_local, slice_with_a_bad_file, tmp_path, capsys):
+    base = ["evaluate", "--data", str(slice_with_a_bad_file), *FEW_SHOT, "--json", "-"]
+    assert main(base) == 0
+    local = _report(capsys)
+    assert main([*base, "--ray", "--cache", str(tmp_path / "cache")]) == 0
+    on_ray = _report(capsys)
+    assert on_ray == local
+    assert [u["path"] for u in on_ray["unreadable"]] == [str(slice_with_a_bad_file / "Train" / "7" / "99999.bin")]
+    assert on_ray["n"] == 3 * (8 - 2 - 2)  # class 7 has a ninth file, the bad one: a test sample left out
+
+
+def test_train_on_ray_writes_the_local_adapter(ray_local, nmnist_slice, tmp_path, capsys):
+    from neuroclip_live.model.adapter import load_adapter
+
+    outputs = {}
+    for name, extra in (("local", []), ("ray", ["--ray", "--cache", str(tmp_path / "cache")])):
+        out = tmp_path / f"{name}.safetensors"
+        assert main(["train", "--data", str(nmnist_slice), *FEW_SHOT, "--out", str(out), *extra]) == 0
+        outputs[name] = load_adapter(out, "tiny-digits", 128)
+    text = capsys.readouterr().out
+    assert text.count("alpha '") == 2
+    (a, info_a), (b, info_b) = outputs["local"], outputs["ray"]
+    assert info_a.alpha == pytest.approx(info_b.alpha)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.allclose(va.float(), vb.float(), atol=1e-4), ka
+
+
+def test_a_cache_folder_serves_the_second_run(nmnist_slice, tmp_path, capsys):
+    base = ["evaluate", "--data", str(nmnist_slice), *FEW_SHOT, "--json", "-", "--cache", str(tmp_path)]
+    assert main(base) == 0
+    first = _report(capsys)
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")}
+    assert main(base) == 0
+    assert _report(capsys) == first
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")} == stamps  # nothing recomputed
+
+
+def test_ray_flag_without_ray_is_one_line(nmnist_slice, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    rc = main(["evaluate", "--data", str(nmnist_slice), "--split", "Train", "--model", "tiny-digits", "--ray",
+               "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip() == "neuroclip-live: --ray needs Ray: pip install 'neuroclip-live[cluster]'"

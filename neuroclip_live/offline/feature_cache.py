@@ -235,8 +235,9 @@ class CachedExtractor:
         batch_size: int = 256,
         shard_size: int = 256,
         progress: bool = True,
+        weights: bytes | None = None,
     ) -> None:
-        self.weights = serialized_weights(backbone)
+        self.weights = serialized_weights(backbone) if weights is None else weights
         self.key = EncodingKey.of(backbone, T, cut, self.weights)
         self.cache = FeatureCache(default_cache_root() if cache_root is None else cache_root, self.key)
         self.embed_dim = backbone.embed_dim
