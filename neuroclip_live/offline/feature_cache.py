@@ -290,7 +290,8 @@ class CachedExtractor:
         if not shards:
             return
         planned = {name: len(part) for name, part in shards}
-        bar = tqdm(total=len(todo), desc=desc, unit="view", disable=not self.progress, leave=False)
+        unit = "sample" if all(j.transform is None for j in todo) else "view"  # tqdm shows rate and ETA
+        bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not self.progress, leave=False)
         results = self.runner.run(shards, self.cache)
         try:
             for result in results:
