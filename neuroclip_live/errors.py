@@ -23,3 +23,7 @@ class ModelError(NeuroclipError):
 
 class DataError(NeuroclipError):
     """A labelled data set for training or evaluation is unusable."""
+
+
+class ClusterError(NeuroclipError):
+    """Ray is missing, or a Ray cluster could not be started, joined or used."""

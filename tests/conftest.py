@@ -42,3 +42,29 @@ def isolated_qsettings(tmp_path):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
     yield
     QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray for the whole session (2 CPUs, a small object store, no dashboard), shut down at the end."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'neuroclip-live[cluster]'")
+    from neuroclip_live.offline.cluster import connect
+
+    info = connect(num_cpus=2, object_store_mb=256)
+    yield info
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def nmnist_slice(tmp_path_factory) -> Path:
+    """Digits 0, 1 and 7, eight samples each, copied from the shared N-MNIST samples (Train split)."""
+    if not NMNIST.is_dir():
+        pytest.skip(f"N-MNIST samples not found at {NMNIST}")
+    import shutil
+
+    root = tmp_path_factory.mktemp("nmnist-slice")
+    for digit in ("0", "1", "7"):
+        (root / "Train" / digit).mkdir(parents=True)
+        for f in sorted((NMNIST / "Train" / digit).iterdir())[:8]:
+            shutil.copy(f, root / "Train" / digit / f.name)
+    return root

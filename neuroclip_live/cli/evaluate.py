@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from neuroclip_live.cli.arguments import model_settings, positive_int
-from neuroclip_live.cli.fewshot_args import add_data_arguments, add_training_arguments, fewshot_settings
+from neuroclip_live.cli.fewshot_args import (
+    add_data_arguments,
+    add_training_arguments,
+    feature_source,
+    fewshot_settings,
+)
 from neuroclip_live.errors import DataError, NeuroclipError
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ class _Scoring:
     alpha_name: str = "uniform"
     excluded: set = field(default_factory=set)  # training-split samples used as shots or validation
     protocol: list[str] = field(default_factory=list)
+    unreadable: list = field(default_factory=list)  # (path, reason) of samples that could not be read
 
 
 def _from_files(args: argparse.Namespace, bb: Any, sc: _Scoring) -> None:
@@ -64,9 +70,9 @@ def _from_files(args: argparse.Namespace, bb: Any, sc: _Scoring) -> None:
         sc.alpha, sc.alpha_name = load_alpha(args.alpha, args.T), f"from {args.alpha}"
 
 
-def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Scoring) -> None:
+def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Scoring, features: Any) -> None:
     from neuroclip_live.offline.datasets import pick_shots
-    from neuroclip_live.offline.evaluation import choose_alpha, extract_features
+    from neuroclip_live.offline.evaluation import choose_alpha
     from neuroclip_live.offline.fewshot import split_validation, train_fewshot
 
     shots: list = []
@@ -76,8 +82,9 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
     val, _ = split_validation(rest, len(train.folders), args.val_per_class, args.seed)
     sc.excluded = {s.path for s in shots} | {s.path for s in val}
     if args.shots:
-        fit = train_fewshot(tm, shots, val, fewshot_settings(args))
+        fit = train_fewshot(tm, shots, val, fewshot_settings(args), features)
         sc.adapter, sc.alpha_name, sc.alpha = fit.adapter, fit.alpha_name, fit.alpha
+        sc.unreadable += fit.unreadable
         sc.protocol.append(
             f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
             f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
@@ -85,9 +92,8 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
         )
     else:  # --alpha-search alone
         bb = tm.backbone
-        val_fs = extract_features(
-            bb, val, args.T, args.cut, batch_size=args.batch_size, progress=not args.quiet, desc="encoding validation"
-        )
+        val_fs = features.extract(val, desc="encoding validation")
+        sc.unreadable += val_fs.unreadable
         sc.alpha_name, sc.alpha, _ = choose_alpha(val_fs, tm.text, bb.logit_scale, args.T, sc.adapter)
     sc.protocol.append(
         f"alpha '{sc.alpha_name}' chosen on {len(val)} validation samples from split "
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if path and path != "-":
             check_output_file(path, option)
     from neuroclip_live.offline.datasets import load_split
-    from neuroclip_live.offline.evaluation import extract_features, predict, report_from_probs
+    from neuroclip_live.offline.evaluation import predict, report_from_probs
     from neuroclip_live.offline.fewshot import limit_per_class, load_text_model
 
     test = load_split(args.data, args.split)
@@ -121,27 +127,32 @@ def run(args: argparse.Namespace) -> int:
         f"T={args.T} frames a sample, cut by {args.cut}"
     ])  # fmt: skip
     t0 = time.perf_counter()
+    features = feature_source(args, bb)
     _from_files(args, bb, sc)
     if train is not None:
-        _from_training_split(args, train, tm, sc)
+        _from_training_split(args, train, tm, sc, features)
     else:
         sc.protocol.append(f"alpha {sc.alpha_name} (no tuning)")
     samples = [s for s in test.samples if s.path not in sc.excluded] if same_split else test.samples
     samples = limit_per_class(samples, len(test.folders), args.limit)
     if not samples:
         raise DataError("no test samples left after taking shots and validation from the same split")
-    test_fs = extract_features(
-        bb, samples, args.T, args.cut, batch_size=args.batch_size, progress=not args.quiet, desc="encoding test"
-    )
+    test_fs = features.extract(samples, desc="encoding test")
+    sc.unreadable += test_fs.unreadable
     probs = predict(test_fs, tm.text, bb.logit_scale, sc.alpha, sc.adapter)
     what = f"split '{args.split}'" + (" minus shots and validation" if same_split and sc.excluded else "")
     sc.protocol.append(f"test: {what}, {len(samples)} samples, scored once")
+    if sc.unreadable:
+        sc.protocol.append(f"unreadable, left out: {len(sc.unreadable)} samples (listed under 'unreadable')")
     report = report_from_probs(probs, test_fs.labels, tm.classes, sc.protocol)
     alpha = sc.alpha if sc.alpha is not None else np.full(args.T, 1.0 / args.T)
     report.extra = {
         "seconds": round(time.perf_counter() - t0, 2), "alpha": [float(a) for a in alpha], "shots": args.shots or 0,
+        "unreadable": [{"path": p, "reason": why} for p, why in sc.unreadable],
     }  # fmt: skip
     print(report.table())
+    for path, why in sc.unreadable:
+        print(f"unreadable, left out: {path} ({why})")
     print(f"\n{report.n} samples in {report.extra['seconds']:.1f} s")
     _write_outputs(args, report, sc.alpha_name)
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from neuroclip_live.cli.arguments import add_model_arguments, positive_int
 
 if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
+    from neuroclip_live.offline.extractors import FeatureSource
     from neuroclip_live.offline.fewshot import FewShotSettings
 
 
@@ -27,12 +28,35 @@ def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> Non
     p.add_argument("--batch-size", type=positive_int, default=256, help="frames encoded at once")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_arguments(p, few_shot_inputs=few_shot_inputs)
+    add_cluster_arguments(p)
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("feature extraction at scale")
+    g.add_argument(
+        "--ray", nargs="?", const="local", metavar="ADDRESS",
+        help="extract features on Ray: a local Ray without ADDRESS, or join 'auto' / ray://host:10001 "
+        "(needs pip install 'neuroclip-live[cluster]')",
+    )  # fmt: skip
+    g.add_argument("--ray-workers", type=positive_int, metavar="N",
+                   help="encoding actors (default: one a GPU, or the CPUs less one)")
+    g.add_argument("--cache", metavar="DIR", help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
+                   "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)")
+
+
+def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
+    """Where ``train`` and ``evaluate`` get their features: this process, ``--cache``, or ``--ray``."""
+    from neuroclip_live.offline.extractors import open_feature_source
+
+    return open_feature_source(
+        backbone, args.T, args.cut, args.batch_size, not args.quiet, args.cache, args.ray, args.ray_workers
+    )
 
 
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:

@@ -6,7 +6,12 @@ import argparse
 import time
 
 from neuroclip_live.cli.arguments import model_settings, positive_int
-from neuroclip_live.cli.fewshot_args import add_data_arguments, add_training_arguments, fewshot_settings
+from neuroclip_live.cli.fewshot_args import (
+    add_data_arguments,
+    add_training_arguments,
+    feature_source,
+    fewshot_settings,
+)
 from neuroclip_live.errors import NeuroclipError
 
 
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     val, _ = split_validation(rest, len(data.folders), args.val_per_class, args.seed)
     tm = load_text_model(model_settings(args), data.folders, data.classes, args.labels)
     t0 = time.perf_counter()
-    fit = train_fewshot(tm, shots, val, settings)
+    fit = train_fewshot(tm, shots, val, settings, feature_source(args, tm.backbone))
     bb = tm.backbone
     info = AdapterInfo(
         backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates),
@@ -57,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
             f"alpha '{fit.alpha_name}' chosen on {len(val)} validation samples: "
             + ", ".join(f"{k} {v * 100:.1f}%" for k, v in fit.val_scores.items())
         )
+    for path, why in fit.unreadable:
+        print(f"unreadable, left out: {path} ({why})")
     print(f"wrote {args.out}")
     return 0

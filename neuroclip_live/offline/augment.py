@@ -29,6 +29,24 @@ def affine_events(events: np.ndarray, size: SensorSize, matrix: np.ndarray) -> n
     return out
 
 
+def draw_augment(
+    rng: np.random.Generator, max_rotation_deg: float = 10.0, max_shear_deg: float = 5.0, flip: bool = True
+) -> np.ndarray:
+    """The 2x2 map of one random augmentation: rotation, shear, a horizontal flip half the time.
+
+    Drawn apart from applying it so that a run can draw every view's map in order on one
+    process and apply them anywhere (Ray workers) with the same result.
+    """
+    a = math.radians(rng.uniform(-max_rotation_deg, max_rotation_deg))
+    s = math.tan(math.radians(rng.uniform(-max_shear_deg, max_shear_deg)))
+    rotation = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    shear = np.array([[1.0, s], [0.0, 1.0]])
+    m = rotation @ shear
+    if flip and rng.random() < 0.5:
+        m = np.array([[-1.0, 0.0], [0.0, 1.0]]) @ m
+    return m
+
+
 def random_augment(
     events: np.ndarray,
     size: SensorSize,
@@ -38,11 +56,4 @@ def random_augment(
     flip: bool = True,
 ) -> np.ndarray:
     """Rotation within ±max_rotation_deg, shear within ±max_shear_deg, a horizontal flip half the time."""
-    a = math.radians(rng.uniform(-max_rotation_deg, max_rotation_deg))
-    s = math.tan(math.radians(rng.uniform(-max_shear_deg, max_shear_deg)))
-    rotation = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    shear = np.array([[1.0, s], [0.0, 1.0]])
-    m = rotation @ shear
-    if flip and rng.random() < 0.5:
-        m = np.array([[-1.0, 0.0], [0.0, 1.0]]) @ m
-    return affine_events(events, size, m)
+    return affine_events(events, size, draw_augment(rng, max_rotation_deg, max_shear_deg, flip))

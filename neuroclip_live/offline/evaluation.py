@@ -18,21 +18,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neuroclip_live.offline.augment import random_augment
-from neuroclip_live.model.classifier import encode_frames_batched, window_probs
+from neuroclip_live.model.classifier import window_probs
 from neuroclip_live.model.clip_model import ClipBackbone
-from neuroclip_live.offline.datasets import Sample, read_sample_events
-from neuroclip_live.stream.framing import sample_frames
+from neuroclip_live.offline.datasets import Sample
+from neuroclip_live.offline.extraction import encode_views, frame_views, plan_views
 
 Cut = Literal["count", "time"]
 
 
 @dataclass
 class FeatureSet:
-    """Per-frame CLIP features of labelled samples: (N, T, C), labels (N,)."""
+    """Per-frame CLIP features of labelled samples: (N, T, C), labels (N,), and the samples left out.
+
+    ``unreadable`` lists (path, reason) for samples whose file failed to read twice: they
+    are reported, not fatal, and hold no row.
+    """
 
     feats: torch.Tensor
     labels: np.ndarray
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -51,42 +55,29 @@ def extract_features(
     progress: bool = True,
     desc: str = "encoding",
 ) -> FeatureSet:
-    """Encode ``views`` framings of each sample (augmented when asked) in batches of frames.
+    """Encode ``views`` framings of each sample (augmented when asked) in batches of frames, in this process.
 
-    The result holds ``len(samples) * views`` rows, views of one sample next to each other.
+    The result holds a row per readable view, views of one sample next to each other.
     ``flip`` allows horizontal flips among the augmentations (not for digits or text: a
-    mirrored 2 is no 2).
+    mirrored 2 is no 2). ``feature_cache.CachedExtractor`` gives the same rows from a cache
+    or a Ray cluster.
     """
-    rng = np.random.default_rng(seed)
+    jobs = plan_views(samples, views, augment, flip, seed)
+    per_chunk = max(1, batch_size // T) * views  # whole samples a chunk
     feats: list[torch.Tensor] = []
     labels: list[int] = []
-    pending: list[np.ndarray] = []
-    per_chunk = max(1, batch_size // T)
-
-    def flush() -> None:
-        if not pending:
-            return
-        frames = np.stack(pending)  # (n, T, H, W), one sensor size per chunk (see below)
-        enc = encode_frames_batched(backbone, frames.reshape(-1, *frames.shape[2:]), batch_size)
-        feats.append(enc.view(frames.shape[0], T, -1))
-        pending.clear()
-
-    bar = tqdm(samples, desc=desc, unit="sample", disable=not progress, leave=False)
-    for sample in bar:
-        events, size = read_sample_events(sample.path)
-        for _ in range(views):
-            ev = random_augment(events, size, rng, flip=flip) if augment else events
-            frames = sample_frames(ev, size, T, cut)
-            if pending and pending[0].shape != frames.shape:
-                flush()  # samples of another sensor size go in their own batch
-            pending.append(frames)
-            labels.append(sample.label)
-            if len(pending) >= per_chunk:
-                flush()
-    flush()
-    dim = backbone.embed_dim
-    stacked = torch.cat(feats) if feats else torch.empty((0, T, dim))
-    return FeatureSet(stacked, np.asarray(labels, dtype=np.int64))
+    unreadable: dict[str, str] = {}
+    bar = tqdm(total=len(samples), desc=desc, unit="sample", disable=not progress, leave=False)
+    for start in range(0, len(jobs), per_chunk):
+        frames, done, failed = frame_views(jobs[start : start + per_chunk], T, cut)
+        unreadable.update(failed)
+        if frames:
+            feats.append(encode_views(backbone, frames, T, batch_size))
+            labels += [j.label for j in done]
+        bar.update(len(jobs[start : start + per_chunk]) // views)
+    bar.close()
+    stacked = torch.cat(feats) if feats else torch.empty((0, T, backbone.embed_dim))
+    return FeatureSet(stacked, np.asarray(labels, dtype=np.int64), sorted(unreadable.items()))
 
 
 @dataclass

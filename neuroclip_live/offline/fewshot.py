@@ -8,13 +8,16 @@ how or where the features were computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.datasets import take_per_class
+
+if TYPE_CHECKING:
+    from neuroclip_live.offline.extractors import FeatureSource
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class FewShotResult:
     alpha_name: str
     alpha: np.ndarray
     val_scores: dict[str, float] = field(default_factory=dict)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # shots or validation samples left out
 
 
 def load_text_model(
@@ -84,25 +88,28 @@ def limit_per_class(samples: list, n_classes: int, per_class: int | None) -> lis
     return out
 
 
-def train_fewshot(tm: TextModel, shots: list, val: list, s: FewShotSettings) -> FewShotResult:
-    """Encode the shots (augmented views, once), train the adapter, then choose alpha on ``val``."""
-    from neuroclip_live.offline.evaluation import choose_alpha, extract_features
+def train_fewshot(
+    tm: TextModel, shots: list, val: list, s: FewShotSettings, features: FeatureSource | None = None
+) -> FewShotResult:
+    """Encode the shots (augmented views, once), train the adapter, then choose alpha on ``val``.
+
+    ``features`` computes the rows (default: this process; a cache or a Ray cluster give the same).
+    """
     from neuroclip_live.model.threads import ADAPTER_THREADS
+    from neuroclip_live.offline.evaluation import choose_alpha
+    from neuroclip_live.offline.extractors import LocalExtractor
     from neuroclip_live.offline.training import TrainConfig, train_adapter
 
     bb = tm.backbone
-    train_fs = extract_features(
-        bb, shots, s.T, s.cut, views=s.views, augment=True, flip=s.flip, seed=s.seed,
-        batch_size=s.batch_size, progress=s.progress, desc="encoding shots",
-    )  # fmt: skip
+    features = features or LocalExtractor(bb, s.T, s.cut, s.batch_size, s.progress)
+    train_fs = features.extract(shots, views=s.views, augment=True, flip=s.flip, seed=s.seed, desc="encoding shots")
     uniform = np.full(s.T, 1.0 / s.T)
     cfg = TrainConfig(epochs=s.epochs, seed=s.seed, threads=s.threads or ADAPTER_THREADS)
     adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
-    result = FewShotResult(adapter, history, "uniform", uniform)
+    result = FewShotResult(adapter, history, "uniform", uniform, unreadable=list(train_fs.unreadable))
     if val:
-        val_fs = extract_features(
-            bb, val, s.T, s.cut, batch_size=s.batch_size, progress=s.progress, desc="encoding validation"
-        )
+        val_fs = features.extract(val, desc="encoding validation")
+        result.unreadable += val_fs.unreadable
         result.alpha_name, result.alpha, result.val_scores = choose_alpha(
             val_fs, tm.text, bb.logit_scale, s.T, adapter
         )
