@@ -82,6 +82,24 @@ def test_single_damage_replays_at_least_90_percent(recordings, intact_steps, tmp
     assert min(shares) >= 0.9, shares
 
 
+def test_a_timestamp_flipped_far_ahead_in_an_aedat4_packet_loses_only_that_packet(tmp_path):
+    # No checksum catches it (uncompressed here; dv's LZ4 frames carry none either), and faery then raises
+    # every later timestamp to the damaged one: without a fresh decoder past it, the rest is one timestep.
+    events = random_events(100_000, SensorSize(64, 48), duration_us=3_000_000, seed=7)
+    path = write_with_faery(tmp_path / "flat.aedat4", events, SensorSize(64, 48), compression=None)
+    data = bytearray(path.read_bytes())
+    k = 3 * 4096 + 1000  # an event inside the fourth packet (faery writes 4,096 events a packet)
+    record = events[k : k + 1].copy()
+    at = data.index(record["t"].astype("<i8").tobytes() + record["x"].astype("<i2").tobytes())
+    data[at + 6] ^= 0x04  # bit 50 of its timestamp: 35 years ahead
+    mutant = tmp_path / "ahead.aedat4"
+    mutant.write_bytes(bytes(data))
+    source = open_file(str(mutant))
+    assert events_equal(read_all(source), np.concatenate([events[:k], events[4 * 4096 :]]))
+    assert any("skipped 1 damaged packet" in note for note in source.notes)
+    assert timesteps(mutant) >= 0.95 * timesteps(path)
+
+
 def test_sample_minus_its_last_byte_replays_all_of_it(intact_steps, recordings, tmp_path):
     path, _ = recordings["sample"]
     cut = tmp_path / "cut.aedat4"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import dv_processing as dv
@@ -31,6 +31,7 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.aedat_held_time import before_next, held_after, is_held, resumed_copy
 from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
 from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
@@ -66,6 +67,8 @@ def aps_to_gray(pixels: np.ndarray, pixel_format: str) -> np.ndarray:
 
 # Consecutive packets refused before the decoder is taken to be lost (garbage to the end).
 _MAX_BAD_IN_A_ROW = 64
+# Fresh decoders started past damage that held time, per pass (each copies the rest of the file).
+_MAX_RESUMES = 16
 
 
 class AedatFileSource(ScannedFileSource):
@@ -183,10 +186,55 @@ class AedatFileSource(ScannedFileSource):
     def _faery_events(
         self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool = False, guard_each: bool = True
     ) -> Iterator[np.ndarray]:
+        """The event packets, each held back until the next shows whether faery held time after it."""
+        with ExitStack() as resumed:
+            path, items = self._decode_path, self._packets(decoder, scan, keep_frames, guard_each)
+            pending, before_t, resumes = None, -1, 0
+            while (item := next(items, None)) is not None:
+                index, events = item
+                if pending is not None and resumes < _MAX_RESUMES and held_after(before_t, pending, events):
+                    resumes += 1
+                    fresh = self._resume(resumed, path, index, scan, keep_frames, guard_each)
+                    first = next(fresh[1], None) if fresh is not None else None
+                    if first is not None and is_held(pending, first[1]):
+                        # Damage in ``pending`` held time: keep what came before it, go on from the fresh decode.
+                        scan.skip_packet("a damaged timestamp ran ahead of the rest of the file")
+                        path, items, events = fresh[0], fresh[1], first[1]
+                        pending = before_next(pending, events)
+                if pending is not None and pending.shape[0]:
+                    before_t = int(pending["t"][-1])
+                    yield pending
+                pending = events
+            if pending is not None and pending.shape[0]:
+                yield pending
+
+    def _resume(
+        self, stack: ExitStack, path: Path, index: int, scan: RecordingScan, keep_frames: bool, guard_each: bool
+    ) -> tuple[Path, Iterator[tuple[int, np.ndarray]]] | None:
+        """A fresh decoder's packets from ``path``'s ``index``-th packet on (its own copy of the file)."""
+        copy = resumed_copy(path, self._stream_ids, index)
+        if copy is None:
+            return None
+        stack.callback(copy.close)
+        try:
+            with contained_panics():
+                decoder = stack.enter_context(faery.aedat.Decoder(copy.name))
+        except BaseException as err:
+            if not is_library_error(err):
+                raise
+            return None
+        return Path(copy.name), self._packets(decoder, scan, keep_frames, guard_each)
+
+    def _packets(
+        self, decoder: faery.aedat.Decoder, scan: RecordingScan, keep_frames: bool, guard_each: bool
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(index of the packet in the file, its events) for the event track; damaged packets skipped and counted."""
         packets = iter(decoder)
         bad_in_a_row = 0
         last_error = None
+        index = -1
         while bad_in_a_row < _MAX_BAD_IN_A_ROW:
+            index += 1
             try:
                 with contained_panics() if guard_each else nullcontext():
                     track, packet = next(packets)
@@ -207,7 +255,7 @@ class AedatFileSource(ScannedFileSource):
             last_error = None
             if track.id == self._track_id:
                 if packet.shape[0]:
-                    yield events_from_faery(packet)
+                    yield index, events_from_faery(packet)
             elif keep_frames and track.data_type == "frame":
                 self._keep_frame(packet, track.dimensions)
         scan.stop(f"{_MAX_BAD_IN_A_ROW} damaged packets in a row")
