@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+from pathlib import Path
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from conftest import PROJECT_ROOT
 
 
 def test_import_linter_contract_holds():
-    exe = shutil.which("lint-imports")
+    # Beside this interpreter first: a venv's scripts are there even when the venv is not activated.
+    beside = Path(sys.executable).parent / "lint-imports"
+    exe = str(beside) if beside.is_file() else shutil.which("lint-imports")
     if exe is None:
         pytest.skip("import-linter is not installed (pip install 'neuroclip-live[test]')")
     proc = subprocess.run([exe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
