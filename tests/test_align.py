@@ -103,3 +103,39 @@ def test_too_few_timesteps_are_refused(sample_pairs):
     events, frames, _, _ = sample_pairs
     with pytest.raises(DataError, match="too few timesteps"):
         align_adapter(events[:10], frames[:10])
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_align_command_writes_an_adapter_that_loads(tmp_path, capsys):
+    from neuroclip_live.cli import main
+    from neuroclip_live.model.adapter import load_adapter
+
+    out = tmp_path / "aligned.safetensors"
+    rc = main(["align", "--file", str(SAMPLE), "--out", str(out), "--model", "tiny-digits", "--epochs", "2"])
+    text = capsys.readouterr().out
+    assert rc == 0 and out.is_file()
+    assert "200 timesteps" in text and "150 frames" in text and "agreement" in text and "cosine" in text
+    _, info = load_adapter(out, "tiny-digits", 128)
+    assert info.classes == [] and info.transfer["mode"] == "align" and info.transfer["timesteps"] == 140
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--file", "{es}"], "holds no frames"),
+        (["--file", "{missing}"], "no such file"),
+        (["--file", "{sample}", "--lambda-tcka", "-1"], "--lambda-tcka must be between 0 and 100"),
+        (["--file", "{sample}", "--train-share", "1.5"], "training share"),
+    ],
+)
+def test_align_command_bad_input_gives_one_line(recordings_dir, tmp_path, capsys, extra, says):
+    from neuroclip_live.cli import main
+
+    paths = {"es": recordings_dir / "dvs.es", "missing": tmp_path / "nope.aedat4", "sample": SAMPLE}
+    argv = ["align", "--out", str(tmp_path / "a.safetensors"), "--model", "tiny-digits", "--epochs", "1",
+            *(a.format(**paths) for a in extra)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.startswith("neuroclip-live:") and "\n" not in err and "Traceback" not in err

@@ -184,3 +184,66 @@ def test_absurd_lambdas_are_refused():
         TransferConfig(1.0, -1.0)
     with pytest.raises(ValueError, match="lambda_feature"):
         TransferConfig(float("nan"), 1.0)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+@pytest.fixture
+def small_root(tmp_path):
+    """Three digit classes, 6 N-MNIST samples each."""
+    import shutil
+
+    from conftest import NMNIST
+
+    if not NMNIST.is_dir():
+        pytest.skip(f"N-MNIST samples not found at {NMNIST}")
+    root = tmp_path / "nmnist3"
+    for digit in DIGITS:
+        (root / "Train" / digit).mkdir(parents=True)
+        for f in sorted((NMNIST / "Train" / digit).iterdir())[:6]:
+            shutil.copy(f, root / "Train" / digit / f.name)
+    return root
+
+
+def test_train_with_images_records_the_transfer_and_loads_with_adapter(small_root, tmp_path, capsys):
+    from neuroclip_live.cli import main
+
+    images = render_root(tmp_path / "img", per_class=3)
+    out = tmp_path / "a.safetensors"
+    base = ["train", "--data", str(small_root), "--shots", "2", "--out", str(out), "--model", "tiny-digits",
+            "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet", "--no-flip"]
+    assert main([*base, "--images", str(images), "--lambda-feature", "0.5", "--lambda-tcka", "2"]) == 0
+    assert "with 9 labelled images" in capsys.readouterr().out
+    _, info = load_adapter(out, "tiny-digits", 128)
+    assert info.transfer["images"] == 9 and info.transfer["lambda_feature"] == 0.5
+    assert info.transfer["lambda_tcka"] == 2.0 and info.transfer["encoding"] == "saccade"
+    rc = main(["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--quiet",
+               "--adapter", str(out)])
+    assert rc == 0 and "top-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--images", "{nowhere}"], "does not exist"),
+        (["--images", "{stranger}"], "image class folder 'cat'"),
+        (["--images", "{img}", "--lambda-tcka", "-2"], "must be between 0 and 100"),
+    ],
+)
+def test_train_with_bad_images_gives_one_line(small_root, tmp_path, capsys, extra, says):
+    from neuroclip_live.cli import main
+
+    img = render_root(tmp_path / "img", per_class=1)
+    stranger = render_root(tmp_path / "img2", per_class=1)
+    (stranger / "cat").mkdir()
+    paths = {"nowhere": tmp_path / "none", "stranger": stranger, "img": img}
+    argv = ["train", "--data", str(small_root), "--shots", "2", "--out", str(tmp_path / "a.safetensors"),
+            "--model", "tiny-digits", "--epochs", "1", "--views", "1", "--quiet", *(a.format(**paths) for a in extra)]
+    try:
+        rc = main(argv)
+    except SystemExit as exit_:  # argparse refuses a bad value itself: usage, then one error line
+        rc = exit_.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert says in err.strip().splitlines()[-1] and "Traceback" not in err

@@ -28,6 +28,7 @@ from neuroclip_live.events import SensorSize
 from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.classifier import encode_frames_batched, uniform_alpha, window_logits
 from neuroclip_live.model.clip_model import ClipBackbone
+from neuroclip_live.model.threads import torch_threads
 from neuroclip_live.offline.tcka import tcka_loss
 from neuroclip_live.offline.training import TrainConfig, optimiser_for
 from neuroclip_live.stream.framing import EventFramer, TimestepRule
@@ -129,6 +130,25 @@ def align_adapter(
     adapter = InterTimestepAdapter(event_feats.shape[-1])
     opt, sched = optimiser_for(adapter, tc, windows.shape[0])
     history: dict[str, list[float]] = {"feature": [], "tcka": [], "total": []}
+    with torch_threads(tc.threads):  # small ops: one thread (model.threads)
+        _align_epochs(adapter, event_feats, frame_feats, windows, cfg, opt, sched, gen, history)
+    adapter.eval()
+    adapter.reset_state()
+    return adapter, history
+
+
+def _align_epochs(
+    adapter: InterTimestepAdapter,
+    event_feats: torch.Tensor,
+    frame_feats: torch.Tensor,
+    windows: torch.Tensor,
+    cfg: AlignConfig,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gen: torch.Generator,
+    history: dict[str, list[float]],
+) -> None:
+    tc = cfg.train
     for _ in range(tc.epochs):
         adapter.train()
         order = torch.randperm(windows.shape[0], generator=gen)
@@ -151,9 +171,6 @@ def align_adapter(
                 sums[k] += float(v.detach()) * b
         for k in history:
             history[k].append(sums[k] / windows.shape[0])
-    adapter.eval()
-    adapter.reset_state()
-    return adapter, history
 
 
 @torch.no_grad()
@@ -208,3 +225,36 @@ def split_point(n: int, train_fraction: float) -> int:
         raise NeuroclipError(f"the training share must be in (0, 1], got {train_fraction}")
     cut = int(round(n * train_fraction))
     return min(cut, n - 1) if train_fraction < 1.0 else n
+
+
+@dataclass
+class AlignOutcome:
+    """An aligned adapter and how the event view agrees with the frame view on the held-out end, before and after."""
+
+    adapter: InterTimestepAdapter
+    history: dict[str, list[float]]
+    timesteps: int
+    trained_on: int  # the first timesteps; the rest are held out
+    frames: int  # APS frames in the recording
+    before: ViewAgreement
+    after: ViewAgreement
+
+
+def align_recording(
+    backbone: ClipBackbone,
+    paired: PairedRecording,
+    config: AlignConfig | None = None,
+    train_fraction: float = 0.7,
+    text: torch.Tensor | None = None,
+    batch_size: int = 64,
+) -> AlignOutcome:
+    """Align on the first ``train_fraction`` of the timesteps; measure agreement on the rest (when any)."""
+    cfg = config or AlignConfig()
+    events, frames = encode_pairs(backbone, paired, batch_size)
+    cut = split_point(len(paired), train_fraction)
+    adapter, history = align_adapter(events[:cut], frames[:cut], cfg)
+    held = slice(cut, None) if cut < len(paired) else slice(0, cut)  # nothing held out: say so on the training part
+    text = None if text is None else text.cpu()
+    before = view_agreement(events[held], frames[held], cfg.T, None, text, backbone.logit_scale)
+    after = view_agreement(events[held], frames[held], cfg.T, adapter, text, backbone.logit_scale)
+    return AlignOutcome(adapter, history, len(paired), cut, len(paired.aps_images), before, after)

@@ -34,7 +34,8 @@ from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.evaluation import FeatureSet
 from neuroclip_live.stream.framing import sample_frames
-from neuroclip_live.tinyclip.synthetic import EventCameraModel, downsample
+from neuroclip_live.tinyclip.glyphs import downsample
+from neuroclip_live.tinyclip.synthetic import EventCameraModel
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 Encoding = Literal["saccade", "repeat"]

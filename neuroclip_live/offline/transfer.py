@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.classifier import window_logits
+from neuroclip_live.model.threads import torch_threads
 from neuroclip_live.offline.evaluation import FeatureSet
 from neuroclip_live.offline.tcka import tcka_loss
 from neuroclip_live.offline.training import TrainConfig, optimiser_for
@@ -119,6 +120,21 @@ def train_with_images(
     cfg, tcfg = config or TrainConfig(), transfer or TransferConfig()
     if len(train) == 0 or len(images) == 0:
         raise ValueError("transfer needs event and image features")
+    with torch_threads(cfg.threads):  # small ops: one thread (model.threads)
+        return _train(train, images, text, logit_scale, alpha, cfg, tcfg, device, progress)
+
+
+def _train(
+    train: FeatureSet,
+    images: FeatureSet,
+    text: torch.Tensor,
+    logit_scale: float,
+    alpha: np.ndarray,
+    cfg: TrainConfig,
+    tcfg: TransferConfig,
+    device: str | torch.device,
+    progress: bool,
+) -> tuple[InterTimestepAdapter, dict[str, list[float]]]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     adapter = InterTimestepAdapter(train.feats.shape[-1]).to(device)
