@@ -82,13 +82,14 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
     val, _ = split_validation(rest, len(train.folders), args.val_per_class, args.seed)
     sc.excluded = {s.path for s in shots} | {s.path for s in val}
     if args.shots:
-        fit = train_fewshot(tm, shots, val, fewshot_settings(args), features)
+        fit = train_fewshot(tm, shots, val, fewshot_settings(args), features, train.folders)
         sc.adapter, sc.alpha_name, sc.alpha = fit.adapter, fit.alpha_name, fit.alpha
         sc.unreadable += fit.unreadable
         sc.protocol.append(
             f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
             f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
             f"{' (no flips)' if args.no_flip else ''}"
+            + (f", with {fit.transfer['images']} labelled images from {args.images}" if fit.transfer else "")
         )
     else:  # --alpha-search alone
         bb = tm.backbone

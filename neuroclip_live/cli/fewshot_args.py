@@ -35,6 +35,23 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
+    g = p.add_argument_group("RGB-to-event transfer (R2ETL)")
+    g.add_argument("--images", metavar="IMG_ROOT", help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that "
+                   "teach the adapter beside the shots")
+    g.add_argument("--lambda-feature", type=_weight, metavar="λ", help="weight of the feature alignment (default "
+                   "chosen on N-MNIST validation samples, see README)")
+    g.add_argument("--lambda-tcka", type=_weight, metavar="λ", help="weight of the TCKA loss between the branches' "
+                   "LIF states (default likewise)")
+
+
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.5, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,5 +81,6 @@ def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
 
     return FewShotSettings(
         T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
-        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads,
+        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads, images=args.images,
+        lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka,
     )  # fmt: skip

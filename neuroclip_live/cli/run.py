@@ -31,7 +31,7 @@ GuiEntry = Callable[["RunConfig"], int]
 
 DESCRIPTION = (
     "Live zero-shot recognition for event cameras (NeuroCLIP). Other commands: "
-    "'neuroclip-live train ...', 'neuroclip-live evaluate ...' (each with --help)."
+    "'neuroclip-live train ...', 'neuroclip-live evaluate ...', 'neuroclip-live align ...' (each with --help)."
 )
 
 

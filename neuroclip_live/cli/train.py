@@ -43,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
     val, _ = split_validation(rest, len(data.folders), args.val_per_class, args.seed)
     tm = load_text_model(model_settings(args), data.folders, data.classes, args.labels)
     t0 = time.perf_counter()
-    fit = train_fewshot(tm, shots, val, settings, feature_source(args, tm.backbone))
+    fit = train_fewshot(tm, shots, val, settings, feature_source(args, tm.backbone), data.folders)
     bb = tm.backbone
     info = AdapterInfo(
         backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates),
-        T=args.T, timestep=f"sample:{args.cut}", alpha=[float(a) for a in fit.alpha],
+        T=args.T, timestep=f"sample:{args.cut}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
     )  # fmt: skip
     try:
         save_adapter(args.out, fit.adapter, info)
@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         f"trained on {len(shots)} samples ({args.shots} a class, {args.views} augmented views each) "
         f"for {args.epochs} epochs in {time.perf_counter() - t0:.1f} s; final loss {fit.history[-1]:.3f}"
     )
+    if fit.transfer:
+        t = fit.transfer
+        print(f"with {t['images']} labelled images ({t['encoding']} encoding): "
+              f"λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")
     if fit.val_scores:
         print(
             f"alpha '{fit.alpha_name}' chosen on {len(val)} validation samples: "

@@ -85,17 +85,26 @@ class InterTimestepAdapter(nn.Module):
 
     def step(self, f: torch.Tensor) -> torch.Tensor:
         """One timestep: (B, C) features -> (B, C) adapted features; the membrane carries to the next call."""
+        return self.step_with_state(f)[0]
+
+    def step_with_state(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``step`` and the LIF membrane (B, C/8) it reached, before the spike's reset (for TCKA)."""
         x = self.down(self.drop_in(self.bn_in(f)))
-        spikes, _ = self.lif(self.bn_hidden(x))
+        spikes, mem = self.lif(self.bn_hidden(x))
         branch = self.act(self.up(self.drop_hidden(spikes)))
-        return self.ratio * branch + (1.0 - self.ratio) * f
+        return self.ratio * branch + (1.0 - self.ratio) * f, mem
 
     def forward_sequence(self, feats: torch.Tensor) -> torch.Tensor:
         """(T, B, C) -> (T, B, C) from a fresh membrane (training, evaluation, batch forward)."""
+        return self.sequence_with_states(feats)[0]
+
+    def sequence_with_states(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, B, C) -> adapted (T, B, C) and the LIF membranes (T, B, C/8), from a fresh membrane."""
         if feats.ndim != 3 or feats.shape[-1] != self.dim:
             raise ValueError(f"expected (T, B, {self.dim}) features, got {tuple(feats.shape)}")
         self.reset_state()
-        return torch.stack([self.step(f) for f in feats])
+        outs, mems = zip(*(self.step_with_state(f) for f in feats), strict=True)
+        return torch.stack(outs), torch.stack(mems)
 
     forward = forward_sequence
 
@@ -115,6 +124,9 @@ class AdapterInfo:
     timestep: str = ""  # the framer's rule, e.g. "30ms" or "2000ev"
     alpha: list[float] | None = None
     ratio: float = 0.6
+    # How it was trained beyond plain few-shot: {"mode": "images", "images": N, "lambda_feature": ...}
+    # for RGB-to-event transfer, {"mode": "align", "recording": ..., "pairs": N, ...} for label-free alignment.
+    transfer: dict | None = None
     format: int = ADAPTER_FORMAT
 
 

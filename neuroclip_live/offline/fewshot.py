@@ -33,6 +33,9 @@ class FewShotSettings:
     flip: bool = True
     progress: bool = True
     threads: int | None = None  # torch threads for adapter training; None: 1 (model.threads)
+    images: str | None = None  # IMG_ROOT of labelled images: RGB-to-event transfer (offline/transfer.py)
+    lambda_feature: float | None = None  # None: the transfer module's defaults
+    lambda_tcka: float | None = None
 
 
 @dataclass
@@ -53,6 +56,7 @@ class FewShotResult:
     alpha: np.ndarray
     val_scores: dict[str, float] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # shots or validation samples left out
+    transfer: dict | None = None  # AdapterInfo.transfer when images were used
 
 
 def load_text_model(
@@ -88,12 +92,38 @@ def limit_per_class(samples: list, n_classes: int, per_class: int | None) -> lis
     return out
 
 
-def train_fewshot(
-    tm: TextModel, shots: list, val: list, s: FewShotSettings, features: FeatureSource | None = None
-) -> FewShotResult:
-    """Encode the shots (augmented views, once), train the adapter, then choose alpha on ``val``.
+def _train_with_images(tm: TextModel, train_fs: Any, shots: list, folders: list[str], s: FewShotSettings, cfg: Any):
+    """R2ETL: read and encode the labelled images at the shots' sensor size, then train jointly."""
+    from neuroclip_live.offline.datasets import read_sample_events
+    from neuroclip_live.offline.image_encoding import encode_images, load_image_folder
+    from neuroclip_live.offline.transfer import TransferConfig, train_with_images
 
-    ``features`` computes the rows (default: this process; a cache or a Ray cluster give the same).
+    tcfg = TransferConfig()
+    tcfg = TransferConfig(tcfg.lambda_feature if s.lambda_feature is None else s.lambda_feature,
+                          tcfg.lambda_tcka if s.lambda_tcka is None else s.lambda_tcka)
+    images = load_image_folder(s.images, folders, tm.classes)
+    size = read_sample_events(shots[0].path)[1]
+    image_fs = encode_images(tm.backbone, images, size, s.T, tcfg.encoding, views=2, seed=s.seed,
+                             batch_size=s.batch_size)
+    bb = tm.backbone
+    uniform = np.full(s.T, 1.0 / s.T)
+    adapter, terms = train_with_images(train_fs, image_fs, tm.text, bb.logit_scale, uniform, cfg, tcfg, bb.device,
+                                       s.progress)
+    return adapter, terms["total"], tcfg.metadata(len(images))
+
+
+def train_fewshot(
+    tm: TextModel,
+    shots: list,
+    val: list,
+    s: FewShotSettings,
+    features: FeatureSource | None = None,
+    folders: list[str] | None = None,
+) -> FewShotResult:
+    """Encode the shots (augmented views, once), train the adapter (with images when asked), choose alpha on ``val``.
+
+    ``features`` computes the rows (default: this process; a cache or a Ray cluster give the same);
+    ``folders``: the event class folders, which image folders are matched against (needed with images).
     """
     from neuroclip_live.model.threads import ADAPTER_THREADS
     from neuroclip_live.offline.evaluation import choose_alpha
@@ -105,8 +135,13 @@ def train_fewshot(
     train_fs = features.extract(shots, views=s.views, augment=True, flip=s.flip, seed=s.seed, desc="encoding shots")
     uniform = np.full(s.T, 1.0 / s.T)
     cfg = TrainConfig(epochs=s.epochs, seed=s.seed, threads=s.threads or ADAPTER_THREADS)
-    adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
-    result = FewShotResult(adapter, history, "uniform", uniform, unreadable=list(train_fs.unreadable))
+    transfer = None
+    if s.images:
+        adapter, history, transfer = _train_with_images(tm, train_fs, shots, folders or tm.classes, s, cfg)
+    else:
+        adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
+    result = FewShotResult(adapter, history, "uniform", uniform, unreadable=list(train_fs.unreadable),
+                           transfer=transfer)
     if val:
         val_fs = features.extract(val, desc="encoding validation")
         result.unreadable += val_fs.unreadable

@@ -34,6 +34,15 @@ class TrainConfig:
     threads: int = ADAPTER_THREADS  # torch threads on the CPU: the adapter's ops are too small to split
 
 
+def optimiser_for(
+    adapter: InterTimestepAdapter, cfg: TrainConfig, n_train: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """NeuroCLIP's SGD with momentum and a cosine schedule over all ``cfg.epochs`` of ``n_train`` samples."""
+    opt = torch.optim.SGD(adapter.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, -(-n_train // cfg.batch_size))
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
+
+
 def train_adapter(
     train: FeatureSet,
     text: torch.Tensor,
@@ -68,9 +77,7 @@ def _train(
     labels = torch.as_tensor(train.labels, device=device)
     w = text.to(device).float()
     a = torch.as_tensor(alpha, dtype=torch.float32, device=device)
-    opt = torch.optim.SGD(adapter.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, -(-len(train) // cfg.batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
+    opt, sched = optimiser_for(adapter, cfg, len(train))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     history: list[float] = []
     bar = tqdm(range(cfg.epochs), desc="training adapter", unit="epoch", disable=not progress, leave=False)
