@@ -79,7 +79,6 @@ def test_alignment_pulls_event_features_toward_their_frames(sample_pairs):
     adapter, history = align_adapter(events[:140], frames[:140], cfg)
     for term in ("feature", "tcka", "total"):
         assert np.mean(history[term][-3:]) < np.mean(history[term][:3]), term
-    before = view_agreement(events[:140], frames[:140], 10, None, text, scale)
     after = view_agreement(events[:140], frames[:140], 10, adapter, text, scale)
     assert after.timesteps == 140 and 0.0 <= after.agreement <= 1.0
     # Trained on these timesteps, the adapter's output is closer to the frames than a fresh adapter's.
