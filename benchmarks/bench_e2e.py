@@ -16,44 +16,14 @@ same run since the machine is shared.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
 from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
 from neuroclip_live.stream.framing import TimestepRule
-from neuroclip_live.stream.sources.base import FileSource
+from neuroclip_live.stream.sources.memory import MemorySource
 
 SIZE = SensorSize(346, 260)
-PACKET = 10_000  # events per packet, as the in-memory file sources hand them out
-
-
-class MemorySource(FileSource):
-    """A recording already in memory, handed out in fixed-size packets (no file decoding in the figure)."""
-
-    def __init__(self, events: np.ndarray, size: SensorSize) -> None:
-        self._events = events
-        self._size = size
-
-    @property
-    def name(self) -> str:
-        return "memory"
-
-    @property
-    def size(self) -> SensorSize:
-        return self._size
-
-    @property
-    def time_range(self) -> tuple[int, int]:
-        return int(self._events["t"][0]), int(self._events["t"][-1])
-
-    def packets_from(self, start_us: int | None = None) -> Iterator[np.ndarray]:
-        events = self._events
-        if start_us is not None:
-            events = events[int(np.searchsorted(events["t"], start_us)) :]
-        for i in range(0, events.shape[0], PACKET):
-            yield events[i : i + PACKET]
 
 
 def synthetic_events(n: int, duration_us: int, size: SensorSize = SIZE, seed: int = 0) -> np.ndarray:
