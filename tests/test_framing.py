@@ -198,3 +198,17 @@ def test_matches_dv_processing_renderer_on_real_recording(recordings_dir):
     vis = dv.visualization.EventVisualizer((w, h), (127,) * 3, (255,) * 3, (0,) * 3)
     expected = vis.generateImage(store)[:, :, 0]
     np.testing.assert_array_equal(render_frame(events, SensorSize(w, h)), expected)
+
+
+def test_paint_events_accepts_strided_frames_and_events():
+    from neuroclip_live.stream.framing import paint_events
+
+    events = ev([(0, 0, 0, 1), (1, 3, 2, 0), (2, 1, 1, 1), (3, 2, 2, 1)])
+    big = np.full((3, 8), 127, np.uint8)
+    view = big[:, ::2]  # every other column: not C-contiguous
+    assert paint_events(view, events[::2]) == 0  # every other event: a strided record array
+    expected = np.full((3, 4), 127, np.uint8)
+    expected[0, 0] = 255
+    expected[1, 1] = 255
+    np.testing.assert_array_equal(view, expected)
+    assert (big[:, 1::2] == 127).all()
