@@ -83,3 +83,13 @@ def test_blocking_put_many_waits_for_room_then_adds_the_whole_packet():
     assert taken == [1] and q.dropped == 0
     assert q.get_batch(10) == [2, 3, 4, 5]
     assert q.put_many([6, 7], block=True, timeout=5) and not q.put_many([8], block=True, timeout=0.05)
+
+
+def test_a_marker_never_drops_frames_a_lossless_put_queued():
+    q = DropOldestQueue(2, is_int)
+    q.put_many([1, 2])
+    t = take_one_later(q, [])
+    assert q.put_many([3, 4, 5], block=True, timeout=5)  # lossless: 4 frames wait, over max_droppable
+    t.join()
+    assert q.put("reset") and q.dropped == 0
+    assert q.get_batch(10) == [2, 3, 4, 5, "reset"]

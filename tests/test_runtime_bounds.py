@@ -47,9 +47,11 @@ def test_nobody_draining_results_keeps_a_bounded_history_with_frames_only_for_th
 def test_a_consumer_of_a_lossless_run_gets_every_frame_even_when_slow():
     events, size = sample_events()
     config = PipelineConfig(rule=TimestepRule("time", 30_000), speed=0, keep_results=8, keep_result_frames=2)
-    with Pipeline(lambda: MemorySource(events, size), config) as p:
+    p = Pipeline(lambda: MemorySource(events, size), config)
+    consumer = p.results(timeout=10)  # a consumer from before the start, as headless does
+    with p:
         results = []
-        for r in p.results(timeout=10):
+        for r in consumer:
             results.append(r)
             time.sleep(0.002)  # slower than the worker: it must wait rather than strip frames
     assert [r.step for r in results] == list(range(len(results))) and len(results) > 150
@@ -114,3 +116,15 @@ def test_a_live_source_sending_nothing_says_no_data_and_headless_prints_each_cha
     printed = err.getvalue().splitlines()
     assert printed and printed[0].startswith("neuroclip-live: no data: no events from scripted for")
     assert len(printed) == 1  # one line per change, not one per poll
+
+
+def test_a_results_iterator_dropped_unstarted_stops_counting_as_a_consumer():
+    from neuroclip_live.runtime.results import ResultBuffer
+
+    buffer = ResultBuffer(keep=4, keep_frames=2)
+    unused = buffer.iterate(timeout=0)
+    assert buffer._consumers == 1
+    del unused
+    assert buffer._consumers == 0  # else a lossless worker would wait for a reader that never comes
+    consumer = buffer.iterate(timeout=0)
+    assert list(consumer) == [] and buffer._consumers == 0

@@ -144,9 +144,10 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     states = SourceStateLines(pipeline, err)
     interrupted = False
     try:
+        results = pipeline.results()  # before start: a lossless run keeps every frame for us
         pipeline.start()
         states.start()
-        for result in pipeline.results():
+        for result in results:
             sink.write(result)
             if options.max_steps is not None and sink.count >= options.max_steps:
                 break

@@ -12,6 +12,7 @@ frame.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -65,9 +66,27 @@ class ResultBuffer:
             return len(self._items)
 
     def iterate(self, timeout: float | None = None) -> Iterator[StepResult]:
-        """Results in order until the end (or ``timeout`` seconds without one)."""
+        """Results in order until the end (or ``timeout`` seconds without one).
+
+        The consumer counts from this call on, not from its first ``next``: call it before the
+        pipeline starts to be sure no frame is thinned out before the loop begins.
+        """
         with self._cond:
             self._consumers += 1
+        released = threading.Event()
+
+        def release() -> None:  # once, whether the loop ends or its iterator is dropped unstarted
+            if not released.is_set():
+                released.set()
+                with self._cond:
+                    self._consumers -= 1
+                    self._cond.notify_all()
+
+        taking = self._take(timeout, release)
+        weakref.finalize(taking, release)
+        return taking
+
+    def _take(self, timeout: float | None, release: Callable[[], None]) -> Iterator[StepResult]:
         try:
             while True:
                 with self._cond:
@@ -77,6 +96,4 @@ class ResultBuffer:
                     self._cond.notify_all()
                 yield result
         finally:
-            with self._cond:
-                self._consumers -= 1
-                self._cond.notify_all()
+            release()

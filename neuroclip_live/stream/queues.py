@@ -55,7 +55,8 @@ class DropOldestQueue:
                     return False
             self._items.extend(items)
             self._droppable += droppable
-            while not block and self._droppable > max(self.max_droppable, droppable):
+            # Only frames push frames out: a marker after a lossless overshoot must not drop any.
+            while not block and droppable and self._droppable > max(self.max_droppable, droppable):
                 self._drop_oldest()
             self._cond.notify_all()
             return True
