@@ -38,19 +38,24 @@ _EVENT_RECORD = numba.from_dtype(EVENT_DTYPE)
 
 @numba.njit(
     numba.types.UniTuple(numba.int64, 2)(
-        numba.uint8[:, ::1], _EVENT_RECORD[::1], numba.int64, numba.int64, numba.int64
+        numba.uint8[:, ::1], _EVENT_RECORD[::1], numba.int64, numba.int64, numba.int64, numba.int64
     ),
     cache=True,
     nogil=True,
 )
-def _paint_until(frame: np.ndarray, events: np.ndarray, start: int, stop: int, t_end: int) -> tuple[int, int]:
-    """Paint ``events[start:stop]`` up to the first event at or after ``t_end``: (that index, events outside)."""
+def _paint_until(
+    frame: np.ndarray, events: np.ndarray, start: int, stop: int, t_low: int, t_end: int
+) -> tuple[int, int]:
+    """Paint ``events[start:stop]`` up to the first event at or after ``t_end`` or before ``t_low``.
+
+    Returns (that index, events outside the sensor).
+    """
     height, width = frame.shape
     outside = 0
     i = start
     while i < stop:
         e = events[i]
-        if e.t >= t_end:
+        if e.t >= t_end or e.t < t_low:
             break
         if e.x >= width or e.y >= height:
             outside += 1
@@ -61,6 +66,7 @@ def _paint_until(frame: np.ndarray, events: np.ndarray, start: int, stop: int, t
 
 
 _NO_END = np.iinfo(np.int64).max
+_NO_LOW = np.iinfo(np.int64).min
 
 
 def blank_frame(size: SensorSize) -> np.ndarray:
@@ -74,9 +80,9 @@ def paint_events(frame: np.ndarray, events: np.ndarray) -> int:
         return 0
     events = np.ascontiguousarray(events)  # the kernel takes C-order only; slices already are
     if frame.flags.c_contiguous:
-        return _paint_until(frame, events, 0, events.shape[0], _NO_END)[1]
+        return _paint_until(frame, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
     canvas = np.ascontiguousarray(frame)
-    outside = _paint_until(canvas, events, 0, events.shape[0], _NO_END)[1]
+    outside = _paint_until(canvas, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
     frame[...] = canvas
     return outside
 
@@ -147,7 +153,7 @@ class EventFramer:
     consumer with a bounded queue holds only a few at a time). With the time rule a timestep
     completes when an event at or past its end arrives. A gap shorter than ``T`` timesteps gives
     its empty frames; a longer one (a pause of the scene, or garbage time words in a damaged file
-    jumping 7e13 us ahead) is a time jump: the window resets once, as after a seek, the next
+    jumping 7e13 us ahead), or time running back past the window, is a time jump: the window resets once, as after a seek, the next
     timestep starts at the next event and its frame says ``after_jump``.
 
     Frame buffers come from a ``FramePool``: a frame's image is never repainted while anything
@@ -192,10 +198,10 @@ class EventFramer:
         self._frame = None
         return frame
 
-    def _paint(self, events: np.ndarray, start: int, stop: int, t_end: int) -> int:
-        """Paint ``events[start:stop]`` before ``t_end`` into the open timestep; the index it stopped at."""
+    def _paint(self, events: np.ndarray, start: int, stop: int, t_end: int, t_low: int = _NO_LOW) -> int:
+        """Paint ``events[start:stop]`` in [t_low, t_end) into the open timestep; the index it stopped at."""
         assert self._frame is not None
-        cut, outside = _paint_until(self._frame, events, start, stop, t_end)
+        cut, outside = _paint_until(self._frame, events, start, stop, t_low, t_end)
         if cut > start:
             self.outside_events += outside
             self._count += cut - start
@@ -232,26 +238,38 @@ class EventFramer:
             self._open(int(events[0]["t"]))
         while True:
             assert self._start is not None
+            t_i = int(events[i]["t"])
+            if t_i < self._start - self.T * dt:
+                # Time ran back past the whole window (after a wild time word): a jump too.
+                if self._count:
+                    yield self._close(self._start + dt)
+                self._jump(t_i)
             end = self._start + dt
-            i = self._paint(events, i, total, end)
+            i = self._paint(events, i, total, end, self._start - self.T * dt)
             if i == total:
                 return
+            if int(events[i]["t"]) < end:
+                continue  # time ran back past the window: the check above makes it a jump
             yield self._close(end)
             t_next = int(events[i]["t"])
             gap = (t_next - end) // dt  # empty timesteps between this one and the next event
             if gap >= self.T:
                 # A time jump: every frame of the window would be empty; start again instead.
                 self.skipped_steps += gap
-                self.jumps += 1
-                self.window.clear()
-                self._index = 0
-                self._jumped = True
-                self._open(t_next)
+                self._jump(t_next)
                 continue
             for k in range(gap):
                 self._open(end + k * dt)
                 yield self._close(end + (k + 1) * dt)
             self._open(end + gap * dt)
+
+    def _jump(self, t_us: int) -> None:
+        """Reset the window, as after a seek, and open the next timestep at ``t_us``."""
+        self.jumps += 1
+        self.window.clear()
+        self._index = 0
+        self._jumped = True
+        self._open(t_us)
 
     def flush(self) -> Frame | None:
         """Close the current partial timestep (end of a file); None when it holds no events."""
