@@ -18,6 +18,7 @@ class StreamState(StrEnum):
     PAUSED = "paused"
     LIVE = "live"
     DISCONNECTED = "disconnected"
+    NO_DATA = "no data"  # a live source connected but sending no events for a while
     ENDED = "ended"
     STOPPED = "stopped"
     ERROR = "error"

@@ -77,14 +77,54 @@ def test_time_cut_by_hand_across_packets_and_gaps():
     assert framer.window_array().shape == (3, 3, 4)
 
 
-def test_time_cut_long_gap_emits_at_most_T_empty_frames():
-    framer = EventFramer(SIZE, TimestepRule("time", 10), T=2)
+def test_gap_shorter_than_the_window_gives_its_empty_frames():
+    framer = EventFramer(SIZE, TimestepRule("time", 10), T=4)
     framer.push(ev([(0, 0, 0, 1)]))
-    done = framer.push(ev([(1_000, 1, 1, 1)]))
-    assert [f.n_events for f in done] == [1, 0, 0]
-    assert framer.skipped_steps == 97
+    done = framer.push(ev([(35, 1, 1, 1)]))
+    assert [(f.t_start_us, f.n_events, f.after_jump) for f in done] == [(0, 1, False), (10, 0, False), (20, 0, False)]
+    assert framer.jumps == 0 and framer.skipped_steps == 0
+
+
+def test_time_jump_resets_the_window_once_instead_of_rendering_the_gap():
+    framer = EventFramer(SIZE, TimestepRule("time", 10), T=2)
+    framer.push(ev([(0, 0, 0, 1), (5, 1, 0, 1)]))
+    done = framer.push(ev([(1_003, 1, 1, 1)]))
+    assert [(f.index, f.n_events) for f in done] == [(0, 2)]
+    assert framer.skipped_steps == 99 and framer.jumps == 1
+    assert list(framer.window) == []  # reset, as after a seek
     last = framer.flush()
-    assert last is not None and last.t_start_us == 1_000
+    assert last is not None and (last.index, last.t_start_us, last.t_end_us, last.after_jump) == (0, 1_003, 1_013, True)
+
+
+def test_garbage_time_words_give_one_frame_per_jump_not_the_gap():
+    """Damaged EVT 2.0 time words: 7e13 us jumps. Each costs one frame, never up to T empty ones."""
+    framer = EventFramer(SensorSize(2048, 2048), TimestepRule("time", 30_000), T=10)
+    t = np.array([0, 10, 70_000_000_000_000, 70_000_000_000_005, 70_000_000_000_009, 140_000_000_000_000])
+    frames = framer.push(make_events(t, np.arange(6), np.arange(6), np.ones(6)))
+    assert [(f.n_events, f.after_jump) for f in frames] == [(2, False), (3, True)]
+    assert framer.jumps == 2
+    assert framer.flush().n_events == 1
+
+
+def test_reused_frame_buffers_never_leak_an_old_frame_into_a_new_step():
+    framer = EventFramer(SIZE, TimestepRule("count", 1), T=1)
+    held = framer.push(ev([(0, 0, 0, 1)]))[0].image  # a consumer keeps this frame's image
+    kept = held.copy()
+    seen = []
+    for k in range(1, 60):  # many timesteps: buffers that nobody holds are recycled
+        (frame,) = framer.push(ev([(k, k % 4, (k // 4) % 3, k % 2)]))
+        expected = np.full((3, 4), 127, np.uint8)
+        expected[(k // 4) % 3, k % 4] = 255 if k % 2 else 0
+        np.testing.assert_array_equal(frame.image, expected)  # nothing of earlier steps shows through
+        seen.append(id(frame.image))
+    np.testing.assert_array_equal(held, kept)  # the frame still held was never repainted
+    assert id(held) not in seen
+    assert len(set(seen)) < 10  # and the buffers nobody held were reused, not allocated every step
+    view = framer.push(ev([(100, 3, 2, 0)]))[0].image[1:]  # a view keeps its buffer too
+    before = view.copy()
+    for k in range(101, 120):
+        framer.push(ev([(k, 0, 0, 1)]))
+    np.testing.assert_array_equal(view, before)
 
 
 def test_count_cut_by_hand():
@@ -158,3 +198,27 @@ def test_matches_dv_processing_renderer_on_real_recording(recordings_dir):
     vis = dv.visualization.EventVisualizer((w, h), (127,) * 3, (255,) * 3, (0,) * 3)
     expected = vis.generateImage(store)[:, :, 0]
     np.testing.assert_array_equal(render_frame(events, SensorSize(w, h)), expected)
+
+
+def test_paint_events_accepts_strided_frames_and_events():
+    from neuroclip_live.stream.framing import paint_events
+
+    events = ev([(0, 0, 0, 1), (1, 3, 2, 0), (2, 1, 1, 1), (3, 2, 2, 1)])
+    big = np.full((3, 8), 127, np.uint8)
+    view = big[:, ::2]  # every other column: not C-contiguous
+    assert paint_events(view, events[::2]) == 0  # every other event: a strided record array
+    expected = np.full((3, 4), 127, np.uint8)
+    expected[0, 0] = 255
+    expected[1, 1] = 255
+    np.testing.assert_array_equal(view, expected)
+    assert (big[:, 1::2] == 127).all()
+
+
+def test_one_wild_time_word_costs_two_resets_not_the_rest_of_the_stream():
+    framer = EventFramer(SIZE, TimestepRule("time", 10), T=3)
+    t = [0, 5, 12, 70_000_000_000_000, 25, 31, 44, 52]  # one event far ahead, then time as before
+    frames = framer.push(make_events(t, np.zeros(8), np.zeros(8), np.ones(8))) + [framer.flush()]
+    assert [(f.t_start_us, f.n_events) for f in frames] == [
+        (0, 2), (10, 1), (70_000_000_000_000, 1), (25, 2), (35, 1), (45, 1)
+    ]
+    assert framer.jumps == 2

@@ -60,7 +60,10 @@ class StatusBar(QStatusBar):
         self.steps_label.setToolTip("Timesteps scored per second")
         self.inference_label.setToolTip("Model time per timestep")
         self.latency_label.setToolTip("From a timestep's last event to its scores")
-        self.drops_label.setToolTip("Frames dropped because the model could not keep up (oldest first)")
+        self.drops_label.setToolTip(
+            "Frames dropped because the model could not keep up (oldest first), and events dropped by the "
+            "event-rate limit (--max-rate, or automatic when a live source outruns the reader)"
+        )
         self._state = ""
         self.show_state("no source")
 
@@ -91,8 +94,12 @@ class StatusBar(QStatusBar):
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
         self.inference_label.setText(f"inference {st.inference_ms:.1f} ms" if has_model else "no model")
         self.latency_label.setText(f"latency {st.latency_ms:.0f} ms")
-        self.drops_label.setText(f"drops {st.drops:,}")
-        self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops else "")
+        text = f"drops {st.drops:,}"
+        if st.events_dropped:
+            limit = f" (limit {format_rate(st.rate_limit)})" if st.rate_limit else ""
+            text += f" · events dropped {st.events_dropped:,}{limit}"
+        self.drops_label.setText(text)
+        self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops or st.events_dropped else "")
 
     def show_run(self, text: str) -> None:
         """What is running: 'tiny-digits · 30ms timesteps · T=10'."""

@@ -43,6 +43,7 @@ STATE_COLOURS: dict[str, str] = {
     StreamState.LOADING_MODEL: "#1565c0",
     StreamState.STARTING: "#1565c0",
     StreamState.DISCONNECTED: "#c62828",
+    StreamState.NO_DATA: "#8d6e00",
     StreamState.ERROR: "#c62828",
     StreamState.ENDED: "#4a5566",
     StreamState.STOPPED: "#4a5566",

@@ -80,6 +80,15 @@ def speed(text: str) -> float:
     return value
 
 
+def event_rate(text: str) -> float:
+    from neuroclip_live.stream.rate_limit import parse_rate  # numpy: not for --help
+
+    try:
+        return parse_rate(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool = True) -> None:
     """Model options shared by the app, ``train`` and ``evaluate``."""
     g = parser.add_argument_group("model")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from neuroclip_live import __version__
 from neuroclip_live.cli.arguments import (
     add_model_arguments,
+    event_rate,
     model_settings,
     positive_int,
     sensor_size,
@@ -58,6 +59,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
     p.add_argument("--speed", type=speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--loop", action="store_true", help="replay the file again and again")
+    p.add_argument(
+        "--max-rate",
+        type=event_rate,
+        metavar="RATE",
+        help="most events per second the framer sees, e.g. '50Mev/s': beyond it each packet is subsampled evenly "
+        "(live sources also limit themselves automatically when the reader falls behind)",
+    )
     p.add_argument(
         "--labels",
         help="comma- or newline-separated labels, e.g. 'cat, dog, car' (default: an --adapter's classes, else the "
@@ -110,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         speed=args.speed,
         loop=args.loop,
         lossless=args.lossless,
+        max_rate=args.max_rate,
         labels=read_labels(args.labels, args.labels_file),
         model=model_settings(args),
         window=WindowOptions(screenshot=args.screenshot, exit_after=args.exit_after),

@@ -36,6 +36,7 @@ class RunConfig:
     speed: float = 1.0
     loop: bool = False
     lossless: bool = False
+    max_rate: float | None = None  # events/s the framer may see (--max-rate); None: only the automatic limit
     labels: tuple[str, ...] | None = None  # None: not given (the model's defaults apply)
     model: ModelSettings = field(default_factory=ModelSettings)
     window: WindowOptions = field(default_factory=WindowOptions)
@@ -56,7 +57,9 @@ class RunConfig:
         return bool(labels) or self.model.adapter_path is not None or not is_known_model(self.model.name)
 
     def pipeline_config(self, **overrides: Any) -> PipelineConfig:
-        base = PipelineConfig(rule=self.rule, T=self.T, speed=self.speed, loop=self.loop, lossless=self.lossless)
+        base = PipelineConfig(
+            rule=self.rule, T=self.T, speed=self.speed, loop=self.loop, lossless=self.lossless, max_rate=self.max_rate
+        )
         for name, value in overrides.items():
             setattr(base, name, value)
         return base

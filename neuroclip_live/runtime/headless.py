@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -25,6 +26,7 @@ def result_record(result: StepResult, top_k: int = 3) -> dict[str, Any]:
         "t_end_us": frame.t_end_us,
         "events": frame.n_events,
         "drops": result.drops,
+        "events_dropped": result.events_dropped,
         "latency_ms": round(result.latency_ms, 3),
     }
     scores = result.scores
@@ -43,6 +45,8 @@ def result_line(result: StepResult, top_k: int = 3) -> str:
         parts.append(f"| {tops} |")
     parts.append(f"latency {result.latency_ms:7.1f} ms")
     parts.append(f"drops {result.drops}")
+    if result.events_dropped:
+        parts.append(f"events dropped {result.events_dropped}")
     return "  ".join(parts)
 
 
@@ -67,6 +71,47 @@ class HeadlessSink:
 
             Image.fromarray(result.frame.image).save(self.dump_dir / f"step{result.step:06d}.png")
         self.count += 1
+
+
+class SourceStateLines:
+    """One stderr line per change of a live source's state (disconnected, no data, live again), as it happens.
+
+    The results loop is silent while a source is away (no timesteps come), so a thread polls.
+    """
+
+    SHOWN = (StreamState.DISCONNECTED, StreamState.NO_DATA)
+
+    def __init__(self, pipeline: Pipeline, err: TextIO, poll_s: float = 0.2) -> None:
+        self._pipeline = pipeline
+        self._err = err
+        self._poll_s = poll_s
+        self._seen = 0
+        self._away = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="neuroclip-state-lines", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._print_new()  # what changed in the last poll interval
+
+    def _run(self) -> None:
+        while not self._done.wait(self._poll_s):
+            self._print_new()
+
+    def _print_new(self) -> None:
+        self._seen, changes = self._pipeline.state_changes_after(self._seen)
+        for state, message in changes:
+            if state in self.SHOWN:
+                self._away = True
+                print(f"neuroclip-live: {state}" + (f": {message}" if message else ""), file=self._err, flush=True)
+            elif state == StreamState.LIVE and self._away:
+                self._away = False
+                print("neuroclip-live: live again", file=self._err, flush=True)
 
 
 @dataclass(frozen=True)
@@ -96,10 +141,13 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         return opened.pop() if opened else open_source(spec)
 
     pipeline = Pipeline(reopen, config.pipeline_config(), loader)
+    states = SourceStateLines(pipeline, err)
     interrupted = False
     try:
+        results = pipeline.results()  # before start: a lossless run keeps every frame for us
         pipeline.start()
-        for result in pipeline.results():
+        states.start()
+        for result in results:
             sink.write(result)
             if options.max_steps is not None and sink.count >= options.max_steps:
                 break
@@ -108,6 +156,7 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     finally:
         if not pipeline.stop():
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
+        states.stop()
     notice = pipeline.snapshot().notice  # how the model, adapter and labels were combined
     for note in [*getattr(first, "notes", []), *([notice] if notice else [])]:
         print(f"note: {note}", file=err)
@@ -115,5 +164,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         print(f"neuroclip-live: {pipeline.message}", file=err)
         return EXIT_USER_ERROR
     summary = f"{sink.count} timesteps, {pipeline.dropped} dropped"
+    events_dropped = pipeline.snapshot().stats.events_dropped
+    if events_dropped:
+        summary += f", {events_dropped:,} events dropped by the rate limit"
     print(f"neuroclip-live: {summary}" + (" (interrupted)" if interrupted else ""), file=err)
     return 0

@@ -242,6 +242,13 @@ class Pipeline:
         with self._status.lock:
             return list(self._status.transitions)
 
+    def state_changes_after(self, seen: int) -> tuple[int, list[tuple[StreamState, str]]]:
+        """The changes after the first ``seen`` ones (at most the last 64), and how many there were in all."""
+        with self._status.lock:
+            total = self._status.transitions_total
+            new = min(total - seen, len(self._status.transitions))
+            return total, list(self._status.transitions)[len(self._status.transitions) - new :] if new > 0 else []
+
     @property
     def dropped(self) -> int:
         """Frames dropped so far by the backpressure policy."""

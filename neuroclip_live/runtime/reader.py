@@ -23,6 +23,7 @@ from neuroclip_live.states import PlaybackState, StreamState
 from neuroclip_live.stream.framing import EventFramer, Frame
 from neuroclip_live.stream.noise import BackgroundActivityFilter
 from neuroclip_live.stream.queues import DropOldestQueue
+from neuroclip_live.stream.rate_limit import EventRateLimiter
 from neuroclip_live.stream.sources.base import ApsFrame, Discontinuity, EventSource, FileSource
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ END = object()  # the last item the reader puts on the queue
 
 @dataclass(frozen=True)
 class Reset:
-    """Time jumped (seek, loop, reconnect): the worker resets the classifier's state."""
+    """Time jumped (seek, loop, reconnect, a jump in the time words): the worker resets the classifier's state."""
 
     reason: str
     epoch: int
@@ -73,6 +74,8 @@ class StreamReader:
         self._framer: EventFramer | None = None
         self._noise: BackgroundActivityFilter | None = None
         self._event_rate = RateWindow()
+        self._limiter = EventRateLimiter(status.config.max_rate, auto=False)
+        self._last_data = time.monotonic()  # when a live source last sent events
 
     def run(self) -> None:
         status = self._status
@@ -134,6 +137,9 @@ class StreamReader:
 
     def _read_live(self) -> None:
         status = self._status
+        # A camera does not wait for us: subsample when the reader falls behind (never for recordings,
+        # whose replay waits instead).
+        self._limiter.auto = status.config.auto_rate_limit
         self._go_live()
         while not self._stop.is_set():
             try:
@@ -158,6 +164,7 @@ class StreamReader:
                 break
 
     def _go_live(self) -> None:
+        self._last_data = time.monotonic()
         # A live view shows frames while the model loads; the worker says "live" once it is ready.
         with self._status.lock:
             loading = self._status.state == StreamState.LOADING_MODEL
@@ -179,19 +186,34 @@ class StreamReader:
             for listener in listeners:
                 listener(item)
             if item.shape[0] == 0:
+                self._note_idle()
                 continue
             now = time.perf_counter()
-            self._count_events(now, item.shape[0])
+            raw = item.shape[0]
+            item = self._limiter.limit(item)
+            self._count_events(now, raw)  # with what the limit dropped of this packet
             item = self._filter(item)
-            for frame in framer.push(item):
-                self._hand_over(frame, now)
+            self._hand_over(framer.frames(item), now)
+            self._limiter.observe(time.perf_counter() - now)
             self._note_resumed()
 
+    def _note_idle(self) -> None:
+        """A live source that sends nothing for a while says so (once), instead of looking live."""
+        status = self._status
+        idle = time.monotonic() - self._last_data
+        with status.lock:
+            src, state, limit = status.source, status.state, status.config.no_data_after_s
+        if src is not None and src.is_live and state == StreamState.LIVE and idle >= limit:
+            status.set_state(StreamState.NO_DATA, f"no events from {src.name} for {idle:.0f} s")
+
     def _note_resumed(self) -> None:
+        self._last_data = time.monotonic()
         with self._status.lock:
             replay, state = self._status.replay, self._status.state
         if replay is not None and state == StreamState.PAUSED and replay.state == PlaybackState.PLAYING:
             self._status.set_state(StreamState.PLAYING)
+        elif state == StreamState.NO_DATA:
+            self._status.set_state(StreamState.LIVE)
 
     def _filter(self, events: np.ndarray) -> np.ndarray:
         status = self._status
@@ -207,7 +229,7 @@ class StreamReader:
         assert self._framer is not None
         frame = self._framer.flush()
         if frame is not None:
-            self._hand_over(frame, time.perf_counter())
+            self._hand_over(iter((frame,)), time.perf_counter())
 
     def _discontinuity(self, jump: Discontinuity) -> None:
         assert self._framer is not None
@@ -219,29 +241,56 @@ class StreamReader:
         self._framer.reset()
         if self._noise is not None:
             self._noise.reset()
+        self._limiter.reset()
+        self._new_epoch(jump.reason)
+
+    def _new_epoch(self, reason: str) -> None:
+        """Frames from here on belong to a new stretch of time: the worker resets the classifier first."""
+        status = self._status
         with status.lock:
             status.epoch += 1
             status.window = []
             epoch = status.epoch
-        self._queue.put(Reset(jump.reason, epoch))
+        self._queue.put(Reset(reason, epoch))
 
-    def _hand_over(self, frame: Frame, ready: float) -> None:
+    def _hand_over(self, frames: Iterator[Frame], ready: float) -> None:
+        """Hand the frames a packet completed to the worker, in batches (one wake-up each, no ping-pong)."""
+        batch: list[Frame] = []
+        max_batch = self._status.config.max_batch
+        for frame in frames:
+            if frame.after_jump:
+                # The framer reset its window at a time jump (garbage time words): a new epoch, as a seek.
+                self._send(batch, ready)
+                batch = []
+                self._new_epoch("time jump")
+            batch.append(frame)
+            if len(batch) >= max_batch:
+                self._send(batch, ready)
+                batch = []
+        self._send(batch, ready)
+
+    def _send(self, frames: list[Frame], ready: float) -> None:
+        if not frames:
+            return
         assert self._framer is not None
         status = self._status
+        lossless = status.is_lossless
         with status.lock:
-            status.latest_frame = frame
+            status.latest_frame = frames[-1]
             status.window = list(self._framer.window)
             epoch = status.epoch
-            # Replay "as fast as possible" has no clock to keep up with: the reader waits for the
-            # worker instead of dropping. Paced replay and live sources drop the oldest frames.
-            lossless = status.config.lossless or (status.replay is not None and status.config.speed == 0)
-        self._queue.put(PendingFrame(frame, ready, epoch), block=lossless)
+        # Lossless runs wait for the worker; paced replay and live sources drop the oldest frames.
+        self._queue.put_many([PendingFrame(f, ready, epoch) for f in frames], block=lossless)
 
     def _count_events(self, now: float, n: int) -> None:
+        limiter = self._limiter
         with self._status.lock:
             stats = self._status.stats
             stats.events_total += n
             stats.event_rate = self._event_rate.add(now, n)
+            stats.events_dropped = limiter.dropped
+            stats.rate_limit = limiter.rate_limit
+            limiter.speed = self._status.config.speed  # a replay's budget follows its speed
 
 
 def aps_at(frames: list[ApsFrame], t_us: int) -> ApsFrame | None:

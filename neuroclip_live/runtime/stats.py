@@ -14,6 +14,8 @@ class PipelineStats:
     latency_ms: float = 0.0
     drops: int = 0
     events_total: int = 0
+    events_dropped: int = 0  # by the event-rate limit (--max-rate, or automatic for live sources)
+    rate_limit: float | None = None  # events/s budget in force, None when nothing limits
     steps_total: int = 0
 
 

@@ -40,7 +40,11 @@ class PipelineConfig:
     max_batch: int = 8  # frames the worker encodes at once when a backlog built up
     lossless: bool = False  # reader waits for the worker instead of dropping (also implied by file speed 0)
     reconnect_interval_s: float = 1.0
-    keep_results: int = 10_000  # results buffered for ``results()`` before the oldest go
+    keep_results: int = 1_000  # results buffered for ``results()`` before the oldest go (see runtime/results.py)
+    keep_result_frames: int = 16  # of those, the newest that keep their frame's image
+    max_rate: float | None = None  # events per second the framer may see (--max-rate); None = no fixed limit
+    auto_rate_limit: bool = True  # live sources: subsample when the reader falls behind
+    no_data_after_s: float = 3.0  # a live source with no events this long says "no data"
     noise_filter_us: int | None = None  # background-activity filter window; None = off
     start_us: int | None = None  # file replay starts here (a restarted pipeline resumes where the last one was)
     start_paused: bool = False  # file replay starts paused
@@ -55,7 +59,8 @@ class StepResult:
     scores: Any | None  # classifier.Scores, or None when running without a model
     latency_ms: float  # from the frame's completion on the reader to its scores
     drops: int  # frames dropped so far by the backpressure policy
-    epoch: int  # increments at every seek, loop and reconnect
+    epoch: int  # increments at every seek, loop, reconnect and time jump
+    events_dropped: int = 0  # events dropped so far by the event-rate limit
 
 
 @dataclass
@@ -90,6 +95,7 @@ class RunStatus:
         # The latest state changes with their messages, oldest first: a sink that polls can still
         # report a brief "disconnected" that came and went between two polls. Bounded: no growth.
         self.transitions: deque[tuple[StreamState, str]] = deque(maxlen=64)
+        self.transitions_total = 0  # every change counted, so a poller can ask for the new ones
         self.notice = ""
         self.model_state = model_state
         self.source: EventSource | None = None
@@ -109,7 +115,7 @@ class RunStatus:
             if self.state == StreamState.ERROR:
                 return  # the first error is what the user needs to read; later states would hide it
             if state != self.state:
-                self.transitions.append((state, message if not keep_message else self.message))
+                self._record(state, message if not keep_message else self.message)
             self.state = state
             if not keep_message:
                 self.message = message
@@ -119,9 +125,13 @@ class RunStatus:
         with self.lock:
             if self.state != expected:
                 return False
-            self.transitions.append((state, self.message))
+            self._record(state, self.message)
             self.state = state
             return True
+
+    def _record(self, state: StreamState, message: str) -> None:
+        self.transitions.append((state, message))
+        self.transitions_total += 1
 
     def set_message(self, message: str) -> None:
         with self.lock:
@@ -137,3 +147,9 @@ class RunStatus:
         with self.lock:
             src = self.source
         return bool(src is not None and src.is_live)
+
+    @property
+    def is_lossless(self) -> bool:
+        """Whether nothing may be dropped: asked for, or a replay "as fast as possible" (no clock to keep up with)."""
+        with self.lock:
+            return self.config.lossless or (self.replay is not None and self.config.speed == 0)

@@ -7,7 +7,6 @@ Whatever is pending when the worker comes round is scored as one batch (up to
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import numpy as np
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import BACKGROUND
 from neuroclip_live.runtime.reader import END, PendingFrame, Reset
+from neuroclip_live.runtime.results import ResultBuffer
 from neuroclip_live.runtime.stats import RateWindow
 from neuroclip_live.runtime.status import RunStatus, StepResult
 from neuroclip_live.states import ModelState, StreamState
@@ -48,7 +48,8 @@ class ModelWorker:
         self._status = status
         self._queue = queue_in
         self._stop = stop
-        self._results: queue.Queue[StepResult | object] = queue.Queue()
+        cfg = status.config
+        self._results = ResultBuffer(cfg.keep_results, cfg.keep_result_frames)
         self._classifier: Classifier | None = None
         self.model_ready = threading.Event()  # set once the model loaded or failed (or when there is none)
         self._step = 0
@@ -79,19 +80,11 @@ class ModelWorker:
             log.exception("worker thread failed")
             self._status.set_state(StreamState.ERROR, f"worker failed: {err}")
         finally:
-            self._results.put(END)
+            self._results.end()
 
     def results(self, timeout: float | None = None) -> Iterator[StepResult]:
-        """Every scored timestep in order until the stream ends or the pipeline stops."""
-        while True:
-            try:
-                item = self._results.get(timeout=timeout)
-            except queue.Empty:
-                return
-            if item is END:
-                return
-            assert isinstance(item, StepResult)
-            yield item
+        """Every scored timestep in order until the stream ends or the pipeline stops (see ``ResultBuffer``)."""
+        return self._results.iterate(timeout)
 
     def _set_model_state(self, state: ModelState) -> None:
         with self._status.lock:
@@ -169,25 +162,21 @@ class ModelWorker:
         done = time.perf_counter()
         per_frame_ms = (done - t0) * 1e3 / len(pending)
         drops = self._queue.dropped
-        for p, s in zip(pending, scores, strict=True):
-            result = StepResult(self._step, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch)
-            self._step += 1
-            self._publish(result, done, per_frame_ms)
-
-    def _publish(self, result: StepResult, now: float, inference_ms: float) -> None:
         status = self._status
         with status.lock:
-            status.latest_result = result
+            events_dropped = status.stats.events_dropped
+        results = []
+        for p, s in zip(pending, scores, strict=True):
+            results.append(StepResult(self._step, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped))
+            self._step += 1
+        with status.lock:  # one publication per batch: the GUI and the stats see the newest
+            status.latest_result = results[-1]
             st = status.stats
-            st.steps_total += 1
-            st.drops = result.drops
-            st.inference_ms = inference_ms
-            st.latency_ms = result.latency_ms
-            st.steps_per_s = self._step_rate.add(now)
-        self._results.put(result)
-        # A GUI never drains results(): keep the buffer bounded.
-        while self._results.qsize() > status.config.keep_results:
-            try:
-                self._results.get_nowait()
-            except queue.Empty:
-                break
+            st.steps_total += len(results)
+            st.drops = drops
+            st.inference_ms = per_frame_ms
+            st.latency_ms = results[-1].latency_ms
+            st.steps_per_s = self._step_rate.add(done, len(results))
+        lossless = status.is_lossless
+        for result in results:
+            self._results.put(result, wait_for_consumer=lossless, stopped=self._stop.is_set)

@@ -10,39 +10,63 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numba
 import numpy as np
 
-from neuroclip_live.events import BACKGROUND, SensorSize
+from neuroclip_live.events import BACKGROUND, EVENT_DTYPE, OFF_VALUE, ON_VALUE, SensorSize
+from neuroclip_live.stream.frame_buffers import FramePool
 
 
 # Why a numba kernel rather than numpy or dv-processing: numpy's fancy
 # assignment on the structured array's strided x/y/p fields runs at about
 # 170 Mev/s (1M events at 346x260), and dv-processing's EventVisualizer
 # (about 400 Mev/s) needs a dv.EventStore, which has no fast constructor from
-# numpy (1.2 Mev/s). This loop runs at about 900 Mev/s on one core, releases
-# the GIL (the reader thread renders while the worker runs), and skips events
-# outside the sensor instead of writing out of bounds.
-# Compiled at import with an explicit signature (any memory layout) rather than lazily at the
-# first call: a lazy compile or cache load stalled the reader thread for about 0.4 s on its first
-# packet, and a paced replay dropped its first timesteps.
+# numpy (1.2 Mev/s). This loop reads the packed records in place, cuts at a
+# timestep's end while it paints (no separate searchsorted over the strided
+# ``t`` field), releases the GIL (the reader renders while the worker runs),
+# and skips events outside the sensor instead of writing out of bounds.
+# Compiled at import with an explicit signature rather than lazily at the first call: a lazy
+# compile or cache load stalled the reader thread for about 0.4 s on its first packet, and a
+# paced replay dropped its first timesteps. The signature is for contiguous (C-order) input:
+# the same loop compiled for any layout ran at 199 against 697 Mev/s.
+_EVENT_RECORD = numba.from_dtype(EVENT_DTYPE)
+
+
 @numba.njit(
-    numba.int64(numba.uint8[:, :], numba.uint16[:], numba.uint16[:], numba.uint8[:]), cache=True, nogil=True
+    numba.types.UniTuple(numba.int64, 2)(
+        numba.uint8[:, ::1], _EVENT_RECORD[::1], numba.int64, numba.int64, numba.int64, numba.int64
+    ),
+    cache=True,
+    nogil=True,
 )
-def _paint(frame: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> int:
+def _paint_until(
+    frame: np.ndarray, events: np.ndarray, start: int, stop: int, t_low: int, t_end: int
+) -> tuple[int, int]:
+    """Paint ``events[start:stop]`` up to the first event at or after ``t_end`` or before ``t_low``.
+
+    Returns (that index, events outside the sensor).
+    """
     height, width = frame.shape
     outside = 0
-    for i in range(x.shape[0]):
-        xi = x[i]
-        yi = y[i]
-        if xi >= width or yi >= height:
+    i = start
+    while i < stop:
+        e = events[i]
+        if e.t >= t_end or e.t < t_low:
+            break
+        if e.x >= width or e.y >= height:
             outside += 1
-            continue
-        frame[yi, xi] = 255 if p[i] else 0
-    return outside
+        else:
+            frame[e.y, e.x] = ON_VALUE if e.p else OFF_VALUE
+        i += 1
+    return i, outside
+
+
+_NO_END = np.iinfo(np.int64).max
+_NO_LOW = np.iinfo(np.int64).min
 
 
 def blank_frame(size: SensorSize) -> np.ndarray:
@@ -54,7 +78,13 @@ def paint_events(frame: np.ndarray, events: np.ndarray) -> int:
     """Paint events onto ``frame`` in place (last event wins); returns how many fell outside it."""
     if events.shape[0] == 0:
         return 0
-    return int(_paint(frame, events["x"], events["y"], events["p"]))
+    events = np.ascontiguousarray(events)  # the kernel takes C-order only; slices already are
+    if frame.flags.c_contiguous:
+        return _paint_until(frame, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
+    canvas = np.ascontiguousarray(frame)
+    outside = _paint_until(canvas, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
+    frame[...] = canvas
+    return outside
 
 
 def render_frame(events: np.ndarray, size: SensorSize) -> np.ndarray:
@@ -113,15 +143,21 @@ class Frame:
     t_end_us: int  # end of the interval (time rule) or the last event's time (count rule)
     n_events: int
     image: np.ndarray  # H x W uint8, values in {0, 127, 255}
+    after_jump: bool = False  # first timestep after a time jump reset the window (consumers reset too)
 
 
 class EventFramer:
     """Cuts a stream of event packets into timesteps and keeps the last ``T`` frames.
 
-    ``push`` returns the frames completed by a packet. With the time rule a
-    timestep completes when an event at or past its end arrives; a gap in the
-    stream gives empty frames, at most ``T`` of them (an older empty frame
-    would leave the window anyway), and the rest are skipped.
+    ``push`` returns the frames completed by a packet (``frames`` yields them one by one, so a
+    consumer with a bounded queue holds only a few at a time). With the time rule a timestep
+    completes when an event at or past its end arrives. A gap shorter than ``T`` timesteps gives
+    its empty frames; a longer one (a pause of the scene, or garbage time words in a damaged file
+    jumping 7e13 us ahead), or time running back past the window, is a time jump: the window resets once, as after a seek, the next
+    timestep starts at the next event and its frame says ``after_jump``.
+
+    Frame buffers come from a ``FramePool``: a frame's image is never repainted while anything
+    still holds it.
     """
 
     def __init__(self, size: SensorSize, rule: TimestepRule, T: int = 10) -> None:
@@ -131,8 +167,11 @@ class EventFramer:
         self.rule = rule
         self.T = T
         self.window: deque[Frame] = deque(maxlen=T)
+        # The window, a queue, a batch and the GUI's copies: twice T plus a margin covers them.
+        self._pool = FramePool(size, 2 * T + 16)
         self.outside_events = 0  # events whose x/y lay outside the sensor (skipped)
-        self.skipped_steps = 0  # empty timesteps not emitted after a long gap
+        self.skipped_steps = 0  # empty timesteps not emitted (inside time jumps)
+        self.jumps = 0  # time jumps that reset the window
         self.reset()
 
     def reset(self) -> None:
@@ -143,73 +182,94 @@ class EventFramer:
         self._start: int | None = None  # start of the current timestep (time rule: boundary)
         self._count = 0
         self._last_t = 0
+        self._jumped = False
 
     def _open(self, t_start: int) -> None:
-        self._frame = blank_frame(self.size)
+        self._frame = self._pool.take()
         self._start = t_start
         self._count = 0
 
     def _close(self, t_end: int) -> Frame:
         assert self._frame is not None and self._start is not None
-        frame = Frame(self._index, self._start, t_end, self._count, self._frame)
+        frame = Frame(self._index, self._start, t_end, self._count, self._frame, self._jumped)
+        self._jumped = False
         self._index += 1
         self.window.append(frame)
         self._frame = None
         return frame
 
-    def _paint(self, events: np.ndarray) -> None:
+    def _paint(self, events: np.ndarray, start: int, stop: int, t_end: int, t_low: int = _NO_LOW) -> int:
+        """Paint ``events[start:stop]`` in [t_low, t_end) into the open timestep; the index it stopped at."""
         assert self._frame is not None
-        self.outside_events += paint_events(self._frame, events)
-        self._count += events.shape[0]
-        self._last_t = int(events["t"][-1])
+        cut, outside = _paint_until(self._frame, events, start, stop, t_low, t_end)
+        if cut > start:
+            self.outside_events += outside
+            self._count += cut - start
+            self._last_t = int(events[cut - 1]["t"])
+        return cut
 
     def push(self, events: np.ndarray) -> list[Frame]:
         """Add a packet (time-ordered); return the frames it completed, oldest first."""
+        return list(self.frames(events))
+
+    def frames(self, events: np.ndarray) -> Iterator[Frame]:
+        """Add a packet (time-ordered); yield the frames it completes, oldest first, as they complete."""
         if events.shape[0] == 0:
-            return []
+            return iter(())
+        events = np.ascontiguousarray(events)  # the kernel takes C-order; packets already are
         if self.rule.mode == "count":
             return self._push_count(events)
         return self._push_time(events)
 
-    def _push_count(self, events: np.ndarray) -> list[Frame]:
-        done: list[Frame] = []
+    def _push_count(self, events: np.ndarray) -> Iterator[Frame]:
         n = self.rule.size
-        while events.shape[0]:
+        i, total = 0, events.shape[0]
+        while i < total:
             if self._frame is None:
-                self._open(int(events["t"][0]))
-            take = n - self._count
-            self._paint(events[:take])
-            events = events[take:]
+                self._open(int(events[i]["t"]))
+            i = self._paint(events, i, min(total, i + n - self._count), _NO_END)
             if self._count == n:
-                done.append(self._close(self._last_t))
-        return done
+                yield self._close(self._last_t)
 
-    def _push_time(self, events: np.ndarray) -> list[Frame]:
-        done: list[Frame] = []
+    def _push_time(self, events: np.ndarray) -> Iterator[Frame]:
         dt = self.rule.size
-        t = events["t"]
+        i, total = 0, events.shape[0]
         if self._frame is None:
-            self._open(int(t[0]))
-        while events.shape[0]:
+            self._open(int(events[0]["t"]))
+        while True:
             assert self._start is not None
+            t_i = int(events[i]["t"])
+            if t_i < self._start - self.T * dt:
+                # Time ran back past the whole window (after a wild time word): a jump too.
+                if self._count:
+                    yield self._close(self._start + dt)
+                self._jump(t_i)
             end = self._start + dt
-            cut = int(np.searchsorted(t, end, side="left"))
-            if cut:
-                self._paint(events[:cut])
-            if cut == events.shape[0]:
-                break
-            done.append(self._close(end))
-            events = events[cut:]
-            t = t[cut:]
-            # Empty timesteps between this one and the next event.
-            gap = (int(t[0]) - end) // dt
-            emitted = min(gap, self.T)
-            for k in range(emitted):
+            i = self._paint(events, i, total, end, self._start - self.T * dt)
+            if i == total:
+                return
+            if int(events[i]["t"]) < end:
+                continue  # time ran back past the window: the check above makes it a jump
+            yield self._close(end)
+            t_next = int(events[i]["t"])
+            gap = (t_next - end) // dt  # empty timesteps between this one and the next event
+            if gap >= self.T:
+                # A time jump: every frame of the window would be empty; start again instead.
+                self.skipped_steps += gap
+                self._jump(t_next)
+                continue
+            for k in range(gap):
                 self._open(end + k * dt)
-                done.append(self._close(end + (k + 1) * dt))
-            self.skipped_steps += gap - emitted
+                yield self._close(end + (k + 1) * dt)
             self._open(end + gap * dt)
-        return done
+
+    def _jump(self, t_us: int) -> None:
+        """Reset the window, as after a seek, and open the next timestep at ``t_us``."""
+        self.jumps += 1
+        self.window.clear()
+        self._index = 0
+        self._jumped = True
+        self._open(t_us)
 
     def flush(self) -> Frame | None:
         """Close the current partial timestep (end of a file); None when it holds no events."""

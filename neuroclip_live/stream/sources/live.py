@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dv_processing as dv
 import numpy as np
@@ -88,10 +88,20 @@ class PolledLiveSource(EventSource):
 class DvLiveSource(PolledLiveSource):
     """A dv-processing input: an iniVation camera or a ``dv.io.NetworkReader``."""
 
-    def __init__(self, device: dv.io.InputBase, name: str, size: SensorSize, lost: str) -> None:
+    def __init__(
+        self,
+        device: dv.io.InputBase,
+        name: str,
+        size: SensorSize,
+        lost: str,
+        on_release: Callable[[], None] | None = None,
+        why_lost: Callable[[], str] | None = None,
+    ) -> None:
         super().__init__(name, size)
         self._device: dv.io.InputBase | None = device
         self._lost = lost
+        self._on_release = on_release  # what else the connection holds (the network relay)
+        self._why_lost = why_lost  # a reason the connection knows, said with ``lost``
 
     def _poll(self) -> np.ndarray | None:
         if self._device is None:
@@ -99,9 +109,13 @@ class DvLiveSource(PolledLiveSource):
         store = self._device.getNextEventBatch()
         if store is None:
             if not self._device.isRunning():
-                raise SourceDisconnected(self._lost)
+                why = self._why_lost() if self._why_lost is not None else ""
+                damaged = f"{self._name}: the event stream sent damaged data ({why}), so it was closed"
+                raise SourceDisconnected(damaged if why else self._lost)
             return None
         return from_dv_store(store)
 
     def _release(self) -> None:
         self._device = None  # dv closes the device or socket when the object goes
+        if self._on_release is not None:
+            self._on_release()

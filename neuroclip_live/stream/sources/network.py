@@ -1,10 +1,11 @@
 """Events streamed over TCP by DV software or a ``dv.io.NetworkWriter``, read with ``dv.io.NetworkReader``.
 
-Before dv-processing connects, we connect once ourselves, with a timeout, and
-check that the server greets with an AEDAT4 ``IOHeader``: dv-processing 2.0.4's
-``NetworkReader`` constructor takes only numeric addresses, has no timeout, and
-blocks forever while holding the GIL when the peer is not a DV server or
-closes before its header (measured), which would freeze the whole app.
+We connect ourselves, with a timeout, read the server's whole AEDAT4 greeting within a
+deadline and check it (aedat_greeting.py); dv-processing then connects to a loopback relay
+of that same connection (tcp_relay.py, a child process). dv-processing 2.0.4's ``NetworkReader`` constructor
+takes only numeric addresses, has no timeout, and blocks forever while holding the GIL when
+the peer is not a DV server, stalls or closes before its header is complete (measured),
+which would freeze the whole app; through the relay it only ever reads a checked greeting.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import dv_processing as dv
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.aedat_greeting import Greeting, GreetingError, read_greeting
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason
 from neuroclip_live.stream.sources.live import DvLiveSource
+from neuroclip_live.stream.sources.tcp_relay import GreetingRelay, RelayError
 
 CONNECT_TIMEOUT_S = 3.0
 
+_CHECK = "check the address and that the stream is running"
+
 _TARGET = re.compile(r"\[(?P<ip6>[^\]]+)\]:(?P<port6>\d+)|(?P<host>[^:\s\[\]]+):(?P<port>\d+)")
-# An AEDAT4 network stream opens with a size-prefixed flatbuffer whose file identifier is "IOHE".
-_HEADER_ID = slice(8, 12)
 
 
 def parse_net_target(target: str) -> tuple[str, int]:
@@ -48,47 +51,60 @@ def _resolve(host: str, port: int, target: str) -> str:
     return infos[0][4][0]
 
 
-def _probe(ip: str, port: int, target: str) -> None:
-    """Connect and read the greeting; a one-line SourceError unless a DV event server answers."""
+def _connect(ip: str, port: int, target: str) -> tuple[socket.socket, Greeting]:
+    """Connect and read the whole greeting within the timeout; a one-line SourceError unless a DV event server answers."""
     try:
-        with socket.create_connection((ip, port), timeout=CONNECT_TIMEOUT_S) as sock:
-            greeting = b""
-            while len(greeting) < _HEADER_ID.stop:
-                part = sock.recv(_HEADER_ID.stop - len(greeting))
-                if not part:
-                    break
-                greeting += part
+        sock = socket.create_connection((ip, port), timeout=CONNECT_TIMEOUT_S)
     except ConnectionRefusedError:
         raise SourceError(
             f"--net {target}: connection refused; start the DV network output (or NetworkWriter) on that port"
         ) from None
     except TimeoutError:
-        raise SourceError(
-            f"--net {target}: no answer within {CONNECT_TIMEOUT_S:g} s; check the address and that the stream is running"
-        ) from None
+        raise SourceError(f"--net {target}: no answer within {CONNECT_TIMEOUT_S:g} s; {_CHECK}") from None
     except OSError as err:
         raise SourceError(f"--net {target}: cannot connect ({err.strerror or err})") from None
-    if greeting[_HEADER_ID] != b"IOHE":
-        raise SourceError(f"--net {target}: the server there does not send a DV (AEDAT4) event stream")
+    try:
+        greeting = read_greeting(sock, CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        sock.close()
+        raise SourceError(
+            f"--net {target}: no answer within {CONNECT_TIMEOUT_S:g} s (no complete DV greeting); {_CHECK}"
+        ) from None
+    except GreetingError as err:
+        sock.close()
+        raise SourceError(f"--net {target}: the server there does not send a DV (AEDAT4) event stream: {err}") from None
+    except OSError as err:
+        sock.close()
+        raise SourceError(f"--net {target}: the connection failed ({err.strerror or err})") from None
+    if not greeting.has_events:
+        sock.close()
+        raise SourceError(f"--net {target}: the stream carries no events (frames or IMU only)")
+    return sock, greeting
 
 
 def open_network_source(target: str) -> DvLiveSource:
     """Connect to a DV event stream at ``HOST:PORT``."""
     host, port = parse_net_target(target)
     ip = _resolve(host, port, target)
-    _probe(ip, port, target)
+    sock, greeting = _connect(ip, port, target)
     try:
-        reader = dv.io.NetworkReader(ip, port)
+        relay = GreetingRelay(sock, greeting.raw, greeting.streams)
+    except (RelayError, OSError) as err:
+        raise SourceError(f"--net {target}: cannot relay the stream ({err})") from None
+    try:
+        reader = dv.io.NetworkReader("127.0.0.1", relay.port)
     except RuntimeError as err:
+        relay.close()
         raise SourceError(f"--net {target}: cannot connect ({dv_error_reason(err)})") from None
-    if not reader.isEventStreamAvailable():
-        raise SourceError(f"--net {target}: the stream carries no events (frames or IMU only)")
-    resolution = reader.getEventResolution()
+    resolution = reader.getEventResolution() if reader.isEventStreamAvailable() else None
     if resolution is None:
+        relay.close()
         raise SourceError(f"--net {target}: the event stream does not say its sensor size")
     return DvLiveSource(
         reader,
         name=f"{host}:{port}",
         size=SensorSize(*resolution),
         lost=f"{host}:{port}: the event stream closed (the sender stopped or the network dropped)",
+        on_release=relay.close,
+        why_lost=relay.problem,
     )
