@@ -5,10 +5,12 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from neuroclip_live.runtime.pipeline import Snapshot
+from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
 
 
 def format_rate(events_per_s: float) -> str:
+    """Fixed decimals, so the live field keeps its width (a limit is shown as typed: ``rate_limit.format_rate``)."""
     if events_per_s >= 1e6:
         return f"{events_per_s / 1e6:.2f} Mev/s"
     if events_per_s >= 1e3:
@@ -96,7 +98,7 @@ class StatusBar(QStatusBar):
         self.latency_label.setText(f"latency {st.latency_ms:.0f} ms")
         text = f"drops {st.drops:,}"
         if st.events_dropped:
-            limit = f" (limit {format_rate(st.rate_limit)})" if st.rate_limit else ""
+            limit = f" (limit {format_limit(st.rate_limit)})" if st.rate_limit else ""
             text += f" · events dropped {st.events_dropped:,}{limit}"
         self.drops_label.setText(text)
         self.drops_label.setStyleSheet(f"color: {theme.HIGHLIGHT};" if st.drops or st.events_dropped else "")
