@@ -5,7 +5,7 @@
 Each object is shown for one second on a 128 x 128 sensor and moves along a
 small triangle, one side every 100 ms (like the saccades that made N-MNIST),
 so it keeps firing ON events on its leading edges and OFF events on its
-trailing ones. The events come from ``neuroclip_live.tinyclip.synthetic.EventCameraModel``
+trailing ones. The events come from ``neuroclip_live.stream.simulator.EventCameraModel``
 (log-intensity change over a contrast threshold, per-pixel threshold
 mismatch, background noise) and are written with dv-processing, together
 with APS-like frames (the scene's intensity images at 25 fps), so the sample

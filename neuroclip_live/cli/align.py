@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from neuroclip_live.cli.arguments import add_model_arguments, model_settings, positive_int, timestep
+from neuroclip_live.cli.arguments import (
+    add_model_arguments,
+    model_settings,
+    positive_int,
+    timestep,
+)
 from neuroclip_live.errors import NeuroclipError
 
 
@@ -40,8 +45,16 @@ def run(args: argparse.Namespace) -> int:
     from neuroclip_live.model.classifier import uniform_alpha
     from neuroclip_live.model.clip_model import load_clip
     from neuroclip_live.model.label_presets import default_labels
-    from neuroclip_live.model.prompts import parse_labels, resolve_templates, text_features
-    from neuroclip_live.offline.align import AlignConfig, align_recording, pair_recording
+    from neuroclip_live.model.prompts import (
+        parse_labels,
+        resolve_templates,
+        text_features,
+    )
+    from neuroclip_live.offline.align import (
+        AlignConfig,
+        align_recording,
+        pair_recording,
+    )
     from neuroclip_live.offline.training import TrainConfig
 
     if not 0 <= args.lambda_tcka <= 100:

@@ -32,8 +32,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from neuroclip_live.model.adapter import AdapterInfo, save_adapter
     from neuroclip_live.offline.datasets import load_split, pick_shots
-    from neuroclip_live.offline.fewshot import load_text_model, split_validation, train_fewshot
-
+    from neuroclip_live.offline.fewshot import (
+        load_text_model,
+        split_validation,
+        train_fewshot,
+    )
     from neuroclip_live.runtime.outputs import check_output_file
 
     check_output_file(args.out, "--out")  # before the training, not after it

@@ -21,10 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.clip_model import ClipBackbone
-from neuroclip_live.errors import ModelError
-from neuroclip_live.model.prompts import LabelSet, TextFeatureCache, fit_labels, parse_labels_with_notes, resolve_templates
+from neuroclip_live.model.prompts import (
+    LabelSet,
+    TextFeatureCache,
+    fit_labels,
+    parse_labels_with_notes,
+    resolve_templates,
+)
 
 
 def uniform_alpha(T: int) -> np.ndarray:

@@ -26,7 +26,11 @@ import torch.nn.functional as F
 from neuroclip_live.errors import DataError, NeuroclipError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.adapter import InterTimestepAdapter
-from neuroclip_live.model.classifier import encode_frames_batched, uniform_alpha, window_logits
+from neuroclip_live.model.classifier import (
+    encode_frames_batched,
+    uniform_alpha,
+    window_logits,
+)
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.threads import torch_threads
 from neuroclip_live.offline.tcka import tcka_loss

@@ -32,7 +32,12 @@ from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD
 from neuroclip_live.offline.datasets import Sample
 from neuroclip_live.offline.evaluation import FeatureSet
-from neuroclip_live.offline.extraction import ViewJob, encode_views, frame_views, plan_views
+from neuroclip_live.offline.extraction import (
+    ViewJob,
+    encode_views,
+    frame_views,
+    plan_views,
+)
 
 log = logging.getLogger(__name__)
 

@@ -64,7 +64,11 @@ def load_text_model(
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
     from neuroclip_live.model.clip_model import load_clip
-    from neuroclip_live.model.prompts import parse_labels_with_notes, resolve_templates, text_features
+    from neuroclip_live.model.prompts import (
+        parse_labels_with_notes,
+        resolve_templates,
+        text_features,
+    )
 
     classes = default_classes
     if labels:

@@ -7,7 +7,7 @@ or colour; colour is converted to luma) and each becomes T frames of the
 The choice made here (``"saccade"``): the image is placed on the event data's
 sensor as N-MNIST placed MNIST digits (28 of 34 pixels), moved along a small
 triangle of three saccades, as N-MNIST was recorded, and seen by the project's
-event-camera model (``tinyclip.synthetic.EventCameraModel``: log-intensity
+event-camera model (``stream.simulator.EventCameraModel``: log-intensity
 change over per-pixel thresholds); the events are then cut into T frames by
 the same ``sample_frames`` that cuts real samples. Why: CLIP and the adapter
 then see images exactly as they see events (edges in ON/OFF polarity, the
@@ -34,8 +34,7 @@ from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.evaluation import FeatureSet
 from neuroclip_live.stream.framing import sample_frames
-from neuroclip_live.tinyclip.glyphs import downsample
-from neuroclip_live.tinyclip.synthetic import EventCameraModel
+from neuroclip_live.stream.simulator import EventCameraModel, downsample
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 Encoding = Literal["saccade", "repeat"]

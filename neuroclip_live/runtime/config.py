@@ -18,6 +18,7 @@ from neuroclip_live.runtime.status import PipelineConfig
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources.base import SourceSpec
 
+
 @dataclass(frozen=True)
 class WindowOptions:
     """Scripted-demo options of the window (``--screenshot``, ``--exit-after``)."""

@@ -24,7 +24,12 @@ from neuroclip_live.stream.framing import EventFramer, Frame
 from neuroclip_live.stream.noise import BackgroundActivityFilter
 from neuroclip_live.stream.queues import DropOldestQueue
 from neuroclip_live.stream.rate_limit import EventRateLimiter
-from neuroclip_live.stream.sources.base import ApsFrame, Discontinuity, EventSource, FileSource
+from neuroclip_live.stream.sources.base import (
+    ApsFrame,
+    Discontinuity,
+    EventSource,
+    FileSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,9 @@ class StreamReader:
                 log.debug("closing the source failed", exc_info=True)
 
     def _play_file(self, src: FileSource) -> None:
-        from neuroclip_live.stream.replay import Replay  # replay pacing only matters for files
+        from neuroclip_live.stream.replay import (
+            Replay,  # replay pacing only matters for files
+        )
 
         status = self._status
         with status.lock:  # controls called before the file opened went to the config

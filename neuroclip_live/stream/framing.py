@@ -17,9 +17,14 @@ from typing import Literal
 import numba
 import numpy as np
 
-from neuroclip_live.events import BACKGROUND, EVENT_DTYPE, OFF_VALUE, ON_VALUE, SensorSize
+from neuroclip_live.events import (
+    BACKGROUND,
+    EVENT_DTYPE,
+    OFF_VALUE,
+    ON_VALUE,
+    SensorSize,
+)
 from neuroclip_live.stream.frame_buffers import FramePool
-
 
 # Why a numba kernel rather than numpy or dv-processing: numpy's fancy
 # assignment on the structured array's strided x/y/p fields runs at about

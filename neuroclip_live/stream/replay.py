@@ -26,7 +26,6 @@ from neuroclip_live.events import empty_events
 from neuroclip_live.states import PlaybackState
 from neuroclip_live.stream.sources.base import Discontinuity, FileSource, PacketOrJump
 
-
 # Longest single wait: control calls and the reader's stop flag are never
 # more than this late, and an empty packet comes out at least this often.
 MAX_WAIT_S = 0.1

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.label_presets import DIGITS, SHAPES
+from neuroclip_live.stream.simulator import downsample  # noqa: F401 - part of this module's interface
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 CLASSES = DIGITS + SHAPES  # class index = position in this list
@@ -315,14 +316,6 @@ def shift(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
     if abs(dx) < w and abs(dy) < h:
         out[yd, xd] = mask[ys, xs]
     return out
-
-
-def downsample(mask: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean: a supersampled mask to sensor resolution (anti-aliased edges)."""
-    if factor == 1:
-        return mask
-    h, w = mask.shape
-    return mask.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
 def intensity(mask: np.ndarray, foreground: float, background: float) -> np.ndarray:

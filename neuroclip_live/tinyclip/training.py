@@ -30,9 +30,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neuroclip_live.tinyclip import synthetic
 from neuroclip_live.events import SensorSize
-from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor, pad_to_aspect
+from neuroclip_live.model.preprocess import (
+    OPENAI_MEAN,
+    OPENAI_STD,
+    FramePreprocessor,
+    pad_to_aspect,
+)
+from neuroclip_live.tinyclip import synthetic
 
 MODEL_NAME = "tiny-digits"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "model" / "bundled" / MODEL_NAME

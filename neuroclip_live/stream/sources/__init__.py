@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.sources.aedat import AedatFileSource
 from neuroclip_live.stream.sources.base import (
     ApsFrame,
@@ -22,13 +23,12 @@ from neuroclip_live.stream.sources.base import (
     SourceSpec,
 )
 from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.damage import quote
 from neuroclip_live.stream.sources.dat_files import DatFileSource
 from neuroclip_live.stream.sources.es_files import open_es
+from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
-from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
 # Extension -> reader, for every format in ``stream.formats`` (what each holds is said there).

@@ -31,11 +31,16 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.aedat_held_time import before_next, held_after, is_held, resumed_copy
+from neuroclip_live.stream.sources.aedat_held_time import (
+    before_next,
+    held_after,
+    is_held,
+    resumed_copy,
+)
 from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
 from neuroclip_live.stream.sources.base import ApsFrame
-from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
 from neuroclip_live.stream.sources.damage import check_size, reason_of
+from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
 from neuroclip_live.stream.sources.faery_files import is_library_error, size_mismatch
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.panics import contained_panics

@@ -23,7 +23,11 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
-from neuroclip_live.stream.sources.damage import PROPHESEE_SENSORS, check_size, implied_size
+from neuroclip_live.stream.sources.damage import (
+    PROPHESEE_SENSORS,
+    check_size,
+    implied_size,
+)
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,

@@ -35,7 +35,13 @@ from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS
 from neuroclip_live.stream.sources.csv_rows import CsvRows
-from neuroclip_live.stream.sources.damage import MAX_SENSOR, PROPHESEE_SENSORS, check_size, implied_size, reason_of
+from neuroclip_live.stream.sources.damage import (
+    MAX_SENSOR,
+    PROPHESEE_SENSORS,
+    check_size,
+    implied_size,
+    reason_of,
+)
 from neuroclip_live.stream.sources.event_checks import OUTSIDE
 from neuroclip_live.stream.sources.evt3_times import evt3_last_time
 from neuroclip_live.stream.sources.file_checks import require_readable_file
@@ -47,7 +53,6 @@ from neuroclip_live.stream.sources.recording_scan import (
     events_from_faery,
     skip_before,
 )
-
 
 _KIND = {".raw": "Prophesee EVT", ".dat": "Prophesee DAT", ".es": "Event Stream", ".csv": "CSV event"}
 # Named for faery, which otherwise guesses by magic bytes, then by a case-sensitive extension.

@@ -17,7 +17,11 @@ import dv_processing as dv
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.aedat_greeting import Greeting, GreetingError, read_greeting
+from neuroclip_live.stream.sources.aedat_greeting import (
+    Greeting,
+    GreetingError,
+    read_greeting,
+)
 from neuroclip_live.stream.sources.dv_interop import dv_error_reason
 from neuroclip_live.stream.sources.live import DvLiveSource
 from neuroclip_live.stream.sources.tcp_relay import GreetingRelay, RelayError

@@ -22,6 +22,7 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
 from neuroclip_live.stream.sources.base import FileSource
+from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
 from neuroclip_live.stream.sources.event_checks import (
     BACKWARDS,
     FIRST_OUT_X,
@@ -36,7 +37,6 @@ from neuroclip_live.stream.sources.event_checks import (
     check_events,
     new_stats,
 )
-from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
 
 # 4M events are 52 MB as EVENT_DTYPE: files up to that are decoded once and
 # kept (faery's EVT3 decode runs at about 30 Mev/s here, so a seek by
