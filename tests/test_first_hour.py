@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 
 import pytest
@@ -16,18 +15,10 @@ SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 
 
 @pytest.fixture(scope="module")
-def digits_adapter(tmp_path_factory):
+def digits_adapter(nmnist_slice, tmp_path_factory):
     """An adapter trained by ``train`` on real N-MNIST shots of 0, 1 and 7 with tiny-digits."""
-    from conftest import NMNIST
-
-    if not NMNIST.is_dir():
-        pytest.skip(f"N-MNIST samples not found at {NMNIST}")
-    root = tmp_path_factory.mktemp("nmnist3")
-    for digit in ("0", "1", "7"):
-        (root / "Train" / digit).mkdir(parents=True)
-        for f in sorted((NMNIST / "Train" / digit).iterdir())[:6]:
-            shutil.copy(f, root / "Train" / digit / f.name)
-    out = root / "digits.safetensors"
+    root = nmnist_slice  # shared by the session: the adapter is written beside it, not into it
+    out = tmp_path_factory.mktemp("digits-adapter") / "digits.safetensors"
     rc = main(["train", "--data", str(root), "--shots", "3", "--out", str(out), "--model", "tiny-digits",
                "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet", "--no-flip"])
     assert rc == 0 and out.is_file()
