@@ -127,6 +127,33 @@ def test_reused_frame_buffers_never_leak_an_old_frame_into_a_new_step():
     np.testing.assert_array_equal(view, before)
 
 
+def test_a_recycled_buffer_resets_only_what_it_painted_and_refills_when_that_overflowed():
+    """Sparse timesteps undo their own pixels, dense ones refill the buffer: both must equal a fresh frame."""
+    size = SensorSize(64, 32)  # 2048 pixels: a buffer remembers 4 painted pixels
+    rng = np.random.default_rng(3)
+    framer = EventFramer(size, TimestepRule("time", 100), T=2)
+    chunks, t0 = [], 0
+    for step in range(120):
+        n = (1, 3, 4, 5, 60, 0, 2)[step % 7]  # under, at and over what a buffer remembers; an empty step
+        t = np.sort(rng.integers(t0, t0 + 100, n))
+        chunks.append(make_events(t, rng.integers(0, 64, n), rng.integers(0, 32, n), rng.integers(0, 2, n)))
+        t0 += 100
+    events = np.concatenate(chunks)
+    held = {}
+    frames = []
+    for i in range(0, events.shape[0], 7):  # packets that cut timesteps at odd places
+        for frame in framer.frames(events[i : i + 7]):
+            frames.append((frame.t_start_us, frame.image.copy()))
+            if frame.index % 17 == 0:
+                held[frame.index] = (frame.image, frame.image.copy())  # a consumer keeps a few
+    assert len(frames) >= 100 and framer._pool.allocated < 30  # buffers were recycled
+    for start, image in frames:
+        in_step = events[(events["t"] >= start) & (events["t"] < start + 100)]
+        np.testing.assert_array_equal(image, render_frame(in_step, size), err_msg=f"step at {start} us")
+    for image, copy in held.values():
+        np.testing.assert_array_equal(image, copy)
+
+
 def test_count_cut_by_hand():
     framer = EventFramer(SIZE, TimestepRule("count", 2), T=10)
     done = framer.push(ev([(0, 0, 0, 1), (1, 1, 0, 1), (2, 2, 0, 0)]))

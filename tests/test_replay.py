@@ -236,3 +236,14 @@ def test_a_negative_speed_is_a_one_line_error(recording, speed):
         Replay(source, speed=speed)
     with pytest.raises(SourceError, match="speed"):
         Replay(source).set_speed(speed)
+
+
+def test_index_at_agrees_with_searchsorted_on_the_strided_time_field():
+    from neuroclip_live.events import index_at, make_events
+
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.integers(0, 50, 300))  # many equal times: the first of them is the answer
+    events = make_events(t, t % 7, t % 5, t % 2)
+    for query in (-1, 0, 1, 17, 25, 49, 50, 1_000):
+        assert index_at(events, query) == int(np.searchsorted(t, query, side="left"))
+    assert index_at(events[:0], 3) == 0

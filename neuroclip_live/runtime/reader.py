@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from neuroclip_live.errors import NeuroclipError, SourceDisconnected
 from neuroclip_live.runtime.stats import RateWindow
 from neuroclip_live.runtime.status import RunStatus
@@ -34,6 +32,7 @@ from neuroclip_live.stream.sources.base import (
 log = logging.getLogger(__name__)
 
 END = object()  # the last item the reader puts on the queue
+LOSSLESS_HAND_OVER = 16  # frames a lossless run hands to the worker at once
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class StreamReader:
         self._noise: BackgroundActivityFilter | None = None
         self._event_rate = RateWindow()
         self._limiter = EventRateLimiter(status.config.max_rate, auto=False)
-        self._last_data = time.monotonic()  # when a live source last sent events
+        self._last_data = time.perf_counter()  # when a live source last sent events
 
     def run(self) -> None:
         status = self._status
@@ -171,7 +170,7 @@ class StreamReader:
                 break
 
     def _go_live(self) -> None:
-        self._last_data = time.monotonic()
+        self._last_data = time.perf_counter()
         # A live view shows frames while the model loads; the worker says "live" once it is ready.
         with self._status.lock:
             loading = self._status.state == StreamState.LOADING_MODEL
@@ -188,49 +187,52 @@ class StreamReader:
             if isinstance(item, Discontinuity):
                 self._discontinuity(item)
                 continue
+            now = time.perf_counter()
+            # One lock a packet for what other threads asked (this runs up to some 10k times a second).
             with status.lock:
                 listeners = status.listeners
+                noise_request, status.noise_request = status.noise_request, None
+                state = status.state
             for listener in listeners:
                 listener(item)
-            if item.shape[0] == 0:
+            if noise_request is not None:
+                self._set_noise(noise_request[0])
+            raw = item.shape[0]
+            if raw == 0:
                 self._note_idle()
                 continue
-            now = time.perf_counter()
-            raw = item.shape[0]
             item = self._limiter.limit(item)
             self._count_events(now, raw)  # with what the limit dropped of this packet
-            item = self._filter(item)
+            if self._noise is not None:
+                item = self._noise(item)
             self._hand_over(framer.frames(item), now)
-            self._limiter.observe(time.perf_counter() - now)
-            self._note_resumed()
+            self._last_data = done = time.perf_counter()
+            self._limiter.observe(done - now)
+            if state in (StreamState.PAUSED, StreamState.NO_DATA):
+                self._note_resumed(state)
 
     def _note_idle(self) -> None:
         """A live source that sends nothing for a while says so (once), instead of looking live."""
         status = self._status
-        idle = time.monotonic() - self._last_data
+        idle = time.perf_counter() - self._last_data
         with status.lock:
             src, state, limit = status.source, status.state, status.config.no_data_after_s
         if src is not None and src.is_live and state == StreamState.LIVE and idle >= limit:
             status.set_state(StreamState.NO_DATA, f"no events from {src.name} for {idle:.0f} s")
 
-    def _note_resumed(self) -> None:
-        self._last_data = time.monotonic()
+    def _note_resumed(self, state: StreamState) -> None:
+        """Events flow again: a replay that was paused plays, a live source that had gone quiet is live."""
         with self._status.lock:
-            replay, state = self._status.replay, self._status.state
+            replay = self._status.replay
         if replay is not None and state == StreamState.PAUSED and replay.state == PlaybackState.PLAYING:
             self._status.set_state(StreamState.PLAYING)
         elif state == StreamState.NO_DATA:
             self._status.set_state(StreamState.LIVE)
 
-    def _filter(self, events: np.ndarray) -> np.ndarray:
-        status = self._status
-        with status.lock:
-            request, status.noise_request = status.noise_request, None
-            size = status.source.size if status.source is not None else None
-        if request is not None:
-            duration = request[0]
-            self._noise = BackgroundActivityFilter(size, duration) if duration and size else None
-        return self._noise(events) if self._noise is not None else events
+    def _set_noise(self, duration_us: int | None) -> None:
+        with self._status.lock:
+            size = self._status.source.size if self._status.source is not None else None
+        self._noise = BackgroundActivityFilter(size, duration_us) if duration_us and size else None
 
     def _finish_stream(self) -> None:
         assert self._framer is not None
@@ -263,7 +265,15 @@ class StreamReader:
     def _hand_over(self, frames: Iterator[Frame], ready: float) -> None:
         """Hand the frames a packet completed to the worker, in batches (one wake-up each, no ping-pong)."""
         batch: list[Frame] = []
-        max_batch = self._status.config.max_batch
+        # A lossless run hands over more at once: each hand-off wakes the worker and the consumer,
+        # and each wake-up costs more CPU than a timestep's framing. Bounded by the frame pool
+        # (frames beyond it in flight are fresh allocations); a lossy run keeps the model's batch,
+        # so that the queue drops stale frames rather than hand them over.
+        max_batch = (
+            max(self._status.config.max_batch, LOSSLESS_HAND_OVER)
+            if self._status.is_lossless
+            else self._status.config.max_batch
+        )
         for frame in frames:
             if frame.after_jump:
                 # The framer reset its window at a time jump (garbage time words): a new epoch, as a seek.

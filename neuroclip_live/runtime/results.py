@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -41,19 +41,37 @@ class ResultBuffer:
 
     def put(self, result: StepResult, wait_for_consumer: bool = False, stopped: Callable[[], bool] = bool) -> None:
         """Add a result; with ``wait_for_consumer`` wait (while someone iterates) until frames need not go."""
+        self.put_many((result,), wait_for_consumer, stopped)
+
+    def put_many(
+        self, results: Sequence[StepResult], wait_for_consumer: bool = False, stopped: Callable[[], bool] = bool
+    ) -> None:
+        """Add a batch under one lock and one wake-up (per-result hand-offs cost the worker a thread switch each).
+
+        With ``wait_for_consumer`` it waits (while someone iterates) until the whole batch fits
+        without thinning any frame.
+        """
         with self._cond:
-            while wait_for_consumer and self._consumers and len(self._items) >= self.keep_frames and not stopped():
-                self._cond.wait(0.1)
-            items = self._items
+            # A batch larger than the frames kept goes in parts, each waiting for room.
+            for first in range(0, len(results), self.keep_frames):
+                part = results[first : first + self.keep_frames]
+                room = self.keep_frames - len(part)
+                while wait_for_consumer and self._consumers and len(self._items) > room and not stopped():
+                    self._cond.wait(0.1)
+                self._append(part)
+                self._cond.notify_all()
+
+    def _append(self, results: Sequence[StepResult]) -> None:
+        items = self._items
+        for result in results:
             items.append(result)
             if len(items) > self.keep_frames:
                 older = items[-1 - self.keep_frames]
                 if older.frame.image.size:
                     items[-1 - self.keep_frames] = replace(older, frame=replace(older.frame, image=NO_IMAGE))
-            while len(items) > self.keep:
-                items.popleft()
-                self.discarded += 1
-            self._cond.notify_all()
+        while len(items) > self.keep:
+            items.popleft()
+            self.discarded += 1
 
     def end(self) -> None:
         """No more results: iterators return once they have taken what is left."""
@@ -89,11 +107,13 @@ class ResultBuffer:
     def _take(self, timeout: float | None, release: Callable[[], None]) -> Iterator[StepResult]:
         try:
             while True:
+                # Everything waiting at once: one lock and one wake-up of the worker per batch.
                 with self._cond:
                     if not self._cond.wait_for(lambda: self._items or self._ended, timeout) or not self._items:
                         return
-                    result = self._items.popleft()
+                    taken = list(self._items)
+                    self._items.clear()
                     self._cond.notify_all()
-                yield result
+                yield from taken
         finally:
             release()

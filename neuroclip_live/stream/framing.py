@@ -24,7 +24,7 @@ from neuroclip_live.events import (
     ON_VALUE,
     SensorSize,
 )
-from neuroclip_live.stream.frame_buffers import FramePool
+from neuroclip_live.stream.frame_buffers import NOT_TRACKED, FrameBuffer, FramePool
 
 # Why a numba kernel rather than numpy or dv-processing: numpy's fancy
 # assignment on the structured array's strided x/y/p fields runs at about
@@ -39,25 +39,69 @@ from neuroclip_live.stream.frame_buffers import FramePool
 # paced replay dropped its first timesteps. The signature is for contiguous (C-order) input:
 # the same loop compiled for any layout ran at 199 against 697 Mev/s.
 _EVENT_RECORD = numba.from_dtype(EVENT_DTYPE)
+_NO_END = np.iinfo(np.int64).max
+_NO_LOW = np.iinfo(np.int64).min
+
+
+@numba.njit(inline="always")
+def _stopped(events: np.ndarray, start: int, i: int, outside: int, n_dirty: int) -> tuple[int, int, int, int, int]:
+    last_t = events[i - 1].t if i > start else _NO_LOW
+    next_t = events[i].t if i < events.shape[0] else _NO_END
+    return i, outside, n_dirty, last_t, next_t
 
 
 @numba.njit(
-    numba.types.UniTuple(numba.int64, 2)(
-        numba.uint8[:, ::1], _EVENT_RECORD[::1], numba.int64, numba.int64, numba.int64, numba.int64
+    numba.types.UniTuple(numba.int64, 5)(
+        numba.uint8[:, ::1],
+        _EVENT_RECORD[::1],
+        numba.int64,
+        numba.int64,
+        numba.int64,
+        numba.int64,
+        numba.int32[::1],
+        numba.int64,
     ),
     cache=True,
     nogil=True,
 )
 def _paint_until(
-    frame: np.ndarray, events: np.ndarray, start: int, stop: int, t_low: int, t_end: int
-) -> tuple[int, int]:
+    frame: np.ndarray,
+    events: np.ndarray,
+    start: int,
+    stop: int,
+    t_low: int,
+    t_end: int,
+    dirty: np.ndarray,
+    n_dirty: int,
+) -> tuple[int, int, int, int, int]:
     """Paint ``events[start:stop]`` up to the first event at or after ``t_end`` or before ``t_low``.
 
-    Returns (that index, events outside the sensor).
+    Appends the flat index of each painted pixel to ``dirty`` from ``n_dirty`` on, while it fits
+    (``n_dirty`` -1: not tracked, or overflowed). Returns (the index it stopped at, events outside
+    the sensor, the new ``n_dirty``, the last painted event's time, the time of the event at the
+    stop index). The times come back from here because reading one field of a record array from
+    Python costs about 1.5 us, four times a timestep.
     """
     height, width = frame.shape
+    capacity = dirty.shape[0]
     outside = 0
     i = start
+    # Two copies of the loop, so that a dense timestep, once its list is full, runs the plain one:
+    # a tracking test on every event cost 18% of the paint rate.
+    while i < stop and n_dirty >= 0:
+        e = events[i]
+        if e.t >= t_end or e.t < t_low:
+            return _stopped(events, start, i, outside, n_dirty)
+        if e.x >= width or e.y >= height:
+            outside += 1
+        else:
+            frame[e.y, e.x] = ON_VALUE if e.p else OFF_VALUE
+            if n_dirty < capacity:
+                dirty[n_dirty] = np.int64(e.y) * width + e.x
+                n_dirty += 1
+            else:
+                n_dirty = NOT_TRACKED
+        i += 1
     while i < stop:
         e = events[i]
         if e.t >= t_end or e.t < t_low:
@@ -67,11 +111,11 @@ def _paint_until(
         else:
             frame[e.y, e.x] = ON_VALUE if e.p else OFF_VALUE
         i += 1
-    return i, outside
+    return _stopped(events, start, i, outside, n_dirty)
 
 
-_NO_END = np.iinfo(np.int64).max
-_NO_LOW = np.iinfo(np.int64).min
+
+_UNTRACKED = np.empty(0, dtype=np.int32)  # ``dirty`` for painting outside the pool
 
 
 def blank_frame(size: SensorSize) -> np.ndarray:
@@ -85,9 +129,9 @@ def paint_events(frame: np.ndarray, events: np.ndarray) -> int:
         return 0
     events = np.ascontiguousarray(events)  # the kernel takes C-order only; slices already are
     if frame.flags.c_contiguous:
-        return _paint_until(frame, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
+        return _paint_until(frame, events, 0, events.shape[0], _NO_LOW, _NO_END, _UNTRACKED, NOT_TRACKED)[1]
     canvas = np.ascontiguousarray(frame)
-    outside = _paint_until(canvas, events, 0, events.shape[0], _NO_LOW, _NO_END)[1]
+    outside = _paint_until(canvas, events, 0, events.shape[0], _NO_LOW, _NO_END, _UNTRACKED, NOT_TRACKED)[1]
     frame[...] = canvas
     return outside
 
@@ -158,8 +202,8 @@ class EventFramer:
     consumer with a bounded queue holds only a few at a time). With the time rule a timestep
     completes when an event at or past its end arrives. A gap shorter than ``T`` timesteps gives
     its empty frames; a longer one (a pause of the scene, or garbage time words in a damaged file
-    jumping 7e13 us ahead), or time running back past the window, is a time jump: the window resets once, as after a seek, the next
-    timestep starts at the next event and its frame says ``after_jump``.
+    jumping 7e13 us ahead), or time running back past the window, is a time jump: the window resets
+    once, as after a seek, the next timestep starts at the next event and its frame says ``after_jump``.
 
     Frame buffers come from a ``FramePool``: a frame's image is never repainted while anything
     still holds it.
@@ -172,8 +216,11 @@ class EventFramer:
         self.rule = rule
         self.T = T
         self.window: deque[Frame] = deque(maxlen=T)
-        # The window, a queue, a batch and the GUI's copies: twice T plus a margin covers them.
-        self._pool = FramePool(size, 2 * T + 16)
+        # Frames in flight: the window (T), the reader's hand-off and the worker queue (up to 20 in
+        # a lossless run), the results kept with their image (16), a consumer's batch of them (16)
+        # and the GUI's copies (T). Buffers are made as needed up to this; beyond it a frame is a
+        # fresh allocation, which cost 116 us a frame at 346x260 when the pool was 2T + 16.
+        self._pool = FramePool(size, 2 * T + 56)
         self.outside_events = 0  # events whose x/y lay outside the sensor (skipped)
         self.skipped_steps = 0  # empty timesteps not emitted (inside time jumps)
         self.jumps = 0  # time jumps that reset the window
@@ -184,13 +231,15 @@ class EventFramer:
         self.window.clear()
         self._index = 0
         self._frame: np.ndarray | None = None
+        self._buffer: FrameBuffer | None = None  # the open timestep's pooled buffer (holds ``_frame``)
         self._start: int | None = None  # start of the current timestep (time rule: boundary)
         self._count = 0
         self._last_t = 0
         self._jumped = False
 
     def _open(self, t_start: int) -> None:
-        self._frame = self._pool.take()
+        self._buffer = self._pool.take()
+        self._frame = self._buffer.image  # held here too: the pool sees it in use
         self._start = t_start
         self._count = 0
 
@@ -200,18 +249,24 @@ class EventFramer:
         self._jumped = False
         self._index += 1
         self.window.append(frame)
-        self._frame = None
+        self._frame = self._buffer = None
         return frame
 
-    def _paint(self, events: np.ndarray, start: int, stop: int, t_end: int, t_low: int = _NO_LOW) -> int:
-        """Paint ``events[start:stop]`` in [t_low, t_end) into the open timestep; the index it stopped at."""
-        assert self._frame is not None
-        cut, outside = _paint_until(self._frame, events, start, stop, t_low, t_end)
+    def _paint(self, events: np.ndarray, start: int, stop: int, t_end: int, t_low: int = _NO_LOW) -> tuple[int, int]:
+        """Paint ``events[start:stop]`` in [t_low, t_end) into the open timestep.
+
+        Returns the index it stopped at and that event's time (``_NO_END`` past the packet's end).
+        """
+        buf = self._buffer
+        assert buf is not None and self._frame is not None
+        cut, outside, buf.n_dirty, last_t, next_t = _paint_until(
+            self._frame, events, start, stop, t_low, t_end, buf.dirty, buf.n_dirty
+        )
         if cut > start:
             self.outside_events += outside
             self._count += cut - start
-            self._last_t = int(events[cut - 1]["t"])
-        return cut
+            self._last_t = last_t
+        return cut, next_t
 
     def push(self, events: np.ndarray) -> list[Frame]:
         """Add a packet (time-ordered); return the frames it completed, oldest first."""
@@ -229,34 +284,34 @@ class EventFramer:
     def _push_count(self, events: np.ndarray) -> Iterator[Frame]:
         n = self.rule.size
         i, total = 0, events.shape[0]
+        t_next = int(events["t"][0])
         while i < total:
             if self._frame is None:
-                self._open(int(events[i]["t"]))
-            i = self._paint(events, i, min(total, i + n - self._count), _NO_END)
+                self._open(t_next)
+            i, t_next = self._paint(events, i, min(total, i + n - self._count), _NO_END)
             if self._count == n:
                 yield self._close(self._last_t)
 
     def _push_time(self, events: np.ndarray) -> Iterator[Frame]:
         dt = self.rule.size
         i, total = 0, events.shape[0]
+        t_next = int(events["t"][0])  # the time of events[i], from the kernel after each paint
         if self._frame is None:
-            self._open(int(events[0]["t"]))
+            self._open(t_next)
         while True:
             assert self._start is not None
-            t_i = int(events[i]["t"])
-            if t_i < self._start - self.T * dt:
+            if t_next < self._start - self.T * dt:
                 # Time ran back past the whole window (after a wild time word): a jump too.
                 if self._count:
                     yield self._close(self._start + dt)
-                self._jump(t_i)
+                self._jump(t_next)
             end = self._start + dt
-            i = self._paint(events, i, total, end, self._start - self.T * dt)
+            i, t_next = self._paint(events, i, total, end, self._start - self.T * dt)
             if i == total:
                 return
-            if int(events[i]["t"]) < end:
+            if t_next < end:
                 continue  # time ran back past the window: the check above makes it a jump
             yield self._close(end)
-            t_next = int(events[i]["t"])
             gap = (t_next - end) // dt  # empty timesteps between this one and the next event
             if gap >= self.T:
                 # A time jump: every frame of the window would be empty; start again instead.
@@ -279,7 +334,7 @@ class EventFramer:
     def flush(self) -> Frame | None:
         """Close the current partial timestep (end of a file); None when it holds no events."""
         if self._frame is None or self._count == 0:
-            self._frame = None
+            self._frame = self._buffer = None
             return None
         assert self._start is not None
         end = self._start + self.rule.size if self.rule.mode == "time" else self._last_t

@@ -79,8 +79,9 @@ class EventRateLimiter:
     @property
     def rate_limit(self) -> float | None:
         """The budget in force, events per wall-clock second; None when nothing limits."""
-        limits = [r for r in (self.max_rate, self._auto_rate) if r is not None]
-        return min(limits) if limits else None
+        if self._auto_rate is None or self.max_rate is None:
+            return self.max_rate if self._auto_rate is None else self._auto_rate
+        return min(self.max_rate, self._auto_rate)
 
     @property
     def _stream_per_wall(self) -> float:

@@ -277,7 +277,8 @@ class Replay:
     def _take_controls(self) -> tuple[PlaybackState, float, int | None]:
         """State, speed and a pending seek (taken, and the clock re-anchored there), in one step."""
         with self._lock:
-            self._wake.clear()
+            if self._wake.is_set():  # clear() takes the event's own lock: not once a packet for nothing
+                self._wake.clear()
             seek_to, self._seek_to = self._seek_to, None
             if seek_to is not None:
                 self._anchor(seek_to)

@@ -8,14 +8,18 @@ import numpy as np
 
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import FileSource
-
-PACKET_EVENTS = 10_000  # as the in-memory file sources hand them out
+from neuroclip_live.stream.sources.recording_scan import (
+    ARRAY_PACKET_EVENTS,
+    array_packets,
+)
 
 
 class MemorySource(FileSource):
     """Time-ordered ``EVENT_DTYPE`` events handed out in fixed-size packets."""
 
-    def __init__(self, events: np.ndarray, size: SensorSize, name: str = "memory", packet: int = PACKET_EVENTS) -> None:
+    def __init__(
+        self, events: np.ndarray, size: SensorSize, name: str = "memory", packet: int = ARRAY_PACKET_EVENTS
+    ) -> None:
         if events.shape[0] == 0:
             raise ValueError("a memory source needs at least one event")
         self._events = events
@@ -36,8 +40,4 @@ class MemorySource(FileSource):
         return int(self._events["t"][0]), int(self._events["t"][-1])
 
     def packets_from(self, start_us: int | None = None) -> Iterator[np.ndarray]:
-        events = self._events
-        if start_us is not None:
-            events = events[int(np.searchsorted(events["t"], start_us, side="left")) :]
-        for i in range(0, events.shape[0], self._packet):
-            yield events[i : i + self._packet]
+        return array_packets(self._events, start_us, self._packet)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroclip_live.errors import SourceError
-from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
+from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate, index_at
 from neuroclip_live.stream.sources.base import FileSource
 from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
 from neuroclip_live.stream.sources.event_checks import (
@@ -80,7 +80,7 @@ def events_from_faery(chunk: np.ndarray) -> np.ndarray:
 def array_packets(events: np.ndarray, start_us: int | None, packet: int = ARRAY_PACKET_EVENTS) -> Iterator[np.ndarray]:
     """Packets of a time-ordered in-memory recording, from ``start_us`` on."""
     if start_us is not None:
-        events = events[int(np.searchsorted(events["t"], start_us, side="left")) :]
+        events = events[index_at(events, start_us) :]
     for i in range(0, events.shape[0], packet):
         yield events[i : i + packet]
 
@@ -93,7 +93,7 @@ def skip_before(chunks: Iterator[np.ndarray], start_us: int | None) -> Iterator[
     for chunk in chunks:
         if chunk.shape[0] == 0 or chunk["t"][-1] < start_us:
             continue
-        yield chunk[int(np.searchsorted(chunk["t"], start_us, side="left")) :]
+        yield chunk[index_at(chunk, start_us) :]
         break
     yield from chunks
 
