@@ -8,13 +8,17 @@ back by dv-processing). Figures, in Mev/s:
 - ``ingest_*``: the project's ``open_file`` plus reading every packet as EVENT_DTYPE;
 - ``faery_evt3``: faery's own decode of the same file (iterate its chunks);
 - ``dv_aedat4``: dv-processing's sequential read plus ``.numpy()``;
-- ``memcpy``: copying the same number of EVENT_DTYPE bytes once, the physical reference.
+- ``memcpy``: copying the same number of EVENT_DTYPE bytes once, the physical reference;
+- ``first_frame_big_evt*_s``: seconds from opening a ~1 GB EVT file (the 4M-event body repeated,
+  256 MB with ``--quick``) to its first frame out of the pipeline: big files stream, so this
+  should not grow with the size. ``big_evt_gb`` gives the size.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +30,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.bench_io import _median_seconds  # noqa: E402
 from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
+from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from neuroclip_live.stream.sources import open_file  # noqa: E402
 
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
@@ -63,6 +68,42 @@ def _dv(path: Path) -> int:
     return n
 
 
+def _body_repeated(path: Path, out: Path, size_bytes: int) -> int:
+    """``path``'s EVT header, then its body repeated up to ``size_bytes``; returns the size written."""
+    data = path.read_bytes()
+    header = 0
+    for line in data.splitlines(keepends=True):
+        if not line.startswith(b"%"):
+            break
+        header += len(line)
+    body = data[header:]
+    with out.open("wb") as f:
+        f.write(data[:header])
+        for _ in range(max(size_bytes // len(body), 1)):
+            f.write(body)
+    return out.stat().st_size
+
+
+def _first_frame_s(path: Path) -> float:
+    t0 = time.perf_counter()
+    with Pipeline(lambda: open_file(str(path)), PipelineConfig(speed=1.0)) as pipeline:
+        next(iter(pipeline.results(timeout=60)))
+        return time.perf_counter() - t0
+
+
+def _big_file_figures(events: np.ndarray, dims: tuple[int, int], tmp: Path, quick: bool) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for version in ("evt3", "evt2"):
+        small = tmp / f"small_{version}.raw"
+        faery.events_stream_from_array(events, dims).to_file(small, version=version)
+        big = tmp / f"big_{version}.raw"
+        figures["big_evt_gb"] = _body_repeated(small, big, (256 if quick else 1024) << 20) / 1e9
+        _first_frame_s(small)  # imports and kernels
+        figures[f"first_frame_big_{version}_s"] = _first_frame_s(big)
+        big.unlink()
+    return figures
+
+
 def _memcpy_mev_s(n: int, repeats: int) -> float:
     src = np.ones(n * EVENT_DTYPE.itemsize, np.uint8)
     dst = np.empty_like(src)
@@ -88,6 +129,8 @@ def collect(quick: bool = False) -> dict[str, float]:
                 assert got == n, f"{label} read {got} of {n} events"
                 figures[f"{label}_mev_s"] = n / _median_seconds(lambda read=read: read(path), repeats) / 1e6
             figures[f"ingest_{key}_ratio"] = figures[f"ingest_{key}_mev_s"] / figures[f"{library_key}_mev_s"]
+            if key == "evt3":
+                figures.update(_big_file_figures(events, dims, Path(tmp), quick))
         if n:
             figures["memcpy_mev_s"] = _memcpy_mev_s(n, repeats)
     return figures

@@ -247,3 +247,23 @@ def test_index_at_agrees_with_searchsorted_on_the_strided_time_field():
     for query in (-1, 0, 1, 17, 25, 49, 50, 1_000):
         assert index_at(events, query) == int(np.searchsorted(t, query, side="left"))
     assert index_at(events[:0], 3) == 0
+
+
+def test_a_seek_past_the_known_end_of_a_file_still_being_ranged_is_kept():
+    from neuroclip_live.events import make_events
+    from neuroclip_live.stream.sources.memory import MemorySource
+
+    class StillRanging(MemorySource):  # a big file whose end is still being found in the background
+        @property
+        def time_range(self) -> tuple[int, int]:
+            return (0, 1_000)
+
+        @property
+        def time_range_complete(self) -> bool:
+            return False
+
+    t = np.arange(0, 10_000, 10)
+    replay = Replay(StillRanging(make_events(t, t % 7, t % 5, t % 2), SensorSize(8, 8)), speed=0)
+    replay.seek(5_000)
+    packets = [p for p in replay.packets() if not isinstance(p, Discontinuity)]
+    assert int(concatenate(packets)["t"][0]) == 5_000  # not clamped to the 1 ms known so far

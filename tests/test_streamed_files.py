@@ -65,14 +65,38 @@ def test_a_damaged_streamed_file_skips_its_bad_packet_and_never_hands_it_to_dv(t
 
 
 
-def test_streamed_evt3_time_range_from_its_time_words_spans_wraps_and_t0(tmp_path):
+@pytest.mark.parametrize("version", ["evt3", "evt2"])
+def test_a_streamed_evt_file_opens_without_a_pass_and_finds_its_time_range(tmp_path, version):
     # 40 s: the 24-bit EVT 3.0 time wraps twice; faery's writer stores a t0 offset in the header.
     size = SensorSize(640, 480)
     events = random_events(50_000, size, t0=5_000_000, duration_us=40_000_000, seed=8)
-    path = write_with_faery(tmp_path / "long.raw", events, size, version="evt3")
+    path = write_with_faery(tmp_path / "long.raw", events, size, version=version)
     streamed = FaeryFileSource(path, in_memory_max_events=1_000)
     assert not streamed.in_memory and streamed.event_count == 0
+    # EVT 2.0 reads its end from the tail at once; EVT 3.0 passes over its time words meanwhile.
+    assert streamed.time_range[0] == int(events["t"][0])
+    assert streamed.wait_for_time_range(10)
     assert streamed.time_range == (int(events["t"][0]), int(events["t"][-1]))
     middle = int(events["t"][30_000])
     assert events_equal(read_all(streamed, middle), events[events["t"] >= middle])
     assert events_equal(read_all(streamed), events) and streamed.event_count == events.shape[0]
+    streamed.close()
+
+
+def test_the_evt3_time_word_pass_publishes_a_growing_range_block_by_block(tmp_path, monkeypatch):
+    import neuroclip_live.stream.sources.evt_times as evt_times
+
+    size = SensorSize(320, 240)
+    events = random_events(40_000, size, t0=0, duration_us=60_000_000, seed=9)
+    path = write_with_faery(tmp_path / "blocks.raw", events, size, version="evt3")
+    monkeypatch.setattr(evt_times, "_BLOCK_WORDS", 4_096)  # many blocks in a small file
+    header = 0
+    for line in path.read_bytes().splitlines(keepends=True):  # the '%' lines, then the words
+        if not line.startswith(b"%"):
+            break
+        header += len(line)
+    seen: list[int] = []
+    words = evt_times.Evt3TimeWords(path, header, seen.append)
+    assert words.run() == int(events["t"][-1]) and words.done.is_set()
+    assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == int(events["t"][-1])
+    assert seen[len(seen) // 2] > 16_777_216  # past the first wrap of the 24-bit time, counted

@@ -100,10 +100,9 @@ class Replay:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._clock: Clock = clock if clock is not None else MonotonicClock(self._wake)
-        self._time_range = source.time_range
         self._state = PlaybackState.PLAYING
         self._seek_to: int | None = None
-        self._position = self._time_range[0]
+        self._position = self.time_range[0]
         self._paused_at = self._position  # stream time where a pause froze the replay clock
         self._stream_anchor = self._position  # the replay clock read this stream time ...
         self._wall_anchor = 0.0  # ... at this clock time
@@ -121,7 +120,8 @@ class Replay:
 
     @property
     def time_range(self) -> tuple[int, int]:
-        return self._time_range
+        """The source's, read each time: a big file's end may still be being found."""
+        return self._source.time_range
 
     @property
     def speed(self) -> float:
@@ -148,9 +148,14 @@ class Replay:
             self._wake.set()
 
     def seek(self, t_us: int) -> None:
-        """Continue from ``t_us`` (clamped to the time range); paused stays paused."""
-        first, last = self._time_range
-        t = min(max(int(t_us), first), last)
+        """Continue from ``t_us`` (clamped to the time range); paused stays paused.
+
+        While a big file's end is still being found, a seek past what is known so far is kept.
+        """
+        first, last = self.time_range
+        t = max(int(t_us), first)
+        if self._source.time_range_complete:
+            t = min(t, last)
         with self._lock:
             self._seek_to = t
             self._position = t
@@ -209,7 +214,7 @@ class Replay:
                 start, self._seek_to = self._seek_to, None
                 jump = Discontinuity("seek", start)
             else:
-                start = self._time_range[0]
+                start = self.time_range[0]
                 jump = Discontinuity("seek", start) if self._state == PlaybackState.ENDED else None
             if self._state != PlaybackState.PAUSED:
                 self._state = PlaybackState.PLAYING
@@ -254,7 +259,7 @@ class Replay:
                         if at_end == "loop":
                             pieces.close()
                             pieces = self._pieces(None)
-                            yield Discontinuity("loop", self._time_range[0])
+                            yield Discontinuity("loop", self.time_range[0])
                             last_out = self._clock.now()
                         continue
                 wait = self._wait_s(state, speed, pending)
@@ -310,7 +315,7 @@ class Replay:
             if not self._loop:
                 self._state = PlaybackState.ENDED
                 return "end"
-            first = self._time_range[0]
+            first = self.time_range[0]
             self._position = first
             self._anchor(first)
             return "loop"

@@ -100,7 +100,16 @@ class FileSource(EventSource):
     @property
     @abstractmethod
     def time_range(self) -> tuple[int, int]:
-        """(first, last) event timestamp in microseconds."""
+        """(first, last) event timestamp in microseconds; may grow while ``time_range_complete`` is False."""
+
+    @property
+    def time_range_complete(self) -> bool:
+        """Whether ``time_range`` is final (a big file's end may still be being found in the background)."""
+        return True
+
+    def wait_for_time_range(self, timeout: float | None = None) -> bool:
+        """Wait until ``time_range`` is final (at most ``timeout`` seconds); whether it is."""
+        return self.time_range_complete
 
     @abstractmethod
     def packets_from(self, start_us: int | None = None) -> Iterator[np.ndarray]:

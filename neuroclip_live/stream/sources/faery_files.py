@@ -43,7 +43,7 @@ from neuroclip_live.stream.sources.damage import (
     reason_of,
 )
 from neuroclip_live.stream.sources.event_checks import OUTSIDE
-from neuroclip_live.stream.sources.evt3_times import evt3_last_time
+from neuroclip_live.stream.sources.evt_times import Evt3TimeWords, evt2_last_time
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.panics import contained_panics, guarded
 from neuroclip_live.stream.sources.recording_scan import (
@@ -148,6 +148,7 @@ class FaeryFileSource(ScannedFileSource):
         self._decode_path = self.path
         self._copy: tempfile._TemporaryFileWrapper | None = None
         self._layout: tuple[int, str | None] = (0, None)
+        self._time_words: Evt3TimeWords | None = None
         declared = self._prepare()
         stream = self._open()
         if declared is None and stream.dimensions() != _SIZE_UNKNOWN:
@@ -177,10 +178,14 @@ class FaeryFileSource(ScannedFileSource):
             )
 
     def _start_streaming(self, stream: faery.FiniteEventsStream, size: SensorSize) -> bool:
-        """Stream a big EVT 3.0 file: its first time from the first chunk, its last from the time words."""
+        """Stream a big EVT file: its first time from the first chunk, its last from the time words.
+
+        EVT 2.0 gives its last time in its tail; EVT 3.0 needs a pass over its time words, which runs
+        in the background while the file plays (the range grows until it ends).
+        """
         header, version = self._layout
-        if version not in ("3", "3.0"):
-            return False  # the time words are read for EVT 3.0 only: others are scanned
+        if version not in ("2", "2.0", "3", "3.0"):
+            return False  # other layouts are scanned
         try:
             with contained_panics():
                 first = next(faery_chunks(stream), None)
@@ -188,14 +193,36 @@ class FaeryFileSource(ScannedFileSource):
             if not is_library_error(err):
                 raise
             return False
-        last = evt3_last_time(self.path, header)
-        if first is None or last is None:
+        if first is None:
             return False
-        self._streamed_range = (int(first["t"][0]), max(last, int(first["t"][-1])))
+        first_t, first_last = int(first["t"][0]), int(first["t"][-1])
+        if version.startswith("2"):
+            last = evt2_last_time(self.path, header)
+            if last is None:
+                return False
+            self._streamed_range = (first_t, max(last, first_last))
+        else:
+            self._streamed_range = (first_t, first_last)
+
+            def grow(reached: int) -> None:
+                self._streamed_range = (first_t, max(reached, first_last))
+
+            self._time_words = Evt3TimeWords(self.path, header, grow)
+            self._time_words.start()
         self._scan = RecordingScan(self._bounds, keep_max_events=0)
         self._size = size
         self._events = None
         return True
+
+    @property
+    def time_range_complete(self) -> bool:
+        """False while the background pass over a big EVT 3.0 file's time words still runs."""
+        return self._time_words is None or self._time_words.done.is_set() or self._passed
+
+    def wait_for_time_range(self, timeout: float | None = None) -> bool:
+        if self._time_words is not None:
+            self._time_words.done.wait(timeout)
+        return self.time_range_complete
 
     def _rescan_csv_by_hand(self, refused: RecordingScan, in_memory_max_events: int) -> RecordingScan:
         """faery stopped at a row: read every row that parses instead (see ``csv_rows``)."""
@@ -319,6 +346,8 @@ class FaeryFileSource(ScannedFileSource):
     # -- FileSource ----------------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._time_words is not None:
+            self._time_words.stop()
         if self._copy is not None:
             self._copy.close()
             self._copy = None
