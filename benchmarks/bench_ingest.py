@@ -32,6 +32,7 @@ from benchmarks.bench_io import _median_seconds  # noqa: E402
 from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
 from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from neuroclip_live.stream.sources import open_file  # noqa: E402
+from neuroclip_live.stream.sources.prophesee_raw import prophesee_layout  # noqa: E402
 
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
 MIN_EVENTS = 4_000_000
@@ -71,11 +72,7 @@ def _dv(path: Path) -> int:
 def _body_repeated(path: Path, out: Path, size_bytes: int) -> int:
     """``path``'s EVT header, then its body repeated up to ``size_bytes``; returns the size written."""
     data = path.read_bytes()
-    header = 0
-    for line in data.splitlines(keepends=True):
-        if not line.startswith(b"%"):
-            break
-        header += len(line)
+    header = prophesee_layout(path, ".raw")[0]
     body = data[header:]
     with out.open("wb") as f:
         f.write(data[:header])

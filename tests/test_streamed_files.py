@@ -84,19 +84,15 @@ def test_a_streamed_evt_file_opens_without_a_pass_and_finds_its_time_range(tmp_p
 
 
 def test_the_evt3_time_word_pass_publishes_a_growing_range_block_by_block(tmp_path, monkeypatch):
-    import neuroclip_live.stream.sources.evt_times as evt_times
+    import neuroclip_live.stream.sources.prophesee_raw as prophesee_raw
 
     size = SensorSize(320, 240)
     events = random_events(40_000, size, t0=0, duration_us=60_000_000, seed=9)
     path = write_with_faery(tmp_path / "blocks.raw", events, size, version="evt3")
-    monkeypatch.setattr(evt_times, "_BLOCK_WORDS", 4_096)  # many blocks in a small file
-    header = 0
-    for line in path.read_bytes().splitlines(keepends=True):  # the '%' lines, then the words
-        if not line.startswith(b"%"):
-            break
-        header += len(line)
+    monkeypatch.setattr(prophesee_raw, "_BLOCK_WORDS", 4_096)  # many blocks in a small file
+    header = prophesee_raw.prophesee_layout(path, ".raw")[0]
     seen: list[int] = []
-    words = evt_times.Evt3TimeWords(path, header, seen.append)
+    words = prophesee_raw.Evt3TimeWords(path, header, seen.append)
     assert words.run() == int(events["t"][-1]) and words.done.is_set()
     assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == int(events["t"][-1])
     assert seen[len(seen) // 2] > 16_777_216  # past the first wrap of the 24-bit time, counted

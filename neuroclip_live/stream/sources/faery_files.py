@@ -43,7 +43,7 @@ from neuroclip_live.stream.sources.damage import (
     reason_of,
 )
 from neuroclip_live.stream.sources.event_checks import OUTSIDE
-from neuroclip_live.stream.sources.evt_times import Evt3TimeWords, evt2_last_time
+from neuroclip_live.stream.sources.prophesee_raw import Evt3TimeWords, evt2_last_time, prophesee_layout
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.panics import contained_panics, guarded
 from neuroclip_live.stream.sources.recording_scan import (
@@ -271,7 +271,7 @@ class FaeryFileSource(ScannedFileSource):
             return self._prepare_csv()
         if self.suffix in (".raw", ".dat"):
             self._options["dimensions_fallback"] = _SIZE_UNKNOWN
-            header, version, trailing = _prophesee_layout(self.path, self.suffix)
+            header, version, trailing = prophesee_layout(self.path, self.suffix)
             self._layout = (header, version)
             if not header:
                 # Without a header faery would guess EVT 3.0 and decode anything, garbage included.
@@ -391,31 +391,3 @@ def _csv_declared_size(x_cell: str, y_cell: str) -> SensorSize | None:
     except (IndexError, ValueError):
         return None
 
-
-def _prophesee_layout(path: Path, suffix: str) -> tuple[int, str | None, int]:
-    """(header bytes, EVT version the header names, bytes after the last whole record) of a .raw or .dat file.
-
-    Read by hand because faery exposes neither: the version is needed to refuse
-    EVT 2.1 before faery panics on it, and a partial last record is the one sign
-    that a recording was cut short. A header of 0 bytes means there is none.
-    """
-    header = 0
-    version = None
-    with path.open("rb") as f:
-        while (line := f.readline(1024)).startswith(b"%"):
-            header += len(line)
-            words = line[1:].replace(b";", b" ").split()
-            if len(words) >= 2 and words[0].lower() in (b"evt", b"format"):
-                version = words[1].decode("ascii", errors="replace").lower().removeprefix("evt")
-        if header == 0:
-            return 0, None, 0
-        record = {"2": 4, "2.0": 4, "2.1": 8}.get(version or "", 2)  # EVT 3.0 words are 2 bytes
-        data_start = header
-        if suffix == ".dat":
-            # DAT: after the text header, one byte of event type and one of event size.
-            f.seek(header)
-            type_and_size = f.read(2)
-            record = type_and_size[1] if len(type_and_size) == 2 and type_and_size[1] else 8
-            data_start += 2
-            version = None
-    return header, version, max(path.stat().st_size - data_start, 0) % record

@@ -1,4 +1,7 @@
-"""The time range of a big Prophesee ``.raw`` file without decoding it, for streaming.
+"""What is read of Prophesee ``.raw`` / ``.dat`` files by hand: their layout, and a big file's time range.
+
+faery exposes neither. The layout (header size, EVT version, a cut-short last record) is needed
+to refuse EVT 2.1 before faery panics on it and to say a recording was cut short.
 
 faery decodes a whole file to know its last timestamp. A recording that is streamed (decoded
 once, as it plays) still wants its time range, for the seek bar and for seeking, so:
@@ -9,7 +12,7 @@ once, as it plays) still wants its time range, for the seek bar and for seeking,
 - EVT 3.0: 16-bit words; 0x8 gives the 12 high bits of a 24-bit microsecond time that wraps
   every 16.8 s, 0x6 the 12 low bits. Counting the wraps needs every time word, so one numba
   pass reads them all (about 30x faster than decoding the events, but still a pass over the
-  file: ~1 s a GB here). It runs in the background (``Evt3TimeWords``): playback starts at
+  file: 1-2 s a GB here). It runs in the background (``Evt3TimeWords``): playback starts at
   once and the range grows as the pass goes, exact once it ends.
 
 Faery's writer stores times after a ``t0`` offset named in the header; both add it back.
@@ -29,6 +32,33 @@ log = logging.getLogger(__name__)
 
 _BLOCK_WORDS = 1 << 22  # 8 MB of EVT 3.0 a block: the range is published after each
 _EVT2_TAIL_BYTES = 1 << 16  # first look; doubled until a time word is found
+
+
+def prophesee_layout(path: Path, suffix: str) -> tuple[int, str | None, int]:
+    """(header bytes, EVT version the header names, bytes after the last whole record) of a .raw or .dat file.
+
+    A header of 0 bytes means there is none.
+    """
+    header = 0
+    version = None
+    with path.open("rb") as f:
+        while (line := f.readline(1024)).startswith(b"%"):
+            header += len(line)
+            words = line[1:].replace(b";", b" ").split()
+            if len(words) >= 2 and words[0].lower() in (b"evt", b"format"):
+                version = words[1].decode("ascii", errors="replace").lower().removeprefix("evt")
+        if header == 0:
+            return 0, None, 0
+        record = {"2": 4, "2.0": 4, "2.1": 8}.get(version or "", 2)  # EVT 3.0 words are 2 bytes
+        data_start = header
+        if suffix == ".dat":
+            # DAT: after the text header, one byte of event type and one of event size.
+            f.seek(header)
+            type_and_size = f.read(2)
+            record = type_and_size[1] if len(type_and_size) == 2 and type_and_size[1] else 8
+            data_start += 2
+            version = None
+    return header, version, max(path.stat().st_size - data_start, 0) % record
 
 
 def header_t0(path: Path, data_start: int) -> int:
