@@ -219,6 +219,9 @@ def test_playback_bar_seeks_and_follows_the_stream(qtbot):
     bar.show_position(1_500_000, (1_000_000, 3_000_000))
     assert bar.slider.value() == 2_500
     assert bar.time_label.text() == "0:00.500 / 0:02.000"
+    bar.show_position(5_000_000, (1_000_000, 3_000_000), final=False)  # a big file's end still being found
+    assert bar.time_label.text() == "0:04.000 / ≥0:04.000" and bar.slider.value() == 10_000
+    bar.show_position(1_500_000, (1_000_000, 3_000_000))
     with qtbot.waitSignal(bar.seekRequested) as sig:
         bar.seek_to_fraction(0.75)
     assert sig.args == [2_500_000]

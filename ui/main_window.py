@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self._show_model_hint(snap)
         if snap.time_range is not None:
             self.playback.set_mode("file")
-            self.playback.show_position(snap.position_us, snap.time_range)
+            self.playback.show_position(snap.position_us, snap.time_range, snap.time_range_final)
             if snap.state in (StreamState.PLAYING, StreamState.PAUSED):
                 self.playback.set_playing(snap.state == StreamState.PLAYING)
             elif snap.state == StreamState.ENDED:

@@ -108,11 +108,16 @@ class PlaybackBar(QWidget):
         self.play_button.setText("Pause" if playing else "Play")
         self.play_button.blockSignals(False)
 
-    def show_position(self, position_us: int | None, time_range: tuple[int, int] | None) -> None:
+    def show_position(
+        self, position_us: int | None, time_range: tuple[int, int] | None, final: bool = True
+    ) -> None:
+        """Follow the stream; ``final`` False: the end of a big file is still being found, so the range is a floor."""
         if time_range is None or position_us is None:
             return
-        self._range = time_range
         t0, t1 = time_range
+        if not final:
+            t1 = max(t1, position_us)
+        self._range = (t0, t1)
         if self._pending_seek_us is not None:
             # Hold the slider where the user put it until the stream has caught up.
             if abs(position_us - self._pending_seek_us) > 200_000:
@@ -123,7 +128,9 @@ class PlaybackBar(QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(round(min(max(frac, 0.0), 1.0) * _SLIDER_STEPS))
             self.slider.blockSignals(False)
-        self.time_label.setText(f"{format_time(position_us - t0)} / {format_time(t1 - t0)}")
+        at_least = "" if final else "≥"
+        self.time_label.setText(f"{format_time(position_us - t0)} / {at_least}{format_time(t1 - t0)}")
+        self.time_label.setToolTip("" if final else "The end of this big recording is still being found")
 
     # -------------------------------------------------------------- requests
     def seek_to_fraction(self, frac: float) -> None:

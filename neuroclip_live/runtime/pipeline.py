@@ -215,6 +215,7 @@ class Pipeline:
                 is_live=bool(src is not None and src.is_live),
                 position_us=replay.position_us if replay is not None else None,
                 time_range=replay.time_range if replay is not None else None,
+                time_range_final=replay is None or replay.time_range_complete,
                 frame=frame,
                 window=list(status.window),
                 aps=None,

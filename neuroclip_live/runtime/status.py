@@ -81,6 +81,7 @@ class Snapshot:
     stats: PipelineStats
     model_state: ModelState = ModelState.NONE
     notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
+    time_range_final: bool = True  # False while a big file's end is still being found (the range grows)
 
 
 class RunStatus:

@@ -124,6 +124,10 @@ class Replay:
         return self._source.time_range
 
     @property
+    def time_range_complete(self) -> bool:
+        return self._source.time_range_complete
+
+    @property
     def speed(self) -> float:
         return self._speed
 
@@ -154,7 +158,7 @@ class Replay:
         """
         first, last = self.time_range
         t = max(int(t_us), first)
-        if self._source.time_range_complete:
+        if self.time_range_complete:
             t = min(t, last)
         with self._lock:
             self._seek_to = t
