@@ -8,6 +8,8 @@ back by dv-processing). Figures, in Mev/s:
 - ``ingest_*``: the project's ``open_file`` plus reading every packet as EVENT_DTYPE;
 - ``faery_evt3``: faery's own decode of the same file (iterate its chunks);
 - ``dv_aedat4``: dv-processing's sequential read plus ``.numpy()``;
+- ``ingest_*_ratio``: the project's speed as a fraction of the library's, the median over reads made
+  back to back (so a change in the machine's load does not land on one side only);
 - ``memcpy``: copying the same number of EVENT_DTYPE bytes once, the physical reference;
 - ``first_frame_big_evt*_s``: seconds from opening a ~1 GB EVT file (the 4M-event body repeated,
   256 MB with ``--quick``) to its first frame out of the pipeline: big files stream, so this
@@ -16,9 +18,11 @@ back by dv-processing). Figures, in Mev/s:
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +39,7 @@ from neuroclip_live.stream.sources import open_file  # noqa: E402
 from neuroclip_live.stream.sources.prophesee_raw import prophesee_layout  # noqa: E402
 
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
+Reader = Callable[[Path], int]
 MIN_EVENTS = 4_000_000
 
 
@@ -101,6 +106,27 @@ def _big_file_figures(events: np.ndarray, dims: tuple[int, int], tmp: Path, quic
     return figures
 
 
+def _paired(path: Path, n: int, ours: tuple[str, Reader], theirs: tuple[str, Reader], repeats: int) -> dict[str, float]:
+    """Both reads of ``path``, alternated; the ratio is the median of back-to-back pairs.
+
+    Why pairs: on a shared machine the load changes within seconds, and two medians taken
+    one after the other compared different loads (the EVT3 ratio swung 0.43-0.70 that way).
+    """
+    for label, read in (ours, theirs):
+        got = read(path)  # warm the page cache and any compile
+        assert got == n, f"{label} read {got} of {n} events"
+    seconds: dict[str, list[float]] = {ours[0]: [], theirs[0]: []}
+    for _ in range(repeats):
+        for label, read in (ours, theirs):
+            start = time.perf_counter()
+            read(path)
+            seconds[label].append(time.perf_counter() - start)
+    figures = {f"{label}_mev_s": n / statistics.median(s) / 1e6 for label, s in seconds.items()}
+    pairs = [b / a for a, b in zip(seconds[ours[0]], seconds[theirs[0]], strict=True)]
+    figures[f"{ours[0]}_ratio"] = statistics.median(pairs)
+    return figures
+
+
 def _memcpy_mev_s(n: int, repeats: int) -> float:
     src = np.ones(n * EVENT_DTYPE.itemsize, np.uint8)
     dst = np.empty_like(src)
@@ -108,7 +134,7 @@ def _memcpy_mev_s(n: int, repeats: int) -> float:
 
 
 def collect(quick: bool = False) -> dict[str, float]:
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         pairs = (("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"), ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"))
@@ -121,11 +147,7 @@ def collect(quick: bool = False) -> dict[str, float]:
             path = Path(tmp) / f"big{suffix}"
             faery.events_stream_from_array(events, dims).to_file(path)
             n = events.shape[0]
-            for label, read in ((f"ingest_{key}", _ingest), (library_key, library)):
-                got = read(path)  # warm the page cache and any compile
-                assert got == n, f"{label} read {got} of {n} events"
-                figures[f"{label}_mev_s"] = n / _median_seconds(lambda read=read: read(path), repeats) / 1e6
-            figures[f"ingest_{key}_ratio"] = figures[f"ingest_{key}_mev_s"] / figures[f"{library_key}_mev_s"]
+            figures.update(_paired(path, n, (f"ingest_{key}", _ingest), (library_key, library), repeats))
             if key == "evt3":
                 figures.update(_big_file_figures(events, dims, Path(tmp), quick))
         if n:
