@@ -190,10 +190,10 @@ def test_new_labels_mid_stream_reencode_only_the_text():
 
 def test_set_templates_recomputes_the_text():
     clf = StreamingClassifier(tiny_backbone(), LABELS, T=T)
-    before = clf._text.clone()
+    before = clf.text_features.clone()
     clf.set_templates("cifar10dvs")
     assert clf.templates == ("A low quality stick figure of the object {}.",)
-    assert not torch.allclose(before, clf._text)
+    assert not torch.allclose(before, clf.text_features)
     # NeuroCLIP's N-MNIST template is longer than the tiny model's 16-token context: refused, nothing changed.
     with pytest.raises(LabelError, match="no room"):
         clf.set_templates("nmnist")
@@ -253,7 +253,7 @@ def test_window_probs_batched_matches_the_classifier():
     samples = [event_frames(T, seed=30 + i) for i in range(3)]
     clf = StreamingClassifier(backbone, LABELS, T=T)
     feats = torch.stack([backbone.encode_frames(s) for s in samples])  # (B, T, C)
-    probs = window_probs(feats, clf._text, None, backbone.logit_scale)
+    probs = window_probs(feats, clf.text_features, None, backbone.logit_scale)
     for i, s in enumerate(samples):
         np.testing.assert_allclose(probs[i].numpy(), clf.batch_forward(s), atol=1e-5)
 

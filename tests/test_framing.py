@@ -146,7 +146,7 @@ def test_a_recycled_buffer_resets_only_what_it_painted_and_refills_when_that_ove
             frames.append((frame.t_start_us, frame.image.copy()))
             if frame.index % 17 == 0:
                 held[frame.index] = (frame.image, frame.image.copy())  # a consumer keeps a few
-    assert len(frames) >= 100 and framer._pool.allocated < 30  # buffers were recycled
+    assert len(frames) >= 100 and framer.buffers_allocated < 30  # buffers were recycled
     for start, image in frames:
         in_step = events[(events["t"] >= start) & (events["t"] < start + 100)]
         np.testing.assert_array_equal(image, render_frame(in_step, size), err_msg=f"step at {start} us")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from neuroclip_live import defaults
 from neuroclip_live.cli.arguments import (
     add_model_arguments,
     model_settings,
@@ -27,8 +28,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--file", required=True, metavar="REC", help="a recording with frames and events (.aedat4)")
     p.add_argument("--out", required=True, metavar="PATH", help="adapter file to write (.safetensors)")
-    p.add_argument("--timestep", type=timestep, default="30ms", help="'30ms' or '2000ev' (default 30ms)")
-    p.add_argument("-T", type=positive_int, default=10, help="timesteps a training window (default 10)")
+    p.add_argument(
+        "--timestep", type=timestep, default=defaults.TIMESTEP, help=f"'30ms' or '2000ev' (default {defaults.TIMESTEP})"
+    )
+    p.add_argument(
+        "-T", type=positive_int, default=defaults.T, help=f"timesteps a training window (default {defaults.T})"
+    )
     p.add_argument("--epochs", type=positive_int, default=200, help="passes over the windows (default 200)")
     p.add_argument("--lambda-tcka", type=float, default=1.0, metavar="λ", help="weight of the TCKA loss (default 1)")
     p.add_argument("--train-share", type=float, default=0.7, help="first share of the timesteps trained on; the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from neuroclip_live import defaults
 from neuroclip_live.cli.arguments import add_model_arguments, positive_int
 
 if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
 
 def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> None:
     p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
-    p.add_argument("-T", type=positive_int, default=10, help="frames a sample (default 10)")
+    p.add_argument("-T", type=positive_int, default=defaults.T, help=f"frames a sample (default {defaults.T})")
     p.add_argument(
         "--cut", choices=("count", "time"), default="count",
         help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",

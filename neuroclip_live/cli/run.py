@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from neuroclip_live import __version__
+from neuroclip_live import defaults
 from neuroclip_live.cli.arguments import (
     add_model_arguments,
     event_rate,
@@ -55,9 +56,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
         "(events beyond it are dropped)",
     )
-    p.add_argument("--timestep", type=timestep, default="30ms", help="'30ms' or '2000ev'")
-    p.add_argument("-T", type=positive_int, default=10, help="timesteps in the window (default 10)")
-    p.add_argument("--speed", type=speed, default=1.0, help="replay speed factor; 0 = as fast as possible")
+    p.add_argument("--timestep", type=timestep, default=defaults.TIMESTEP, help="'30ms' or '2000ev'")
+    p.add_argument("-T", type=positive_int, default=defaults.T, help=f"timesteps in the window (default {defaults.T})")
+    p.add_argument("--speed", type=speed, default=defaults.SPEED, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--loop", action="store_true", help="replay the file again and again")
     p.add_argument(
         "--max-rate",

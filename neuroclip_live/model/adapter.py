@@ -21,6 +21,7 @@ import snntorch as snn
 import torch
 from torch import nn
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 
 ADAPTER_FORMAT = 1
@@ -120,7 +121,7 @@ class AdapterInfo:
     embed_dim: int
     classes: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
-    T: int = 10
+    T: int = defaults.T
     timestep: str = ""  # the framer's rule, e.g. "30ms" or "2000ev"
     alpha: list[float] | None = None
     ratio: float = 0.6

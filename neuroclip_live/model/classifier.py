@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.clip_model import ClipBackbone
@@ -117,7 +118,7 @@ class StreamingClassifier:
         self,
         backbone: ClipBackbone,
         labels: str | Sequence[str],
-        T: int = 10,
+        T: int = defaults.T,
         alpha: Sequence[float] | np.ndarray | str | Path | None = None,
         adapter: InterTimestepAdapter | None = None,
         templates: str | Sequence[str] | None = None,
@@ -142,6 +143,11 @@ class StreamingClassifier:
         self.set_labels(labels)
 
     # ------------------------------------------------------------------ settings
+
+    @property
+    def text_features(self) -> torch.Tensor:
+        """The labels' text features (N, C), normalised: what each frame's feature is compared with."""
+        return self._text
 
     def set_labels(self, labels: str | Sequence[str]) -> LabelSet:
         """New labels (text or list); re-encodes only labels not seen before. Returns the labels and notes."""

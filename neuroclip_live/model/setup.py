@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import AdapterInfo, load_adapter, read_adapter_info
 from neuroclip_live.model.classifier import StreamingClassifier
@@ -91,7 +92,7 @@ def build_classifier(
     weights: str | None = None,
     device: str | None = None,
     labels: str | Sequence[str] | None = None,
-    T: int = 10,
+    T: int = defaults.T,
     templates: str | Sequence[str] | None = None,
     ensemble: bool = True,
     alpha_path: str | None = None,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import DataError, NeuroclipError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.adapter import InterTimestepAdapter
@@ -37,8 +38,6 @@ from neuroclip_live.offline.tcka import tcka_loss
 from neuroclip_live.offline.training import TrainConfig, optimiser_for
 from neuroclip_live.stream.framing import EventFramer, TimestepRule
 from neuroclip_live.stream.sources import SourceSpec, open_source
-
-DEFAULT_TIMESTEP = TimestepRule("time", 30_000)
 
 
 @dataclass
@@ -64,8 +63,12 @@ def nearest_index(sorted_t: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(np.abs(t - sorted_t[left]) <= np.abs(sorted_t[right] - t), left, right)
 
 
-def pair_recording(path: str | Path, rule: TimestepRule = DEFAULT_TIMESTEP) -> PairedRecording:
-    """Cut a recording into timesteps and pair each with its nearest APS frame; DataError when it has no frames."""
+def pair_recording(path: str | Path, rule: TimestepRule | None = None) -> PairedRecording:
+    """Cut a recording into timesteps (by default ``defaults.TIMESTEP``) and pair each with its nearest APS frame.
+
+    DataError when it has no frames.
+    """
+    rule = rule if rule is not None else TimestepRule.default()
     with open_source(SourceSpec("file", str(path))) as src:
         aps = list(getattr(src, "aps_frames", []))
         if not aps:
@@ -108,7 +111,7 @@ def _align_training() -> TrainConfig:
 class AlignConfig:
     """Training settings: NeuroCLIP's optimiser (``TrainConfig``, more epochs), T, and the TCKA weight."""
 
-    T: int = 10
+    T: int = defaults.T
     lambda_tcka: float = 1.0
     train: TrainConfig = field(default_factory=_align_training)
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from neuroclip_live import defaults
 from neuroclip_live.model.classifier import window_probs
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.datasets import Sample
@@ -45,7 +46,7 @@ class FeatureSet:
 def extract_features(
     backbone: ClipBackbone,
     samples: Sequence[Sample],
-    T: int = 10,
+    T: int = defaults.T,
     cut: Cut = "count",
     views: int = 1,
     augment: bool = False,

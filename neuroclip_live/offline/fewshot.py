@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.datasets import take_per_class
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class FewShotSettings:
     """How samples become features and how the adapter is trained."""
 
-    T: int = 10
+    T: int = defaults.T
     cut: str = "count"  # "count": T equal event counts (the paper's N-MNIST setting); "time": T equal times
     seed: int = 0
     batch_size: int = 256

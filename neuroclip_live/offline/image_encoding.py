@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.classifier import encode_frames_batched
@@ -171,7 +172,7 @@ def encode_images(
     backbone: ClipBackbone,
     images: ImageSet,
     size: SensorSize,
-    T: int = 10,
+    T: int = defaults.T,
     encoding: Encoding = "saccade",
     views: int = 1,
     seed: int = 0,

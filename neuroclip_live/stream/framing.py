@@ -17,6 +17,7 @@ from typing import Literal
 import numba
 import numpy as np
 
+from neuroclip_live import defaults
 from neuroclip_live.events import (
     BACKGROUND,
     EVENT_DTYPE,
@@ -175,6 +176,11 @@ class TimestepRule:
         scale = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}[unit]
         return cls("time", int(round(value * scale)))
 
+    @classmethod
+    def default(cls) -> TimestepRule:
+        """The rule a run uses unless told otherwise (``defaults.TIMESTEP``)."""
+        return cls.parse(defaults.TIMESTEP)
+
     def __str__(self) -> str:
         if self.mode == "count":
             return f"{self.size}ev"
@@ -209,7 +215,7 @@ class EventFramer:
     still holds it.
     """
 
-    def __init__(self, size: SensorSize, rule: TimestepRule, T: int = 10) -> None:
+    def __init__(self, size: SensorSize, rule: TimestepRule, T: int = defaults.T) -> None:
         if T < 1:
             raise ValueError("T must be at least 1")
         self.size = size
@@ -225,6 +231,11 @@ class EventFramer:
         self.skipped_steps = 0  # empty timesteps not emitted (inside time jumps)
         self.jumps = 0  # time jumps that reset the window
         self.reset()
+
+    @property
+    def buffers_allocated(self) -> int:
+        """Frame buffers made so far: it stops growing once frames are recycled."""
+        return self._pool.allocated
 
     def reset(self) -> None:
         """Forget the current timestep and the window (after a seek, loop or source change)."""

@@ -18,6 +18,8 @@ import re
 
 import numpy as np
 
+from neuroclip_live import defaults
+
 # Tokens carried from one packet to the next, in stream time: enough to absorb packets cut at
 # odd places, too little to let a burst through after a quiet spell.
 CARRY_US = 2_000
@@ -58,7 +60,7 @@ def format_rate(rate: float) -> str:
 class EventRateLimiter:
     """Subsamples packets evenly down to a budget (fixed, learnt, or the lower of both), counting drops."""
 
-    def __init__(self, max_rate: float | None = None, auto: bool = True, speed: float = 1.0) -> None:
+    def __init__(self, max_rate: float | None = None, auto: bool = True, speed: float = defaults.SPEED) -> None:
         if max_rate is not None and not 0 < max_rate <= MAX_RATE:
             raise ValueError("max_rate must be above 0 and at most 100Gev/s")
         self.max_rate = max_rate

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neuroclip_live import defaults
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.preprocess import (
     OPENAI_MEAN,
@@ -172,7 +173,9 @@ def class_text_features(model, tokenizer, names: list[str], templates: list[str]
 
 
 @torch.no_grad()
-def evaluate_nmnist(model, tokenizer, root: Path, T: int = 10, templates: list[str] | None = None, batch: int = 500) -> dict:
+def evaluate_nmnist(
+    model, tokenizer, root: Path, T: int = defaults.T, templates: list[str] | None = None, batch: int = 500
+) -> dict:
     """Zero-shot top-1 on N-MNIST-layout data (``root/<split>/<digit>/*.bin``): T count-cut frames, logits summed.
 
     A stand-in until the project's evaluation harness exists.
@@ -309,7 +312,8 @@ def report_nmnist(out: Path, root: Path) -> None:
     t0 = time.time()
     for name, templates in [("single prompt", EVAL_TEMPLATES), ("ensemble", [t.replace("{d}", "{}") for t in synthetic.DIGIT_TEMPLATES if "{d}" in t])]:
         r = evaluate_nmnist(model, tokenizer, root, templates=templates)
-        print(f"N-MNIST zero-shot ({name}, n={r['n']}, T=10 count, summed logits): top-1 {r['top1']:.3f}", flush=True)
+        summary = f"N-MNIST zero-shot ({name}, n={r['n']}, T={defaults.T} count, summed logits)"
+        print(f"{summary}: top-1 {r['top1']:.3f}", flush=True)
         print(f"  per class: {r['per_class']}", flush=True)
         print(f"  confusion (rows true 0-9, columns predicted): {r['confusion']}", flush=True)
     print(f"evaluation took {time.time() - t0:.0f} s", flush=True)
