@@ -19,7 +19,8 @@ import time
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources.memory import MemorySource
 
@@ -34,7 +35,7 @@ def synthetic_events(n: int, duration_us: int, size: SensorSize = SIZE, seed: in
 
 def run_pipeline(events: np.ndarray, step_us: int, size: SensorSize = SIZE) -> tuple[float, int]:
     """Seconds from start to the last result, and the number of results."""
-    config = PipelineConfig(rule=TimestepRule("time", step_us), speed=0)
+    config = RunConfig(rule=TimestepRule("time", step_us), speed=0)
     pipeline = Pipeline(lambda: MemorySource(events, size), config)
     t0 = time.perf_counter()
     pipeline.start()

@@ -34,7 +34,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.bench_io import _median_seconds  # noqa: E402
 from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from neuroclip_live.runtime.config import RunConfig  # noqa: E402
+from neuroclip_live.runtime.pipeline import Pipeline  # noqa: E402
 from neuroclip_live.stream.sources import open_file  # noqa: E402
 from neuroclip_live.stream.sources.prophesee_raw import prophesee_layout  # noqa: E402
 
@@ -88,7 +89,7 @@ def _body_repeated(path: Path, out: Path, size_bytes: int) -> int:
 
 def _first_frame_s(path: Path) -> float:
     t0 = time.perf_counter()
-    with Pipeline(lambda: open_file(str(path)), PipelineConfig(speed=1.0)) as pipeline:
+    with Pipeline(lambda: open_file(str(path)), RunConfig(speed=1.0)) as pipeline:
         next(iter(pipeline.results(timeout=60)))
         return time.perf_counter() - t0
 

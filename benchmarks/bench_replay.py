@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroclip_live.stream.framing import TimestepRule
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.stream.sources import open_source
 from neuroclip_live.stream.sources.base import SourceSpec
 
@@ -26,7 +27,7 @@ SAMPLE = ROOT / "recordings" / "sample.aedat4"
 DIGITS = [str(d) for d in range(10)] + ["circle", "square", "star", "triangle"]
 
 
-def _run(path: Path, config: PipelineConfig, loader=None, max_seconds: float | None = None) -> dict[str, float]:
+def _run(path: Path, config: RunConfig, loader=None, max_seconds: float | None = None) -> dict[str, float]:
     spec = SourceSpec("file", str(path))
     pipeline = Pipeline(lambda: open_source(spec), config, loader)
     latencies: list[float] = []
@@ -74,18 +75,18 @@ def collect(quick: bool = False) -> dict[str, float]:
     for tag, path in files:
         if not path.is_file():
             continue
-        r = _run(path, PipelineConfig(rule=rule, speed=0))
+        r = _run(path, RunConfig(rule=rule, speed=0))
         out[f"replay_frames_{tag}_mev_s"] = r["mev_s"]
         out[f"replay_frames_{tag}_steps_s"] = r["steps_s"]
     if SAMPLE.is_file():
-        r = _run(SAMPLE, PipelineConfig(rule=rule, speed=0), _tiny_loader)
+        r = _run(SAMPLE, RunConfig(rule=rule, speed=0), _tiny_loader)
         out["replay_tiny_speed0_steps_s"] = r["steps_s"]
-        r = _run(SAMPLE, PipelineConfig(rule=rule, speed=1), _tiny_loader, max_seconds=2 if quick else 6)
+        r = _run(SAMPLE, RunConfig(rule=rule, speed=1), _tiny_loader, max_seconds=2 if quick else 6)
         out["replay_tiny_speed1_latency_p50_ms"] = r["latency_p50_ms"]
         out["replay_tiny_speed1_latency_p95_ms"] = r["latency_p95_ms"]
         out["replay_tiny_speed1_drops"] = r["drops"]
         out["replay_tiny_speed1_steps"] = r["steps"]
-        r = _run(SAMPLE, PipelineConfig(rule=rule, speed=1), _rn50_loader, max_seconds=2 if quick else 6)
+        r = _run(SAMPLE, RunConfig(rule=rule, speed=1), _rn50_loader, max_seconds=2 if quick else 6)
         out["replay_rn50_speed1_steps_s"] = r["steps_s"]
         out["replay_rn50_speed1_latency_p50_ms"] = r["latency_p50_ms"]
         out["replay_rn50_speed1_latency_p95_ms"] = r["latency_p95_ms"]

@@ -53,9 +53,9 @@ def _child_headless(args: argparse.Namespace) -> int:
     from neuroclip_live.stream.sources import open_source
 
     config = _config(args)
-    labels = config.initial_labels()
-    loader = config.classifier_loader(labels) if config.wants_model(labels) else None
-    pipeline = Pipeline(lambda: open_source(config.source), config.pipeline_config(), loader).start()
+    controls = config.initial_controls()
+    loader = config.classifier_loader(controls) if config.wants_model(controls.labels) else None
+    pipeline = Pipeline(lambda: open_source(config.source), config, loader).start()
     latencies: list[float] = []  # one float a timestep: 8 bytes, a few MB over an hour
     pipeline.wait_model()
     t0 = time.monotonic()

@@ -12,7 +12,9 @@ import pytest
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, make_events
 from neuroclip_live.stream.framing import TimestepRule
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.runtime.config import PipelineTuning, RunConfig
+from neuroclip_live.runtime.controls import Controls, ControlsModel
+from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.sources.base import Discontinuity, EventSource
 
@@ -102,7 +104,7 @@ def test_slow_worker_drops_oldest_frames_and_never_stalls_the_reader():
     items = [packet(i * 10) for i in range(n_packets)]  # 10 events a packet, one frame a packet
     src = ScriptedLiveSource(items)
     clf = FakeClassifier(delay_s=0.02)
-    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, max_pending=3, max_batch=2)
+    cfg = RunConfig(rule=TimestepRule("count", 10), T=4, tuning=PipelineTuning(max_pending=3, max_batch=2))
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         # The reader gets through every packet quickly although the model is slow.
         assert run_until(p, lambda: p.snapshot().stats.events_total == n_packets * 10, timeout=5)
@@ -122,7 +124,7 @@ def test_lossless_mode_scores_every_frame():
     items = [packet(i * 10) for i in range(40)]
     src = ScriptedLiveSource(items)
     clf = FakeClassifier(delay_s=0.005)
-    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, max_pending=2, lossless=True)
+    cfg = RunConfig(rule=TimestepRule("count", 10), T=4, lossless=True, tuning=PipelineTuning(max_pending=2))
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 40)
     assert p.snapshot().stats.drops == 0
@@ -132,7 +134,7 @@ def test_discontinuity_resets_classifier_between_the_right_frames():
     items = [packet(0), packet(10), Discontinuity("seek", 5000), packet(5000)]
     src = ScriptedLiveSource(items)
     clf = FakeClassifier()
-    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, lossless=True)
+    cfg = RunConfig(rule=TimestepRule("count", 10), T=4, lossless=True)
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 3)
     # The worker first warms the model up on one blank frame of the sensor's size, then resets.
@@ -160,11 +162,11 @@ def test_labels_change_takes_effect_on_the_next_timestep():
 
     src = GatedSource([])
     clf = FakeClassifier()
-    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4)
+    cfg = RunConfig(rule=TimestepRule("count", 10), T=4)
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 1)
         assert p.snapshot().result.scores.labels == ["a", "b"]
-        p.set_labels(["cat", "dog", "car"])
+        p.controls.update(labels=("cat", "dog", "car"))
         gate.set()
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 2)
         assert p.snapshot().result.scores.labels == ["cat", "dog", "car"]
@@ -181,7 +183,7 @@ def test_disconnect_shows_state_and_reconnects():
             raise SourceError("no camera connected")
         return ScriptedLiveSource([packet(100), packet(110)])
 
-    cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, reconnect_interval_s=0.05)
+    cfg = RunConfig(rule=TimestepRule("count", 10), T=4, tuning=PipelineTuning(reconnect_interval_s=0.05))
     with Pipeline(open_source, cfg, None) as p:
         assert run_until(p, lambda: p.state == StreamState.LIVE and len(opened) == 3, timeout=5)
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 3, timeout=5)
@@ -201,7 +203,7 @@ def test_model_load_error_is_a_state_not_a_crash():
         raise ModelError("no weights for RN50: pass --weights PATH")
 
     src = ScriptedLiveSource([packet(0)])
-    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), broken) as p:
+    with Pipeline(lambda: src, RunConfig(rule=TimestepRule("count", 10)), broken) as p:
         assert run_until(p, lambda: p.state == "error")
         assert "no weights" in p.message
 
@@ -209,7 +211,7 @@ def test_model_load_error_is_a_state_not_a_crash():
 def test_stop_is_prompt_even_while_the_worker_is_busy():
     src = ScriptedLiveSource([packet(i * 10) for i in range(50)])
     clf = FakeClassifier(delay_s=0.2)
-    p = Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), lambda: clf).start()
+    p = Pipeline(lambda: src, RunConfig(rule=TimestepRule("count", 10)), lambda: clf).start()
     assert run_until(p, lambda: p.snapshot().stats.steps_total >= 1)
     t0 = time.monotonic()
     assert p.stop(timeout=2.0)
@@ -224,8 +226,8 @@ def test_packet_listeners_see_raw_packets_and_noise_filter_applies(noise_us):
     t = np.arange(20) * 10_000
     lonely = make_events(t, t // 10_000 % SIZE.width, (t // 10_000 * 2) % SIZE.height, 1)
     src = ScriptedLiveSource([lonely])
-    cfg = PipelineConfig(rule=TimestepRule("count", 5), noise_filter_us=noise_us)
-    p = Pipeline(lambda: src, cfg, None)
+    cfg = RunConfig(rule=TimestepRule("count", 5))
+    p = Pipeline(lambda: src, cfg, None, controls=ControlsModel(Controls(noise_filter_us=noise_us)))
     p.add_packet_listener(lambda item: seen.append(item))
     with p:
         assert run_until(p, lambda: p.snapshot().stats.events_total == 20)
@@ -254,9 +256,9 @@ def test_refused_label_edit_keeps_the_old_labels_and_says_why():
             yield from super().packets()
 
     clf = StrictClassifier()
-    with Pipeline(lambda: GatedSource([]), PipelineConfig(rule=TimestepRule("count", 10)), lambda: clf) as p:
+    with Pipeline(lambda: GatedSource([]), RunConfig(rule=TimestepRule("count", 10)), lambda: clf) as p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 1)
-        p.set_labels([" , "])
+        p.controls.update(labels=(" , ",))
         gate.set()
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 2)
         snap = p.snapshot()
@@ -273,7 +275,7 @@ def test_live_state_waits_for_the_model_then_reads_live():
         return FakeClassifier()
 
     src = ScriptedLiveSource([packet(0)])
-    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), slow_model) as p:
+    with Pipeline(lambda: src, RunConfig(rule=TimestepRule("count", 10)), slow_model) as p:
         assert run_until(p, lambda: p.snapshot().stats.events_total == 10)
         snap = p.snapshot()
         assert snap.state == "loading model" and snap.model_state == "loading"
@@ -291,7 +293,8 @@ def test_listeners_get_reconnect_markers():
             return ScriptedLiveSource([packet(0), SourceDisconnected("gone")])
         return ScriptedLiveSource([packet(100)])
 
-    p = Pipeline(open_source, PipelineConfig(rule=TimestepRule("count", 10), reconnect_interval_s=0.05), None)
+    cfg = RunConfig(rule=TimestepRule("count", 10), tuning=PipelineTuning(reconnect_interval_s=0.05))
+    p = Pipeline(open_source, cfg, None)
     p.add_packet_listener(seen.append)
     with p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 2, timeout=5)
@@ -303,8 +306,10 @@ def test_file_replay_can_start_at_a_given_time(nmnist_root):
     from neuroclip_live.stream.sources.nmnist import NmnistFileSource
 
     path = sorted((nmnist_root / "Train" / "2").iterdir())[0]
-    cfg = PipelineConfig(rule=TimestepRule("time", 10_000), speed=0, start_us=150_000)
-    with Pipeline(lambda: NmnistFileSource(path), cfg, None) as p:
+    cfg = RunConfig(rule=TimestepRule("time", 10_000), speed=0)
+    p = Pipeline(lambda: NmnistFileSource(path), cfg, None)
+    assert p.seek(150_000)  # before the start: the replay starts there
+    with p:
         results = list(p.results(timeout=10))
     assert results and results[0].frame.t_start_us >= 150_000
     events = NmnistFileSource(path).events
@@ -313,10 +318,12 @@ def test_file_replay_can_start_at_a_given_time(nmnist_root):
 
 def test_live_sources_cannot_pause_or_seek_and_say_so():
     src = ScriptedLiveSource([packet(0)])
-    with Pipeline(lambda: src, PipelineConfig(rule=TimestepRule("count", 10)), None) as p:
+    with Pipeline(lambda: src, RunConfig(rule=TimestepRule("count", 10)), None) as p:
         assert run_until(p, lambda: p.state == "live")
-        assert p.pause() is False and p.seek(0) is False and p.set_loop(True) is False
-        assert "live source cannot" in p.snapshot().notice
+        assert p.seek(0) is False
+        assert "live source cannot seek" in p.snapshot().notice
+        p.controls.update(paused=True, loop=True)
+        assert p.snapshot().notice == "a live source cannot loop or pause or resume"
         assert p.state == "live"
 
 
@@ -330,13 +337,14 @@ def test_pause_and_seek_before_the_file_opens_are_kept(nmnist_root):
         opened.wait(5)  # the controls below arrive before the reader has a replay
         return NmnistFileSource(path)
 
-    cfg = PipelineConfig(rule=TimestepRule("time", 10_000), speed=0)
+    cfg = RunConfig(rule=TimestepRule("time", 10_000), speed=0)
     with Pipeline(slow_open, cfg, None) as p:
-        assert p.seek(200_000) and p.pause()
+        assert p.seek(200_000)
+        p.controls.update(paused=True)
         opened.set()
         assert run_until(p, lambda: p.state == "paused")
         time.sleep(0.1)
         assert p.snapshot().stats.steps_total == 0
-        assert p.resume()
+        p.controls.update(paused=False)
         results = list(p.results(timeout=10))
     assert results and results[0].frame.t_start_us >= 200_000

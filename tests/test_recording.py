@@ -137,7 +137,7 @@ def test_a_write_error_keeps_what_was_written(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("No space left on device\nstack trace...")
 
-    monkeypatch.setattr("neuroclip_live.stream.recording._to_event_store", fail)
+    monkeypatch.setattr("neuroclip_live.stream.recording.to_event_store", fail)
     rec.write(second)
     assert not rec.close()
     assert rec.error == "recording to broken.aedat4 stopped: No space left on device"

@@ -94,9 +94,8 @@ def test_a_gap_in_the_recording_gives_empty_packets_at_least_every_100ms(tmp_pat
 
 def test_pause_holds_the_stream_and_resume_continues_where_it_stopped(recording):
     source, events = recording
-    replay = Replay(source, clock=None)
-    clock = ScriptedClock({0.3: replay.pause, 0.8: replay.resume})
-    replay._clock = clock  # noqa: SLF001 - the actions need the replay, the replay needs the clock
+    clock = ScriptedClock({0.3: lambda: replay.pause(), 0.8: lambda: replay.resume()})  # the replay made next
+    replay = Replay(source, clock=clock)
     out, while_paused = [], []
     for item in replay.packets():
         if replay.state == PAUSED:
@@ -152,10 +151,10 @@ def test_seek_gives_a_discontinuity_then_the_events_from_there(recording):
 
 def test_seek_while_paused_jumps_but_stays_paused(recording):
     source, events = recording
-    replay = Replay(source, clock=None)
     target = int(events["t"][25_000])
-    clock = ScriptedClock({0.1: replay.pause, 0.2: lambda: replay.seek(target), 0.5: replay.resume})
-    replay._clock = clock  # noqa: SLF001
+    actions = {0.1: lambda: replay.pause(), 0.2: lambda: replay.seek(target), 0.5: lambda: replay.resume()}
+    clock = ScriptedClock(actions)  # the replay, made next, is what the actions act on
+    replay = Replay(source, clock=clock)
     items = list(replay.packets())
     jumps = [i for i, item in enumerate(items) if isinstance(item, Discontinuity)]
     assert [items[i] for i in jumps] == [Discontinuity("seek", target)]
@@ -187,7 +186,6 @@ def test_loop_restarts_with_a_discontinuity(recording):
 
 def test_set_loop_off_and_set_speed_mid_stream(recording):
     source, events = recording
-    replay = Replay(source, speed=1.0, loop=True, clock=None)
     switched = []
 
     def faster_and_once():
@@ -196,7 +194,7 @@ def test_set_loop_off_and_set_speed_mid_stream(recording):
         replay.set_loop(False)
 
     clock = ScriptedClock({0.5: faster_and_once})
-    replay._clock = clock  # noqa: SLF001
+    replay = Replay(source, speed=1.0, loop=True, clock=clock)
     items = list(replay.packets())
     assert not any(isinstance(i, Discontinuity) for i in items)
     assert events_equal(events_of(items), events)

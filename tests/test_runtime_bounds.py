@@ -12,7 +12,8 @@ from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.headless import SourceStateLines, result_record
-from neuroclip_live.runtime.pipeline import Pipeline, PipelineConfig
+from neuroclip_live.runtime.config import PipelineTuning, RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources import open_source
@@ -31,7 +32,8 @@ def sample_events():
 def test_nobody_draining_results_keeps_a_bounded_history_with_frames_only_for_the_newest():
     """The GUI never iterates results(): a whole replay at speed 0 must not pile up frames."""
     events, size = sample_events()
-    config = PipelineConfig(rule=TimestepRule("time", 1_000), speed=0, keep_results=50, keep_result_frames=4)
+    tuning = PipelineTuning(keep_results=50, keep_result_frames=4)
+    config = RunConfig(rule=TimestepRule("time", 1_000), speed=0, tuning=tuning)
     with Pipeline(lambda: MemorySource(events, size), config) as p:
         assert run_until(p, lambda: p.state == StreamState.ENDED, timeout=60)
         steps = p.snapshot().stats.steps_total
@@ -45,7 +47,8 @@ def test_nobody_draining_results_keeps_a_bounded_history_with_frames_only_for_th
 
 def test_a_consumer_of_a_lossless_run_gets_every_frame_even_when_slow():
     events, size = sample_events()
-    config = PipelineConfig(rule=TimestepRule("time", 30_000), speed=0, keep_results=8, keep_result_frames=2)
+    tuning = PipelineTuning(keep_results=8, keep_result_frames=2)
+    config = RunConfig(rule=TimestepRule("time", 30_000), speed=0, tuning=tuning)
     p = Pipeline(lambda: MemorySource(events, size), config)
     consumer = p.results(timeout=10)  # a consumer from before the start, as headless does
     with p:
@@ -64,7 +67,7 @@ def test_a_time_jump_in_a_recording_resets_once_instead_of_rendering_the_gap():
     half = damaged.shape[0] // 2
     damaged["t"][half:] += 70_000_000_000_000
     clf = FakeClassifier()
-    config = PipelineConfig(rule=TimestepRule("time", 30_000), T=10, speed=0)
+    config = RunConfig(rule=TimestepRule("time", 30_000), T=10, speed=0)
     with Pipeline(lambda: MemorySource(damaged, size), config, lambda: clf) as p:
         results = list(p.results(timeout=10))
     intact = int(np.ceil((events["t"][-1] - events["t"][0] + 1) / 30_000))
@@ -82,7 +85,7 @@ def test_a_live_source_at_10x_the_max_rate_is_subsampled_and_counted():
     for i, pk in enumerate(packets):
         pk["t"] = i * 2_000 + np.arange(pk.shape[0]) // 10  # 2,000 us per packet
     source = ScriptedLiveSource(packets)
-    config = PipelineConfig(rule=TimestepRule("time", 1_000), max_rate=1e6, auto_rate_limit=False)
+    config = RunConfig(rule=TimestepRule("time", 1_000), max_rate=1e6, tuning=PipelineTuning(auto_rate_limit=False))
     with Pipeline(lambda: source, config) as p:
         assert run_until(p, lambda: p.snapshot().stats.events_total == 400_000)
         assert run_until(p, lambda: p.snapshot().stats.steps_total + p.dropped >= 38)  # 1 ms timesteps
@@ -95,8 +98,8 @@ def test_a_live_source_at_10x_the_max_rate_is_subsampled_and_counted():
 
 
 def test_max_rate_on_the_command_line():
-    assert config_from_argv(["--max-rate", "50Mev/s"]).pipeline_config().max_rate == 50e6
-    assert config_from_argv([]).pipeline_config().max_rate is None
+    assert config_from_argv(["--max-rate", "50Mev/s"]).max_rate == 50e6
+    assert config_from_argv([]).max_rate is None
     with pytest.raises(SystemExit):
         config_from_argv(["--max-rate", "fast"])
 
@@ -104,7 +107,7 @@ def test_max_rate_on_the_command_line():
 def test_a_live_source_sending_nothing_says_no_data_and_headless_prints_each_change():
     source = ScriptedLiveSource([packet(0)])  # one packet, then only empty ones
     err = io.StringIO()
-    config = PipelineConfig(rule=TimestepRule("count", 5), no_data_after_s=0.3)
+    config = RunConfig(rule=TimestepRule("count", 5), tuning=PipelineTuning(no_data_after_s=0.3))
     p = Pipeline(lambda: source, config)
     lines = SourceStateLines(p, err, poll_s=0.05)
     with p:
@@ -122,8 +125,8 @@ def test_a_results_iterator_dropped_unstarted_stops_counting_as_a_consumer():
 
     buffer = ResultBuffer(keep=4, keep_frames=2)
     unused = buffer.iterate(timeout=0)
-    assert buffer._consumers == 1
+    assert buffer.consumers == 1
     del unused
-    assert buffer._consumers == 0  # else a lossless worker would wait for a reader that never comes
+    assert buffer.consumers == 0  # else a lossless worker would wait for a reader that never comes
     consumer = buffer.iterate(timeout=0)
-    assert list(consumer) == [] and buffer._consumers == 0
+    assert list(consumer) == [] and buffer.consumers == 0

@@ -82,7 +82,8 @@ def test_the_adapters_classes_are_the_window_labels(open_window, qtbot, tmp_path
     save_adapter(path, InterTimestepAdapter(128), AdapterInfo("tiny-digits", 128, classes=classes))
     w, _ = open_window("--file", str(SAMPLE), "--adapter", str(path), "--device", "cpu")
     qtbot.waitUntil(lambda: sorted(w.bars.shown_labels) == sorted(classes), timeout=TIMEOUT_MS)
-    assert w.prompts.applied_labels == classes
+    assert w.prompts.labels() == classes and "in use" in w.prompts.state.text()  # shown to edit
+    assert w.session.controls.value.labels == ()  # none were asked for: the model's own are scored
 
 
 def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_plot(

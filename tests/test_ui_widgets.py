@@ -12,6 +12,7 @@ from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.events import BACKGROUND
 from neuroclip_live.stream.framing import Frame
 from neuroclip_live.model.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
+from neuroclip_live.runtime.controls import Controls, ControlsModel
 from neuroclip_live.runtime.pipeline import PipelineStats, Snapshot, StepResult
 from ui import theme
 from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
@@ -156,20 +157,22 @@ def test_label_bars_history_restarts_after_a_seek(qtbot):
 
 # --------------------------------------------------------------- prompt editor
 def test_prompt_editor_parses_commas_and_lines_and_applies(qtbot):
-    editor = PromptEditor()
+    controls = ControlsModel()
+    editor = PromptEditor(controls)
     qtbot.addWidget(editor)
     editor.edit.setPlainText("cat, dog\ncar\n\nCat")
     assert editor.labels() == ["cat", "dog", "car"]
     assert "merged duplicate" in editor.state.text()
-    with qtbot.waitSignal(editor.labelsApplied) as sig:
-        editor.apply_button.click()
-    assert sig.args == [["cat", "dog", "car"]]
+    editor.apply_button.click()
+    assert controls.value.labels == ("cat", "dog", "car")  # the model holds them; the editor shows them
     assert editor.edit.toPlainText() == "cat\ndog\ncar"  # rewritten one per line
     assert "in use" in editor.state.text()
+    controls.update(labels=("bus",))  # labels from elsewhere (the command line, a preset) are shown
+    assert editor.labels() == ["bus"] and "1 label in use" in editor.state.text()
 
 
 def test_prompt_editor_reorders_and_removes_lines(qtbot):
-    editor = PromptEditor()
+    editor = PromptEditor(ControlsModel())
     qtbot.addWidget(editor)
     editor.set_labels(["a", "b", "c"])
     editor.put_cursor_on_line(2)
@@ -182,20 +185,30 @@ def test_prompt_editor_reorders_and_removes_lines(qtbot):
 
 
 def test_prompt_editor_presets_and_templates(qtbot):
-    editor = PromptEditor()
+    controls = ControlsModel(Controls(templates="a sketch of a {}."))  # a custom template from the command line
+    editor = PromptEditor(controls)
     qtbot.addWidget(editor)
-    with qtbot.waitSignal(editor.labelsApplied) as sig:
-        editor.load_preset("CIFAR-10 classes")
-    assert sig.args == [CIFAR10]
-    with qtbot.waitSignal(editor.templatesChanged) as sig:
-        editor.ensemble.setChecked(False)
-    assert sig.args[1] is False
-    editor.set_templates("a sketch of a {}.", True)  # a custom template from the command line
-    assert editor.templates.currentText() == "a sketch of a {}."
-    with qtbot.assertNotEmitted(editor.labelsApplied):
-        editor.edit.setPlainText(" , ")
-        editor.apply()
-    assert "at least one label" in editor.state.text()
+    assert editor.templates.currentText() == "a sketch of a {}." and editor.ensemble.isChecked()
+    editor.load_preset("CIFAR-10 classes")
+    assert controls.value.labels == tuple(CIFAR10)
+    editor.ensemble.setChecked(False)
+    assert controls.value.ensemble is False and controls.value.templates == "a sketch of a {}."
+    editor.templates.setCurrentText("nmnist")
+    assert controls.value.templates == "nmnist"
+    editor.edit.setPlainText(" , ")
+    editor.apply()
+    assert "at least one label" in editor.state.text() and controls.value.labels == tuple(CIFAR10)
+
+
+def test_prompt_editor_shows_the_models_own_labels_when_none_were_asked_for(qtbot):
+    controls = ControlsModel()
+    editor = PromptEditor(controls)
+    qtbot.addWidget(editor)
+    editor.show_model_labels(["circle", "star"])  # a trained adapter's classes, scored without labels given
+    assert editor.labels() == ["circle", "star"] and "2 labels in use" in editor.state.text()
+    assert controls.value.labels == ()  # shown, not written back
+    editor.edit.setPlainText("circle\nstar\nsquare")
+    assert "Apply" in editor.state.text()
 
 
 def test_label_presets():
@@ -212,7 +225,8 @@ def test_label_presets():
 
 # ---------------------------------------------------------------- playback bar
 def test_playback_bar_seeks_and_follows_the_stream(qtbot):
-    bar = PlaybackBar()
+    controls = ControlsModel(Controls(speed=3.0, loop=True))
+    bar = PlaybackBar(controls)
     qtbot.addWidget(bar)
     bar.show()
     bar.set_mode("file")
@@ -230,9 +244,12 @@ def test_playback_bar_seeks_and_follows_the_stream(qtbot):
     with qtbot.waitSignal(bar.seekRequested) as sig:  # a click on the groove pages forward
         bar.slider.triggerAction(QSlider.SliderAction.SliderPageStepAdd)
     assert sig.args[0] > 2_500_000
-    with qtbot.waitSignal(bar.speedChanged) as sig:
-        bar.speed.setCurrentIndex(bar.speed.count() - 1)
-    assert sig.args == [0.0]
+    assert bar.speed.currentText() == "3×" and bar.loop.isChecked()  # shows the model's, offered or not
+    bar.speed.setCurrentIndex(bar.speed.findData(0.0))
+    bar.loop.setChecked(False)
+    assert (controls.value.speed, controls.value.loop) == (0.0, False)
+    controls.update(speed=2.0)  # a change from elsewhere shows
+    assert bar.speed.currentText() == "2×"
     with qtbot.waitSignal(bar.playToggled) as sig:
         bar.play_button.click()
     assert sig.args == [False] and bar.play_button.text() == "Play"

@@ -58,8 +58,8 @@ class FakeClassifier:
         self.labels = list(labels)
 
 
-def fake_factory(args, labels):
-    return lambda: FakeClassifier(labels)
+def fake_factory(config, controls):
+    return lambda: FakeClassifier(controls.labels)
 
 
 def run_args(*argv: str) -> RunConfig:
@@ -79,8 +79,7 @@ def make_window(qtbot, settings):
         w = MainWindow(run_args(*argv), settings=settings, classifier_factory=factory)
         qtbot.addWidget(w)  # closed at teardown: stops its threads
         if labels:
-            w.prompts.set_labels(list(labels))
-            w.session.set_labels(list(labels))
+            w.session.controls.update(labels=tuple(labels))
         w.show()
         windows.append(w)
         return w
@@ -106,7 +105,7 @@ def play_davis(w: MainWindow, qtbot, recordings_dir: Path) -> MainWindow:
 
 def record(w: MainWindow, qtbot, path: Path, events: int):
     """Start recording to ``path`` and wait until ``events`` events are in the file."""
-    assert w.start_recording(path)
+    assert w.recording.start(path)
     recorder = w.session.recorder
     qtbot.waitUntil(lambda: recorder.events_written > events, timeout=TIMEOUT_MS)
     return recorder
@@ -154,7 +153,7 @@ def test_labels_edited_mid_stream_show_on_a_following_timestep(make_window, qtbo
     assert w.session.latest.result.step > applied_at
     assert w.session.pipeline is pipeline  # the stream did not restart
     # Reorder and sort: the bars follow the typed order unless sorted.
-    w.prompts.set_labels(["car", "cat"], applied=False)
+    w.prompts.set_labels(["car", "cat"])
     w.prompts.apply()
     qtbot.waitUntil(lambda: w.bars.shown_labels == ["car", "cat"], timeout=TIMEOUT_MS)
     w.bars.sort_box.setChecked(True)
@@ -201,10 +200,10 @@ def test_record_a_stretch_then_open_and_replay_it(make_window, qtbot, recordings
     w = play_davis(make_window("--loop"), qtbot, recordings_dir)
     path = tmp_path / "stretch.aedat4"
     recorder = record(w, qtbot, path, 20_000)
-    assert w.record_action.isChecked() and w.record_action.text() == "Stop recording"
+    assert w.actions.record.isChecked() and w.actions.record.text() == "Stop recording"
     assert w.status.record_label.isVisible() and "stretch.aedat4" in w.status.record_label.text()
-    w.stop_recording()
-    assert not w.status.record_label.isVisible() and not w.record_action.isChecked()
+    w.recording.stop()
+    assert not w.status.record_label.isVisible() and not w.actions.record.isChecked()
     written = recorder.events_written
     assert not recorder.is_open and recorder.error is None
 
@@ -229,19 +228,19 @@ def test_toolbar_actions_open_record_and_export_through_their_dialogs(
     from PySide6.QtWidgets import QFileDialog
 
     w = make_window("--loop")
-    assert not w.record_action.isEnabled()  # nothing to record before a source is open
+    assert not w.actions.record.isEnabled()  # nothing to record before a source is open
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(davis(recordings_dir)), ""))
-    w.open_action.trigger()
+    w.actions.open.trigger()
     qtbot.waitUntil(lambda: state(w) == "playing", timeout=TIMEOUT_MS)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "take1"), ""))
-    w.record_action.trigger()
+    w.actions.record.trigger()
     assert w.session.recorder is not None and w.session.recorder.path == tmp_path / "take1.aedat4"
     qtbot.waitUntil(lambda: w.session.recorder.events_written > 1_000, timeout=TIMEOUT_MS)
-    w.record_action.trigger()
+    w.actions.record.trigger()
     assert w.session.recorder is None and (tmp_path / "take1.aedat4").stat().st_size > 0
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "view.png"), ""))
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
-    w.export_action.trigger()
+    w.actions.export.trigger()
     assert QImage(str(tmp_path / "view.png")).size().toTuple() == (346, 260)  # sensor resolution
 
 
@@ -259,9 +258,9 @@ def test_closing_the_window_finishes_the_recording(make_window, qtbot, recording
 
 def test_a_bad_recording_path_is_one_line_in_the_status_bar(make_window, qtbot, recordings_dir, tmp_path):
     w = play_davis(make_window(), qtbot, recordings_dir)
-    assert not w.start_recording(tmp_path / "no" / "such" / "dir.aedat4")
+    assert not w.recording.start(tmp_path / "no" / "such" / "dir.aedat4")
     assert "does not exist" in w.status.message_text and "\n" not in w.status.message_text
-    assert not w.record_action.isChecked()
+    assert not w.actions.record.isChecked()
 
 
 def test_a_missing_file_says_so_without_a_traceback(make_window, qtbot, tmp_path):
@@ -296,10 +295,10 @@ def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings
     qtbot.waitUntil(lambda: "6 frames" in w.event_view.caption.text(), timeout=TIMEOUT_MS)
     written = recorder.events_written
     qtbot.waitUntil(lambda: recorder.events_written > written, timeout=TIMEOUT_MS)
-    w.stop_recording()
+    w.recording.stop()
     assert recorder.error is None
     w.settings_panel.noise_on.setChecked(True)
-    assert w.session.pipeline.config.noise_filter_us == 2_000
+    assert w.session.controls.value.noise_filter_us == 2_000
 
 
 class SlowModel:
@@ -309,11 +308,11 @@ class SlowModel:
         self.release = threading.Event()
         self.loaded_on: list[str] = []
 
-    def __call__(self, args, labels):
+    def __call__(self, config, controls):
         def load():
             self.loaded_on.append(threading.current_thread().name)
             self.release.wait(10)
-            return FakeClassifier(labels)
+            return FakeClassifier(controls.labels)
 
         return load
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
@@ -90,15 +90,17 @@ class ScriptedScreenshot:
             self.window.show_problem(f"could not write the screenshot {self.path}")
 
 
-class ScriptedExit:
+class ScriptedExit(QObject):
     """``--exit-after SECONDS``: counted from the first scored timestep (the first frame without a model).
 
     A model load can take longer than a script's whole budget on a busy machine, so the count
     starts when there is something to see; an error, the end of the stream or an empty window
-    start it too. A ``--screenshot`` not taken yet is taken before the window closes.
+    start it too. A ``--screenshot`` not taken yet is taken before the window closes. A child of
+    the window, which keeps it alive.
     """
 
     def __init__(self, window: MainWindow, seconds: float, shot: ScriptedScreenshot | None, idle: bool) -> None:
+        super().__init__(window)
         self.window, self.seconds, self.shot = window, max(seconds, 0.0), shot
         self.started = False
         trigger = window.scoresShown if window.session.has_model else window.frameShown
@@ -141,11 +143,7 @@ class ErrorReporter:
 
 
 def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot | None:
-    """Labels, first source, and the --screenshot / --exit-after timers for a new window."""
-    labels = config.initial_labels()
-    if labels:
-        window.prompts.set_labels(labels)
-        window.session.set_labels(labels)
+    """First source, and the --screenshot / --exit-after timers for a new window (its labels came with ``config``)."""
     spec = initial_source(config)
     if spec is None:
         window.show_empty()
@@ -156,7 +154,7 @@ def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot 
     opts = config.window
     shot = ScriptedScreenshot(window, opts.screenshot, spec is None) if opts.screenshot else None
     if opts.exit_after is not None:
-        window.scripted_exit = ScriptedExit(window, opts.exit_after, shot, spec is None)
+        ScriptedExit(window, opts.exit_after, shot, spec is None)
     return shot
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -17,6 +18,15 @@ def recording_filter() -> str:
     """The open dialog's filter, from the one table of supported extensions."""
     patterns = " ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
     return f"Event recordings ({patterns});;All files (*)"
+
+
+def dropped_recording(mime: QMimeData) -> str | None:
+    """The first local file of a drag that is a recording this app reads, else None."""
+    for url in mime.urls() if mime.hasUrls() else []:
+        path = url.toLocalFile() if url.isLocalFile() else ""
+        if path and os.path.isfile(path) and Path(path).suffix.lower() in SUPPORTED_EXTENSIONS:
+            return path
+    return None
 
 
 def discover_cameras() -> list:

@@ -1,22 +1,20 @@
 """The main window: event view and playback on the left, label bars, prompts and settings on the right.
 
 It wires widgets to a ``StreamSession`` and redraws from the session's
-snapshots; it never touches events or the model itself.
+snapshots; it never touches events or the model itself. The user's controls
+(speed, loop, pause, noise filter, labels, templates) are the session's
+``ControlsModel``: the widgets show it and update it, and keep no copy. The
+window owns its actions (``menus.build_actions`` returns them) and says here
+what each one does.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-    QShortcut,
-)
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -30,21 +28,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.controls import ControlsChange
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.states import ModelState, StreamState
-from neuroclip_live.stream.formats import SUPPORTED_EXTENSIONS
-from neuroclip_live.stream.recording import RecordingError
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme
-from ui.empty_view import EmptyView, discover_cameras, recording_filter
+from ui.empty_view import EmptyView, discover_cameras, dropped_recording, recording_filter
 from ui.event_view import EventView
 from ui.label_bars import LabelBars
-from ui.menus import build_actions
+from ui.menus import build_actions, fill_camera_menu, fill_recent_menu
 from ui.playback_bar import PlaybackBar
 from ui.prompt_editor import PromptEditor
 from ui.recent_files import RecentFiles
+from ui.recording_control import RecordingControl
 from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
@@ -55,7 +52,6 @@ class MainWindow(QMainWindow):
 
     scoresShown = Signal()
     frameShown = Signal()
-    scripted_exit: object = None  # ui.app.ScriptedExit for --exit-after, kept alive with the window
 
     def __init__(
         self,
@@ -72,11 +68,14 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(self.settings)
         self.session = StreamSession(config, open_source=open_source, classifier_factory=classifier_factory, parent=self)
         self._build_widgets()
-        build_actions(self)
-        self._recording_changed()
+        self.actions = build_actions(self)
+        self.recording = RecordingControl(
+            self, self.session, self.actions.record, self.status, self.settings, self.show_problem
+        )
         self._source_changed()
         self._connect()
-        self._load_config(config)
+        self._connect_actions()
+        self.settings_panel.load(RunSettings.from_config(config))
         self._first_scores = False
         self._first_frame = False
         self._laid_out = False
@@ -86,10 +85,10 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         self.event_view = EventView()
-        self.playback = PlaybackBar()
+        self.playback = PlaybackBar(self.session.controls)
         self.empty = EmptyView()
         self.bars = LabelBars()
-        self.prompts = PromptEditor()
+        self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -129,48 +128,44 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.session.updated.connect(self._show_snapshot)
         self.session.sourceChanged.connect(self._source_changed)
-        self.session.recordingChanged.connect(self._recording_changed)
         self.session.problem.connect(self.show_problem)
-        self.prompts.labelsApplied.connect(self.session.set_labels)
-        self.prompts.templatesChanged.connect(self.session.set_templates)
         self.playback.playToggled.connect(lambda play: self.session.play() if play else self.session.pause())
         self.playback.seekRequested.connect(self.session.seek)
-        self.playback.speedChanged.connect(self.session.set_speed)
-        self.playback.loopChanged.connect(self.session.set_loop)
         self.settings_panel.applied.connect(self._apply_settings)
-        self.settings_panel.noiseFilterChanged.connect(lambda us: self.session.set_noise_filter(us or None))
+        controls = self.session.controls
+        self.settings_panel.noiseFilterChanged.connect(lambda us: controls.update(noise_filter_us=us or None))
+        controls.subscribe(self._show_noise_filter, "noise_filter_us")
+        self.settings_panel.show_noise_filter(controls.value.noise_filter_us)
         self.empty.open_button.clicked.connect(self.open_dialog)
         self.empty.net_button.clicked.connect(self.open_network_dialog)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self._toggle_play)
 
-    def _load_config(self, config: RunConfig) -> None:
-        """Show the run configuration in the settings, prompt and playback widgets."""
-        self.settings_panel.load(RunSettings.from_config(config))
-        self.prompts.set_templates(config.model.templates, config.model.ensemble)
-        self.playback.set_speed(config.speed)
-        self.playback.loop.setChecked(config.loop)
+    def _connect_actions(self) -> None:
+        """What each action does; the view switches follow their twins in the views."""
+        a = self.actions
+        a.open.triggered.connect(self.open_dialog)
+        a.open_network.triggered.connect(self.open_network_dialog)
+        a.export.triggered.connect(self.export_dialog)
+        a.screenshot.triggered.connect(self.screenshot_dialog)
+        a.close_source.triggered.connect(self.session.close_source)
+        a.quit.triggered.connect(self.close)
+        a.camera.aboutToShow.connect(
+            lambda: fill_camera_menu(a.camera, discover_cameras(), lambda s: self.open_spec(SourceSpec("camera", s)))
+        )
+        for action, widget, show in (
+            (a.colour, self.event_view.colour_box, self.event_view.set_colour),
+            (a.window, self.event_view.window_button, self.event_view.set_window_mode),
+            (a.sort, self.bars.sort_box, self.bars.sort_box.setChecked),
+        ):
+            action.toggled.connect(show)
+            widget.toggled.connect(action.setChecked)
 
-    # ------------------------------------------------------------------ menus
-    def _fill_camera_menu(self) -> None:
-        self.camera_menu.clear()
-        cameras = discover_cameras()
-        if not cameras:
-            none = self.camera_menu.addAction("No camera connected")
-            none.setEnabled(False)
-        for cam in cameras:
-            self.camera_menu.addAction(cam.describe(), lambda s=cam.serial: self.open_spec(SourceSpec("camera", s)))
+    def _show_noise_filter(self, change: ControlsChange) -> None:
+        self.settings_panel.show_noise_filter(change.new.noise_filter_us)
 
     def refresh_recent(self) -> None:
         paths = self.recent.paths()
-        self.recent_menu.clear()
-        for path in paths:
-            self.recent_menu.addAction(path, lambda p=path: self.open_file(p))
-        if not paths:
-            empty = self.recent_menu.addAction("(none)")
-            empty.setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear recent files", self._clear_recent)
+        fill_recent_menu(self.actions.recent, paths, self.open_file, self._clear_recent)
         self.empty.show_recent(paths, self.open_file)
 
     def _clear_recent(self) -> None:
@@ -211,7 +206,7 @@ class MainWindow(QMainWindow):
 
     def _source_changed(self) -> None:
         spec = self.session.spec
-        for action in (self.record_action, self.export_action, self.close_source_action):
+        for action in (self.actions.record, self.actions.export, self.actions.close_source):
             action.setEnabled(spec is not None)
         if spec is None:
             self.show_empty()
@@ -243,18 +238,14 @@ class MainWindow(QMainWindow):
         elif snap.is_live:
             self.playback.set_mode("live")
         self.status.show_snapshot(snap, self.session.has_model)
-        rec = self.session.recorder
-        if rec is not None:
-            self.status.show_recording(f"● REC {rec.path.name} · {rec.events_written:,} events")
+        self.recording.show_progress()
         if snap.frame is not None and not self._first_frame:
             self._first_frame = True
             self.frameShown.emit()
         if snap.result is not None and snap.result.scores is not None and not self._first_scores:
             self._first_scores = True
-            if not self.prompts.applied_labels:
-                # The model chose the labels (a trained adapter's classes): show them for editing.
-                self.prompts.set_labels(list(snap.result.scores.labels))
-                self.session.adopt_labels(list(snap.result.scores.labels))
+            # Without labels asked for, the model scores its own (a trained adapter's classes): shown to edit.
+            self.prompts.show_model_labels(list(snap.result.scores.labels))
             self.scoresShown.emit()
 
     def _show_model_hint(self, snap: Snapshot) -> None:
@@ -288,48 +279,6 @@ class MainWindow(QMainWindow):
         if self.playback.play_button.isVisible():
             self.playback.play_button.toggle()
 
-    # -------------------------------------------------------------- recording
-    def start_recording(self, path: str | os.PathLike) -> bool:
-        try:
-            self.session.start_recording(path)
-        except (RecordingError, NeuroclipError) as err:
-            self.show_problem(str(err))
-            self._recording_changed()
-            return False
-        return True
-
-    def stop_recording(self) -> None:
-        error = self.session.stop_recording()
-        if error:
-            self.show_problem(error)
-
-    def _record_triggered(self, checked: bool) -> None:
-        if not checked:
-            self.stop_recording()
-            return
-        folder = self.settings.value("recordingFolder", str(Path.home()))
-        name = time.strftime("neuroclip-%Y%m%d-%H%M%S.aedat4")
-        path, _ = QFileDialog.getSaveFileName(self, "Record to", str(Path(folder) / name), "AEDAT4 (*.aedat4)")
-        if not path:
-            self._recording_changed()
-            return
-        if not path.lower().endswith(".aedat4"):
-            path += ".aedat4"
-        self.settings.setValue("recordingFolder", str(Path(path).parent))
-        self.start_recording(path)
-
-    def _recording_changed(self) -> None:
-        rec = self.session.recorder
-        self.record_action.blockSignals(True)
-        self.record_action.setChecked(rec is not None)
-        self.record_action.blockSignals(False)
-        self.record_action.setText("Stop recording" if rec is not None else "Record")
-        self.record_action.setIcon(self._stop_icon if rec is not None else self._record_icon)
-        if rec is None:
-            self.status.show_recording(None)
-        else:
-            self.status.show_recording(f"● REC {rec.path.name}")
-
     # ----------------------------------------------------------------- export
     def export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export view", "view.png", "PNG (*.png)")
@@ -345,22 +294,14 @@ class MainWindow(QMainWindow):
         return self.grab().save(str(path), "PNG")
 
     # ------------------------------------------------------------ drag & drop
-    def _dropped_file(self, urls: list[QUrl]) -> str | None:
-        for url in urls:
-            if url.isLocalFile():
-                path = url.toLocalFile()
-                if os.path.isfile(path) and Path(path).suffix.lower() in SUPPORTED_EXTENSIONS:
-                    return path
-        return None
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
-        if event.mimeData().hasUrls() and self._dropped_file(event.mimeData().urls()):
+        if dropped_recording(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
-        path = self._dropped_file(event.mimeData().urls()) if event.mimeData().hasUrls() else None
+        path = dropped_recording(event.mimeData())
         if path is None:
             event.ignore()
             return

@@ -1,7 +1,10 @@
 """Playback controls for recordings: play/pause, seek slider with the time, speed, loop.
 
+The view of the session's ``ControlsModel`` for speed and loop (as napari's ``QtDims`` is of
+its ``Dims``): the combo box and the check box show the model's values and send the user's
+changes to it; they keep no value of their own. Play, pause and seek are requests to the
+session (signals); the play button and the slider show the stream as its snapshots say.
 Live sources cannot pause or seek: the bar then shows "live" and nothing else.
-The slider follows the stream except while the user holds it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from neuroclip_live.runtime.controls import ControlsChange, ControlsModel
 from ui import theme
 
 # (shown, speed factor); 0 = as fast as possible, as on the command line.
@@ -32,15 +36,14 @@ def format_time(us: int) -> str:
 
 
 class PlaybackBar(QWidget):
-    """Signals carry the user's requests; ``show_position`` follows the pipeline."""
+    """Speed and loop are the ``controls``' own; the signals carry play and seek; ``show_position`` follows the stream."""
 
     playToggled = Signal(bool)  # True = play
     seekRequested = Signal(object)  # absolute time in microseconds (int64: a Qt int would overflow)
-    speedChanged = Signal(float)
-    loopChanged = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controls: ControlsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.controls = controls
         self.play_button = QPushButton("Pause")
         self.play_button.setCheckable(True)
         self.play_button.setChecked(True)
@@ -58,11 +61,10 @@ class PlaybackBar(QWidget):
         self.speed = QComboBox()
         for text, value in SPEEDS:
             self.speed.addItem(text, value)
-        self.speed.setCurrentIndex(2)
         self.speed.setToolTip("Replay speed")
-        self.speed.currentIndexChanged.connect(lambda i: self.speedChanged.emit(float(self.speed.itemData(i))))
+        self.speed.currentIndexChanged.connect(lambda i: controls.update(speed=float(self.speed.itemData(i))))
         self.loop = QCheckBox("Loop")
-        self.loop.toggled.connect(self.loopChanged)
+        self.loop.toggled.connect(lambda on: controls.update(loop=on))
         self.live_label = QLabel("● live")
         self.live_label.setStyleSheet(f"color: {theme.ACCENT}; font-weight: bold;")
         self.live_label.setToolTip("A live source: no pause, seek or speed")
@@ -80,6 +82,8 @@ class PlaybackBar(QWidget):
         self._pending_seek_us: int | None = None
         self._mode = ""
         self.set_mode("none")
+        self._show_controls(ControlsChange(controls.value, controls.value))
+        controls.subscribe(self._show_controls, "speed", "loop")
 
     # ----------------------------------------------------------------- modes
     def set_mode(self, mode: str) -> None:
@@ -93,13 +97,19 @@ class PlaybackBar(QWidget):
         self.live_label.setVisible(mode == "live")
         self.setEnabled(mode != "none")
 
-    def set_speed(self, speed: float) -> None:
-        for i, (_, value) in enumerate(SPEEDS):
-            if value == speed:
-                self.speed.setCurrentIndex(i)
-                return
-        self.speed.addItem(f"{speed:g}×", speed)
-        self.speed.setCurrentIndex(self.speed.count() - 1)
+    def _show_controls(self, change: ControlsChange) -> None:
+        """Show the model's speed (a speed not offered, as from ``--speed 3``, gets its own entry) and loop."""
+        speed = change.new.speed
+        i = next((i for i in range(self.speed.count()) if self.speed.itemData(i) == speed), -1)
+        for box in (self.speed, self.loop):
+            box.blockSignals(True)
+        if i < 0:
+            self.speed.addItem(f"{speed:g}×", speed)
+            i = self.speed.count() - 1
+        self.speed.setCurrentIndex(i)
+        self.loop.setChecked(change.new.loop)
+        for box in (self.speed, self.loop):
+            box.blockSignals(False)
 
     def set_playing(self, playing: bool) -> None:
         """Reflect the pipeline's state without emitting a request."""

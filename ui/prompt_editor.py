@@ -1,12 +1,13 @@
 """The prompt editor: labels typed one per line or comma separated, presets, template choice.
 
-Applying sends the labels to the running pipeline, which re-encodes only the
-text and uses them from its next timestep on; the stream never stops.
+A view of the session's ``ControlsModel`` (labels, templates): Apply puts the typed
+labels into the model, and the running pipeline re-encodes only the text and uses
+them from its next timestep on; the stream never stops. What it shows as "in use" is
+the model's; the text box holds only the user's draft.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from neuroclip_live.model.label_presets import LABEL_PRESETS, preset_labels
 from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, LabelError, parse_labels_with_notes
+from neuroclip_live.runtime.controls import ControlsChange, ControlsModel
 
 
 def parse_label_text(text: str) -> tuple[list[str], list[str]]:
@@ -37,13 +39,11 @@ def parse_label_text(text: str) -> tuple[list[str], list[str]]:
 
 
 class PromptEditor(QWidget):
-    """Edit labels and templates; ``labelsApplied`` / ``templatesChanged`` carry the user's choice."""
+    """Edit the ``controls``' labels and templates: it shows them and sends the user's changes to them."""
 
-    labelsApplied = Signal(list)
-    templatesChanged = Signal(str, bool)  # template set name, ensemble over the set
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controls: ControlsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.controls = controls
         self.edit = QPlainTextEdit()
         self.edit.setPlaceholderText("One label per line, or comma separated:\ncat, dog, car")
         self.edit.setTabChangesFocus(True)
@@ -53,10 +53,8 @@ class PromptEditor(QWidget):
 
         self.templates = QComboBox()
         self.templates.addItems(list(TEMPLATE_SETS))
-        self.templates.setCurrentText(DEFAULT_TEMPLATE_SET)
         self.templates.setToolTip("Sentences each label is wrapped in before the text encoder")
         self.ensemble = QCheckBox("Ensemble")
-        self.ensemble.setChecked(True)
         self.ensemble.setToolTip("Average the text features over every template of the set (prompt ensembling)")
         self.templates.currentTextChanged.connect(lambda _: self._templates_changed())
         self.ensemble.toggled.connect(lambda _: self._templates_changed())
@@ -80,7 +78,10 @@ class PromptEditor(QWidget):
         layout.addLayout(tools)
         layout.addLayout(templates)
         layout.addWidget(self.state)
-        self._applied: list[str] = []
+        self._show_labels(ControlsChange(controls.value, controls.value))
+        self._show_templates(ControlsChange(controls.value, controls.value))
+        controls.subscribe(self._show_labels, "labels")
+        controls.subscribe(self._show_templates, "templates", "ensemble")
 
     def _build_tools(self) -> None:
         """Presets, line moves and removal, Apply, and their keyboard shortcuts."""
@@ -114,21 +115,31 @@ class PromptEditor(QWidget):
 
     # ------------------------------------------------------------------ labels
     def labels(self) -> list[str]:
+        """The labels typed (the draft), parsed as ``--labels`` is."""
         return parse_label_text(self.edit.toPlainText())[0]
 
-    @property
-    def applied_labels(self) -> list[str]:
-        return list(self._applied)
-
-    def set_labels(self, labels: list[str], applied: bool = True) -> None:
-        """Show ``labels`` one per line (from the command line or a preset)."""
+    def set_labels(self, labels: list[str]) -> None:
+        """Put ``labels`` in the text, one per line, as a draft: Apply uses them."""
         self.edit.setPlainText("\n".join(labels))
-        if applied:
-            self._applied = list(labels)
+
+    def _show_labels(self, change: ControlsChange) -> None:
+        """The labels in use changed (Apply, a preset, the command line): show them."""
+        if change.new.labels and self.labels() != list(change.new.labels):
+            self.edit.setPlainText("\n".join(change.new.labels))
         self._edited()
 
+    def show_model_labels(self, labels: list[str]) -> None:
+        """The model scores its own classes (a trained adapter's) as none were asked for: show them to edit."""
+        if self.controls.value.labels or self.edit.toPlainText().strip():
+            return
+        self.edit.blockSignals(True)
+        self.edit.setPlainText("\n".join(labels))
+        self.edit.blockSignals(False)
+        n = len(labels)
+        self.state.setText(f"The model's {n} label{'s' if n != 1 else ''} in use.")
+
     def load_preset(self, name: str) -> None:
-        self.set_labels(preset_labels(name), applied=False)
+        self.set_labels(preset_labels(name))
         self.apply()
 
     def apply(self) -> None:
@@ -139,9 +150,8 @@ class PromptEditor(QWidget):
         # Rewrite as one label per line: the canonical form, and what the move buttons work on.
         if self.edit.toPlainText() != "\n".join(labels):
             self.edit.setPlainText("\n".join(labels))
-        self._applied = labels
-        self._edited()
-        self.labelsApplied.emit(labels)
+        self.controls.update(labels=tuple(labels))
+        self._edited()  # the same labels again change nothing in the model, and are still in use
 
     def move_current_line(self, delta: int) -> None:
         lines = self.edit.toPlainText().split("\n")
@@ -170,7 +180,7 @@ class PromptEditor(QWidget):
         current, notes = parse_label_text(self.edit.toPlainText())
         n = len(current)
         plural = "s" if n != 1 else ""
-        if current == self._applied and n:
+        if n and current == list(self.controls.value.labels):
             text = f"{n} label{plural} in use."
         elif n:
             text = f"{n} label{plural} edited: Apply (Ctrl+Enter) to use them."
@@ -179,16 +189,16 @@ class PromptEditor(QWidget):
         self.state.setText(" ".join([text, *(f"Note: {note}." for note in notes)]).strip())
 
     # --------------------------------------------------------------- templates
-    def set_templates(self, name: str | None, ensemble: bool) -> None:
-        name = name or DEFAULT_TEMPLATE_SET
+    def _show_templates(self, change: ControlsChange) -> None:
+        name = change.new.templates or DEFAULT_TEMPLATE_SET
         self.templates.blockSignals(True)
         self.ensemble.blockSignals(True)
         if self.templates.findText(name) < 0:  # a custom template from the command line
             self.templates.addItem(name)
         self.templates.setCurrentText(name)
-        self.ensemble.setChecked(ensemble)
+        self.ensemble.setChecked(change.new.ensemble)
         self.templates.blockSignals(False)
         self.ensemble.blockSignals(False)
 
     def _templates_changed(self) -> None:
-        self.templatesChanged.emit(self.templates.currentText(), self.ensemble.isChecked())
+        self.controls.update(templates=self.templates.currentText(), ensemble=self.ensemble.isChecked())

@@ -1,10 +1,11 @@
 """The GUI's side of one running stream: a ``Pipeline`` polled on a QTimer, plus its recorder.
 
 The pipeline's reader and worker threads do all the event and model work; this
-object only starts and stops pipelines, forwards the user's requests, and
-emits the latest ``Snapshot`` on the GUI thread about 33 times a second.
-Changing the timestep rule, T or the model means a new pipeline: ``rebuild``
-stops the old one and starts a new one where the old one was.
+object only starts and stops pipelines and emits the latest ``Snapshot`` on the
+GUI thread about 33 times a second. It owns the user's controls (``controls``, a
+``ControlsModel``): widgets show and update them, every pipeline follows them, and
+they carry over a rebuild. Changing the timestep rule, T or the model means a new
+pipeline: ``rebuild`` stops the old one and starts a new one where the old one was.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.controls import Controls, ControlsChange, ControlsModel
 from neuroclip_live.runtime.pipeline import Pipeline, Snapshot
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.recording import AedatRecorder, RecordingError
@@ -26,8 +27,8 @@ from neuroclip_live.stream.sources.base import EventSource, SourceSpec
 log = logging.getLogger(__name__)
 
 SourceOpener = Callable[[SourceSpec], EventSource]
-# (run settings, labels) -> the callable the worker thread runs to load the classifier
-ClassifierFactory = Callable[[RunConfig, list[str]], Callable[[], Any]]
+# (run settings, the controls' labels and templates) -> the callable the worker thread runs to load the classifier
+ClassifierFactory = Callable[[RunConfig, Controls], Callable[[], Any]]
 
 POLL_MS = 30  # about 33 redraws a second
 
@@ -38,12 +39,12 @@ def _default_open_source(spec: SourceSpec) -> EventSource:
     return open_source(spec)
 
 
-def _default_classifier_factory(config: RunConfig, labels: list[str]) -> Callable[[], Any]:
-    return config.classifier_loader(labels)
+def _default_classifier_factory(config: RunConfig, controls: Controls) -> Callable[[], Any]:
+    return config.classifier_loader(controls)
 
 
 class StreamSession(QObject):
-    """Owns at most one pipeline and one recorder at a time."""
+    """Owns the user's controls, and at most one pipeline and one recorder at a time."""
 
     updated = Signal(object)  # Snapshot, on every poll while a source is open
     sourceChanged = Signal()  # a source was opened, rebuilt or closed
@@ -59,12 +60,12 @@ class StreamSession(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.config = config
-        self._labels: list[str] = []  # the session owns them: set_labels / adopt_labels write them
+        self.config = config  # what the next pipeline starts with (the settings panel's Apply replaces it)
+        self.controls = ControlsModel(config.initial_controls())
+        self.controls.subscribe(self._labels_changed, "labels")
         self.spec: SourceSpec | None = None
         self.pipeline: Pipeline | None = None
         self.has_model = False
-        self.noise_filter_us: int | None = None
         self.recorder: AedatRecorder | None = None
         self.latest: Snapshot | None = None
         self._open_source = open_source or _default_open_source
@@ -90,10 +91,6 @@ class StreamSession(QObject):
         self.latest = None
         self.sourceChanged.emit()
 
-    @property
-    def labels(self) -> list[str]:
-        return list(self._labels)
-
     def rebuild(self, config: RunConfig | None = None) -> None:
         """Restart the pipeline with new run settings, continuing where the old one was."""
         if config is not None:
@@ -102,32 +99,31 @@ class StreamSession(QObject):
             return
         snap = self.pipeline.snapshot() if self.pipeline is not None else None
         if snap is not None and snap.time_range is not None and snap.position_us is not None:
-            ended = snap.state == StreamState.ENDED
-            self._restart(None if ended else snap.position_us, paused=snap.state == StreamState.PAUSED)
+            self._restart(None if snap.state == StreamState.ENDED else snap.position_us)
         else:
-            self._restart(None, paused=False)
+            self._restart(None)
         self.sourceChanged.emit()
 
-    def _restart(self, seek_us: int | None, paused: bool) -> None:
-        """A new pipeline on the same source, at ``seek_us`` (files); a recording carries on into it."""
+    def _restart(self, seek_us: int | None) -> None:
+        """A new pipeline on the same source, at ``seek_us`` (files), paused if it was; a recording carries on."""
         self._stop_pipeline()
-        self._start_pipeline(seek_us, paused)
+        self._start_pipeline(seek_us)
         if self.pipeline is not None and self._listener is not None:
             # The recorder closes the time jump itself: the file stays in time order.
             self.pipeline.add_packet_listener(self._listener)
 
-    def _start_pipeline(self, start_us: int | None = None, paused: bool = False) -> None:
+    def _start_pipeline(self, start_us: int | None = None) -> None:
         assert self.spec is not None
         spec = self.spec
         opener = self._open_source
-        labels = list(self._labels)
-        loader = self._classifier_factory(self.config, labels) if self.config.wants_model(labels) else None
+        controls = self.controls.value
+        wanted = self.config.wants_model(controls.labels)
+        loader = self._classifier_factory(self.config, controls) if wanted else None
         self.has_model = loader is not None
-        # The replay is made from the config, so it starts there before its first packet.
-        config = self.config.pipeline_config(
-            noise_filter_us=self.noise_filter_us, start_us=start_us, start_paused=paused
-        )
-        self.pipeline = Pipeline(lambda: opener(spec), config, loader).start()
+        self.pipeline = Pipeline(lambda: opener(spec), self.config, loader, controls=self.controls)
+        if start_us is not None:
+            self.pipeline.seek(start_us)  # kept until the file opens: the replay starts there
+        self.pipeline.start()
         self._timer.start()
 
     def _stop_pipeline(self, timeout: float = 2.0) -> bool:
@@ -147,66 +143,26 @@ class StreamSession(QObject):
 
     # ---------------------------------------------------------------- controls
     def play(self) -> None:
-        if self.pipeline is None:
-            return
-        if self.pipeline.state == StreamState.ENDED:  # the reader has finished: replay from the start
-            self._restart(None, paused=False)
-            return
-        self.pipeline.resume()
+        """Resume; after the end, replay from the start (a finished reader cannot resume)."""
+        self.controls.update(paused=False)
+        if self.pipeline is not None and self.pipeline.state == StreamState.ENDED:
+            self._restart(None)
 
     def pause(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.pause()
+        self.controls.update(paused=True)
 
     def seek(self, t_us: int) -> None:
         if self.pipeline is None:
             return
         if self.pipeline.state == StreamState.ENDED:  # the reader has finished: a new one starts there
-            self._restart(t_us, paused=False)
+            self._restart(t_us)
             return
         self.pipeline.seek(t_us)
 
-    def set_speed(self, speed: float) -> None:
-        self.config = replace(self.config, speed=speed)
-        if self.pipeline is not None:
-            self.pipeline.set_speed(speed)
-
-    def set_loop(self, loop: bool) -> None:
-        self.config = replace(self.config, loop=loop)
-        if self.pipeline is not None:
-            self.pipeline.set_loop(loop)
-
-    def set_noise_filter(self, duration_us: int | None) -> None:
-        self.noise_filter_us = duration_us
-        if self.pipeline is not None:
-            self.pipeline.set_noise_filter(duration_us)
-
-    def set_labels(self, labels: list[str]) -> None:
-        """Use these labels from the next timestep on; the first labels load the model."""
-        self._labels = list(labels)
-        if self.pipeline is None:
-            return
-        if self.has_model:
-            self.pipeline.set_labels(self.labels)
-        elif self._labels:
+    def _labels_changed(self, change: ControlsChange) -> None:
+        """The first labels load the model (a pipeline without one restarts with it); later ones it takes itself."""
+        if self.pipeline is not None and not self.has_model and change.new.labels:
             self.rebuild()
-
-    def adopt_labels(self, labels: list[str]) -> None:
-        """The labels the model is already scoring (a trained adapter's classes): kept, not re-sent."""
-        self._labels = list(labels)
-
-    def set_templates(self, name: str | None, ensemble: bool) -> None:
-        """A template set (and ensembling) for the prompts: re-encodes the text only."""
-        self.config = replace(self.config, model=replace(self.config.model, templates=name, ensemble=ensemble))
-        if self.pipeline is None or not self.has_model:
-            return
-
-        def apply(classifier: Any) -> None:
-            setter = getattr(classifier, "set_templates", None)
-            if setter is not None:
-                setter(name, ensemble=ensemble)
-
-        self.pipeline.call_classifier(apply)
 
     # --------------------------------------------------------------- recording
     def start_recording(self, path: str | os.PathLike) -> AedatRecorder:

@@ -2,7 +2,8 @@
 
 Everything but the noise filter changes how frames are cut or which model
 runs, so applying them rebuilds the pipeline (the stream resumes where it
-was). The noise filter switches on the running pipeline.
+was). The noise filter is one of the session's controls: it switches on the
+running pipeline, and the panel only shows it and sends the user's changes.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class SettingsPanel(QWidget):
         return noise_row
 
     # ------------------------------------------------------------------ values
-    def load(self, settings: RunSettings, noise_filter_us: int | None = None) -> None:
+    def load(self, settings: RunSettings) -> None:
         self.rule_mode.setCurrentIndex(0 if settings.rule.mode == "time" else 1)
         self._rule_mode_changed()
         self.rule_size.setValue(settings.rule.size / 1_000 if settings.rule.mode == "time" else settings.rule.size)
@@ -195,11 +196,16 @@ class SettingsPanel(QWidget):
             self.device.addItem(str(settings.device), settings.device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
-        self.noise_on.blockSignals(True)
+
+    def show_noise_filter(self, noise_filter_us: int | None) -> None:
+        """Show the session's noise filter (its controls own it): on with its window, or off."""
+        for w in (self.noise_on, self.noise_ms):
+            w.blockSignals(True)
         self.noise_on.setChecked(noise_filter_us is not None)
         if noise_filter_us:
             self.noise_ms.setValue(max(noise_filter_us // 1_000, 1))
-        self.noise_on.blockSignals(False)
+        for w in (self.noise_on, self.noise_ms):
+            w.blockSignals(False)
 
     def settings(self) -> RunSettings:
         mode = self.rule_mode.currentData()

@@ -130,8 +130,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     spec = config.source
     if spec is None:
         raise NeuroclipError("--headless needs a source: --file PATH, --camera [SERIAL] or --net HOST:PORT")
-    labels = config.initial_labels()
-    loader = config.classifier_loader(labels) if config.wants_model(labels) else None
+    controls = config.initial_controls()
+    loader = config.classifier_loader(controls) if config.wants_model(controls.labels) else None
     sink = HeadlessSink(out, as_json=options.as_json, dump_dir=options.dump_dir, top_k=options.top_k)
     # Open once here so that a bad file fails before any thread starts, with its one-line message.
     first = open_source(spec)
@@ -140,7 +140,7 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     def reopen() -> Any:
         return opened.pop() if opened else open_source(spec)
 
-    pipeline = Pipeline(reopen, config.pipeline_config(), loader)
+    pipeline = Pipeline(reopen, config, loader)
     states = SourceStateLines(pipeline, err)
     interrupted = False
     try:

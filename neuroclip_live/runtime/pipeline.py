@@ -4,8 +4,9 @@
 replay, noise filter, framer) hands frames to a ``ModelWorker`` (worker
 thread: classifier) through a ``DropOldestQueue``. Sinks either iterate
 ``results()`` (headless, tests, benchmarks) or poll ``snapshot()`` from a
-timer (the GUI). Every control (pause, seek, labels) is safe to call from any
-thread at any moment; what crosses threads follows the rule in ``status``.
+timer (the GUI). The user's controls (speed, loop, pause, noise filter, labels,
+templates) are a ``ControlsModel`` that the pipeline listens to; a seek is a
+command. Both are safe at any moment; what crosses threads follows ``status``.
 """
 
 from __future__ import annotations
@@ -16,22 +17,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.controls import ControlsChange, ControlsModel
 from neuroclip_live.runtime.reader import StreamReader, aps_at, is_frame
 from neuroclip_live.runtime.stats import PipelineStats
-from neuroclip_live.runtime.status import (
-    PacketListener,
-    PipelineConfig,
-    RunStatus,
-    Snapshot,
-    StepResult,
-)
+from neuroclip_live.runtime.status import PacketListener, RunStatus, Snapshot, StepResult
 from neuroclip_live.runtime.worker import Classifier, ModelWorker
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.queues import DropOldestQueue
 from neuroclip_live.stream.replay import Replay
 from neuroclip_live.stream.sources.base import EventSource, FileSource
 
-__all__ = ["Classifier", "Pipeline", "PipelineConfig", "PipelineStats", "Snapshot", "StepResult"]
+__all__ = ["Classifier", "Pipeline", "PipelineStats", "Snapshot", "StepResult"]
+
+# The controls a recording's replay follows, and what a live source says it cannot do instead.
+_REPLAY_CONTROLS = {"loop": "loop", "paused": "pause or resume", "speed": "change its speed"}
 
 
 class Pipeline:
@@ -40,21 +40,26 @@ class Pipeline:
     ``open_source`` is a callable giving a fresh ``EventSource``: the pipeline
     calls it again to reconnect a live source that went away. ``load_classifier``
     runs on the worker thread (models load off the GUI thread); None runs
-    frames only.
+    frames only; it must be made from ``controls``' labels and templates as they
+    are now. ``controls`` outlives a pipeline (a session keeps it across rebuilds);
+    without one the pipeline makes its own from ``config``.
     """
 
     def __init__(
         self,
         open_source: Callable[[], EventSource],
-        config: PipelineConfig | None = None,
+        config: RunConfig | None = None,
         load_classifier: Callable[[], Classifier] | None = None,
         clock: Any | None = None,
+        controls: ControlsModel | None = None,
     ) -> None:
-        self.config = config or PipelineConfig()
+        self.config = config or RunConfig()
+        self.controls = controls if controls is not None else ControlsModel(self.config.initial_controls())
         model_state = ModelState.NONE if load_classifier is None else ModelState.LOADING
-        self._status = RunStatus(self.config, model_state)
+        self._status = RunStatus(self.config, self.controls.value, model_state)
+        self._unsubscribe = self.controls.subscribe(self._controls_changed)
         self._stop = threading.Event()
-        queue = DropOldestQueue(self.config.max_pending, is_frame)
+        queue = DropOldestQueue(self.config.tuning.max_pending, is_frame)
         self._queue = queue
         self._worker = ModelWorker(load_classifier, self._status, queue, self._stop)
         self._reader = StreamReader(
@@ -76,6 +81,7 @@ class Pipeline:
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop both threads; True when they ended within ``timeout`` seconds."""
+        self._unsubscribe()
         self._stop.set()
         replay = self._replay()
         if replay is not None:
@@ -109,66 +115,41 @@ class Pipeline:
         with self._status.lock:
             return self._status.replay
 
-    def _replay_or_defer(self, action: str, **start: Any) -> Replay | None:
-        """The replay; before the file is open, None after keeping ``start`` (config fields) for it.
-
-        Controls never get lost between ``start()`` and the reader opening the file: the replay
-        is created from the config. A live source has no replay and says so in the notice.
-        """
-        with self._status.lock:
-            replay = self._status.replay
-            for name, value in start.items():
-                setattr(self.config, name, value)  # kept for a restart, read by the reader's rules
-        if replay is None and self.is_live:
-            self._status.set_notice(f"a live source cannot {action}")
-        return replay
-
-    def pause(self) -> bool:
-        """Pause a file replay (before the file is open: start paused); False for a live source."""
-        replay = self._replay_or_defer("pause", start_paused=True)
-        if replay is None:
-            return not self.is_live
-        replay.pause()
-        self._status.set_state(StreamState.PAUSED, keep_message=True)
-        return True
-
-    def resume(self) -> bool:
-        replay = self._replay_or_defer("pause or resume", start_paused=False)
-        if replay is None:
-            return not self.is_live
-        replay.resume()
-        self._status.set_state(StreamState.PLAYING, keep_message=True)
-        return True
+    def _controls_changed(self, change: ControlsChange) -> None:
+        """Hand the new controls to the threads; a recording's replay takes its part at once (it may be asleep)."""
+        status, new = self._status, change.new
+        with status.lock:
+            status.controls = new  # the reader and the worker take it up on their next packet and batch
+            replay = status.replay
+        changed = change.changed & _REPLAY_CONTROLS.keys()
+        if replay is None:  # before the file opens, the reader makes the replay from ``status.controls``
+            if changed and self.is_live:
+                status.set_notice("a live source cannot " + " or ".join(_REPLAY_CONTROLS[c] for c in sorted(changed)))
+            return
+        if "speed" in changed:
+            replay.set_speed(new.speed)
+        if "loop" in changed:
+            replay.set_loop(new.loop)
+        if "paused" in changed:
+            if new.paused:
+                replay.pause()
+            else:
+                replay.resume()
+            status.set_state(StreamState.PAUSED if new.paused else StreamState.PLAYING, keep_message=True)
 
     def seek(self, t_us: int) -> bool:
-        replay = self._replay_or_defer("seek", start_us=int(t_us))
-        if replay is None:
-            return not self.is_live
-        replay.seek(int(t_us))
+        """Continue a recording from ``t_us`` (before the file opens: start there); False for a live source."""
+        with self._status.lock:
+            replay = self._status.replay
+            if replay is None:
+                self._status.seek_request = int(t_us)
+        if replay is not None:
+            replay.seek(int(t_us))
+            return True
+        if self.is_live:
+            self._status.set_notice("a live source cannot seek")
+            return False
         return True
-
-    def set_speed(self, speed: float) -> bool:
-        replay = self._replay_or_defer("change its speed", speed=speed)
-        if replay is not None:
-            replay.set_speed(speed)
-        return not self.is_live
-
-    def set_loop(self, loop: bool) -> bool:
-        replay = self._replay_or_defer("loop", loop=loop)
-        if replay is not None:
-            replay.set_loop(loop)
-        return not self.is_live
-
-    def set_labels(self, labels: list[str]) -> None:
-        """New labels take effect on the worker's next timestep (only the text is re-encoded)."""
-        with self._status.lock:
-            self._status.labels_request = list(labels)
-
-    def set_noise_filter(self, duration_us: int | None) -> None:
-        """Turn the background-activity filter on (support window in microseconds) or off (None)."""
-        with self._status.lock:
-            self.config.noise_filter_us = duration_us
-            self._status.noise_request = (duration_us,)
 
     def add_packet_listener(self, fn: PacketListener) -> None:
         """Call ``fn`` on the reader thread with every raw packet and jump (recording to disk).
@@ -196,7 +177,8 @@ class Pipeline:
     def wait_model(self, timeout: float | None = None) -> bool:
         """Wait until the classifier is loaded (or failed); True when it is ready."""
         self._worker.model_ready.wait(timeout)
-        return self._worker.has_classifier
+        with self._status.lock:
+            return self._status.model_state == ModelState.READY
 
     # ------------------------------------------------------------------ output
     def results(self, timeout: float | None = None) -> Iterator[StepResult]:

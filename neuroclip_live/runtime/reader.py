@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from neuroclip_live.errors import NeuroclipError, SourceDisconnected
-from neuroclip_live.runtime.stats import RateWindow
-from neuroclip_live.runtime.status import RunStatus
+from neuroclip_live.runtime.controls import Controls
+from neuroclip_live.runtime.stats import PipelineStats, RateWindow
+from neuroclip_live.runtime.status import RunStatus, lossless
 from neuroclip_live.states import PlaybackState, StreamState
 from neuroclip_live.stream.framing import EventFramer, Frame
 from neuroclip_live.stream.noise import BackgroundActivityFilter
 from neuroclip_live.stream.queues import DropOldestQueue
 from neuroclip_live.stream.rate_limit import EventRateLimiter
+from neuroclip_live.stream.replay import Replay
 from neuroclip_live.stream.sources.base import (
     ApsFrame,
     Discontinuity,
@@ -80,6 +82,9 @@ class StreamReader:
         self._event_rate = RateWindow()
         self._limiter = EventRateLimiter(status.config.max_rate, auto=False)
         self._last_data = time.perf_counter()  # when a live source last sent events
+        self._replay: Replay | None = None  # a recording's, made here (also published in ``status``)
+        self._noise_us: int | None = None  # the noise filter's window in force
+        self._lossless = status.config.lossless  # the reader waits for the worker (follows the controls)
 
     def run(self) -> None:
         status = self._status
@@ -113,19 +118,15 @@ class StreamReader:
                 log.debug("closing the source failed", exc_info=True)
 
     def _play_file(self, src: FileSource) -> None:
-        from neuroclip_live.stream.replay import (
-            Replay,  # replay pacing only matters for files
-        )
-
         status = self._status
-        with status.lock:  # controls called before the file opened went to the config
-            cfg = status.config
-            replay = Replay(src, speed=cfg.speed, loop=cfg.loop, clock=self._clock)
-            if cfg.start_us is not None:
-                replay.seek(int(cfg.start_us))
-            if cfg.start_paused:
+        with status.lock:  # the replay starts as the controls say now, where a seek asked meanwhile
+            controls, start_us, status.seek_request = status.controls, status.seek_request, None
+            replay = Replay(src, speed=controls.speed, loop=controls.loop, clock=self._clock)
+            if start_us is not None:
+                replay.seek(start_us)
+            if controls.paused:
                 replay.pause()
-            status.replay = replay
+            status.replay = self._replay = replay
         for note in src.notes:
             log.info(note)  # the sinks print notes once; the log has them for --verbose
             status.set_message(note)
@@ -145,7 +146,7 @@ class StreamReader:
         status = self._status
         # A camera does not wait for us: subsample when the reader falls behind (never for recordings,
         # whose replay waits instead).
-        self._limiter.auto = status.config.auto_rate_limit
+        self._limiter.auto = status.config.tuning.auto_rate_limit
         self._go_live()
         while not self._stop.is_set():
             try:
@@ -158,7 +159,7 @@ class StreamReader:
                 status.set_state(StreamState.DISCONNECTED, str(err))
                 self.close_source()  # release the dead device or socket now, not at garbage collection
             # The device went away: keep the app running and retry until it returns.
-            while not self._stop.wait(status.config.reconnect_interval_s):
+            while not self._stop.wait(status.config.tuning.reconnect_interval_s):
                 try:
                     src = self._open_source()
                 except NeuroclipError:
@@ -180,6 +181,7 @@ class StreamReader:
     def _pump(self, items: Iterator[Any]) -> None:
         framer = self._framer
         status = self._status
+        limiter = self._limiter
         assert framer is not None
         for item in items:
             if self._stop.is_set():
@@ -188,51 +190,51 @@ class StreamReader:
                 self._discontinuity(item)
                 continue
             now = time.perf_counter()
-            # One lock a packet for what other threads asked (this runs up to some 10k times a second).
+            raw = item.shape[0]
+            limited = limiter.limit(item)
+            # One lock a packet (this runs up to some 10k times a second): what the other threads
+            # asked for comes in, this packet's counts go out.
             with status.lock:
-                listeners = status.listeners
-                noise_request, status.noise_request = status.noise_request, None
-                state = status.state
+                listeners, controls, state, src = status.listeners, status.controls, status.state, status.source
+                if raw:
+                    self._count_events(status.stats, now, raw)
             for listener in listeners:
                 listener(item)
-            if noise_request is not None:
-                self._set_noise(noise_request[0])
-            raw = item.shape[0]
+            self._follow(controls)
             if raw == 0:
-                self._note_idle()
+                self._note_idle(src, state)
                 continue
-            item = self._limiter.limit(item)
-            self._count_events(now, raw)  # with what the limit dropped of this packet
             if self._noise is not None:
-                item = self._noise(item)
-            self._hand_over(framer.frames(item), now)
+                limited = self._noise(limited)
+            self._hand_over(framer.frames(limited), now)
             self._last_data = done = time.perf_counter()
-            self._limiter.observe(done - now)
+            limiter.observe(done - now)
             if state in (StreamState.PAUSED, StreamState.NO_DATA):
                 self._note_resumed(state)
 
-    def _note_idle(self) -> None:
+    def _follow(self, controls: Controls) -> None:
+        """Take up the user's controls: the noise filter, the speed the rate limit budgets for, lossless or not."""
+        self._limiter.speed = controls.speed  # a replay's budget follows its speed
+        self._lossless = lossless(self._status.config, controls, self._replay is not None)
+        if controls.noise_filter_us != self._noise_us:
+            self._noise_us = controls.noise_filter_us
+            size = self._framer.size if self._framer is not None else None
+            self._noise = BackgroundActivityFilter(size, self._noise_us) if self._noise_us and size else None
+
+    def _note_idle(self, src: EventSource | None, state: StreamState) -> None:
         """A live source that sends nothing for a while says so (once), instead of looking live."""
-        status = self._status
         idle = time.perf_counter() - self._last_data
-        with status.lock:
-            src, state, limit = status.source, status.state, status.config.no_data_after_s
+        limit = self._status.config.tuning.no_data_after_s
         if src is not None and src.is_live and state == StreamState.LIVE and idle >= limit:
-            status.set_state(StreamState.NO_DATA, f"no events from {src.name} for {idle:.0f} s")
+            self._status.set_state(StreamState.NO_DATA, f"no events from {src.name} for {idle:.0f} s")
 
     def _note_resumed(self, state: StreamState) -> None:
         """Events flow again: a replay that was paused plays, a live source that had gone quiet is live."""
-        with self._status.lock:
-            replay = self._status.replay
+        replay = self._replay
         if replay is not None and state == StreamState.PAUSED and replay.state == PlaybackState.PLAYING:
             self._status.set_state(StreamState.PLAYING)
         elif state == StreamState.NO_DATA:
             self._status.set_state(StreamState.LIVE)
-
-    def _set_noise(self, duration_us: int | None) -> None:
-        with self._status.lock:
-            size = self._status.source.size if self._status.source is not None else None
-        self._noise = BackgroundActivityFilter(size, duration_us) if duration_us and size else None
 
     def _finish_stream(self) -> None:
         assert self._framer is not None
@@ -269,11 +271,9 @@ class StreamReader:
         # and each wake-up costs more CPU than a timestep's framing. Bounded by the frame pool
         # (frames beyond it in flight are fresh allocations); a lossy run keeps the model's batch,
         # so that the queue drops stale frames rather than hand them over.
-        max_batch = (
-            max(self._status.config.max_batch, LOSSLESS_HAND_OVER)
-            if self._status.is_lossless
-            else self._status.config.max_batch
-        )
+        max_batch = self._status.config.tuning.max_batch
+        if self._lossless:
+            max_batch = max(max_batch, LOSSLESS_HAND_OVER)
         for frame in frames:
             if frame.after_jump:
                 # The framer reset its window at a time jump (garbage time words): a new epoch, as a seek.
@@ -291,23 +291,19 @@ class StreamReader:
             return
         assert self._framer is not None
         status = self._status
-        lossless = status.is_lossless
         with status.lock:
             status.latest_frame = frames[-1]
             status.window = list(self._framer.window)
             epoch = status.epoch
         # Lossless runs wait for the worker; paced replay and live sources drop the oldest frames.
-        self._queue.put_many([PendingFrame(f, ready, epoch) for f in frames], block=lossless)
+        self._queue.put_many([PendingFrame(f, ready, epoch) for f in frames], block=self._lossless)
 
-    def _count_events(self, now: float, n: int) -> None:
-        limiter = self._limiter
-        with self._status.lock:
-            stats = self._status.stats
-            stats.events_total += n
-            stats.event_rate = self._event_rate.add(now, n)
-            stats.events_dropped = limiter.dropped
-            stats.rate_limit = limiter.rate_limit
-            limiter.speed = self._status.config.speed  # a replay's budget follows its speed
+    def _count_events(self, stats: PipelineStats, now: float, n: int) -> None:
+        """This packet's events and what the rate limit dropped (the caller holds the status lock)."""
+        stats.events_total += n
+        stats.event_rate = self._event_rate.add(now, n)
+        stats.events_dropped = self._limiter.dropped
+        stats.rate_limit = self._limiter.rate_limit
 
 
 def aps_at(frames: list[ApsFrame], t_us: int) -> ApsFrame | None:

@@ -83,6 +83,12 @@ class ResultBuffer:
         with self._cond:
             return len(self._items)
 
+    @property
+    def consumers(self) -> int:
+        """Iterators taking results now: a lossless worker waits for them, and only for them."""
+        with self._cond:
+            return self._consumers
+
     def iterate(self, timeout: float | None = None) -> Iterator[StepResult]:
         """Results in order until the end (or ``timeout`` seconds without one).
 

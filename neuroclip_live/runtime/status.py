@@ -1,11 +1,33 @@
-"""What the reader and the worker publish for the other threads, and the one rule for reading it.
+"""What the reader and the worker publish for the other threads, and the threading rule of a run.
 
-The threading rule of the runtime: a field that another thread reads lives in
-``RunStatus`` and is written and read under its ``lock``, nowhere else. A
-consumer that needs several fields at once takes ``Pipeline.snapshot()``,
-which copies them under the lock (frames and results are never mutated after
-they are published, so the copy shares them). State that only one thread
-touches stays private to that thread's object (``StreamReader``, ``ModelWorker``).
+The rule: a field that another thread reads lives in ``RunStatus`` and is written and read
+under its ``lock``, nowhere else. A consumer that needs several fields at once takes
+``Pipeline.snapshot()``, which copies them under the lock (frames, results and ``Controls``
+are never changed after they are published, so the copy shares them). ``config`` is frozen
+and read without it. Objects with a lock of their own (``Replay``, ``DropOldestQueue``,
+``ResultBuffer``, ``AedatRecorder``, a live source's poll lock) are safe from any thread.
+State that one thread alone touches stays private to its object (``StreamReader``, ``ModelWorker``).
+
+Every thread of a run:
+
+thread                  owns (it alone writes)                reads of the others       through
+----------------------  ------------------------------------  ------------------------  ------------------------------
+caller: the GUI or      ``ControlsModel`` (the user's         the snapshot, results     status lock (``snapshot``);
+  the headless main     controls), the session, the widgets                             ResultBuffer's condition
+reader                  source, ``Replay.packets``, framer,   ``controls``, listeners,  status lock once a packet and
+  (neuroclip-reader)    noise filter, rate limit; published:  a seek asked before the   once a hand-over of frames;
+                        source, replay, frames, window,       file opened               Replay's lock; the queue's
+                        epoch, event counts, stream state                               condition
+worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
+  (neuroclip-worker)    step numbers; published: latest       templates), classifier    once a publication; queue and
+                        result, model state, step counts      calls, frames             ResultBuffer conditions;
+                                                                                        ``model_ready`` (an Event)
+recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
+  (neuroclip-recorder)                                        reader's listener
+time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
+  (evt3-time-words)     publishes the time range reached                                whole; the end: after ``done``
+state lines             its stderr lines                      state changes             status lock
+  (headless only)                                                                       (``state_changes_after``)
 """
 
 from __future__ import annotations
@@ -13,41 +35,23 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuroclip_live.events import SensorSize
+from neuroclip_live.runtime.controls import Controls
 from neuroclip_live.runtime.stats import PipelineStats
 from neuroclip_live.states import ModelState, StreamState
-from neuroclip_live.stream.framing import Frame, TimestepRule
+from neuroclip_live.stream.framing import Frame
 from neuroclip_live.stream.sources.base import ApsFrame, Discontinuity, EventSource
 
 if TYPE_CHECKING:
+    from neuroclip_live.runtime.config import RunConfig
     from neuroclip_live.stream.replay import Replay
 
 PacketListener = Callable[[np.ndarray | Discontinuity], None]
-
-
-@dataclass
-class PipelineConfig:
-    rule: TimestepRule = field(default_factory=lambda: TimestepRule("time", 30_000))
-    T: int = 10
-    speed: float = 1.0  # file replay speed factor, 0 = as fast as possible
-    loop: bool = False
-    max_pending: int = 4  # frames waiting for the worker before the oldest is dropped
-    max_batch: int = 8  # frames the worker encodes at once when a backlog built up
-    lossless: bool = False  # reader waits for the worker instead of dropping (also implied by file speed 0)
-    reconnect_interval_s: float = 1.0
-    keep_results: int = 1_000  # results buffered for ``results()`` before the oldest go (see runtime/results.py)
-    keep_result_frames: int = 16  # of those, the newest that keep their frame's image
-    max_rate: float | None = None  # events per second the framer may see (--max-rate); None = no fixed limit
-    auto_rate_limit: bool = True  # live sources: subsample when the reader falls behind
-    no_data_after_s: float = 3.0  # a live source with no events this long says "no data"
-    noise_filter_us: int | None = None  # background-activity filter window; None = off
-    start_us: int | None = None  # file replay starts here (a restarted pipeline resumes where the last one was)
-    start_paused: bool = False  # file replay starts paused
 
 
 @dataclass
@@ -87,9 +91,11 @@ class Snapshot:
 class RunStatus:
     """Every field of a pipeline that crosses threads, behind one lock (see the module's rule)."""
 
-    def __init__(self, config: PipelineConfig, model_state: ModelState) -> None:
+    def __init__(self, config: RunConfig, controls: Controls, model_state: ModelState) -> None:
         self.lock = threading.Lock()
-        self.config = config  # its control fields (speed, loop, start_*, noise) change under the lock
+        self.config = config  # frozen: read without the lock
+        self.controls = controls  # replaced (never changed) by the pipeline when the user's controls change
+        self.seek_request: int | None = None  # a seek asked before the file opened: the replay starts there
         # The pipeline decides "loading model" (nobody else rewrites it): from the start when it has a model.
         self.state = StreamState.LOADING_MODEL if model_state == ModelState.LOADING else StreamState.STARTING
         self.message = ""
@@ -107,9 +113,7 @@ class RunStatus:
         self.epoch = 0
         self.stats = PipelineStats()
         self.listeners: list[PacketListener] = []  # replaced, never mutated: the reader iterates a copy
-        self.labels_request: list[str] | None = None
         self.classifier_calls: deque[Callable[[Any], None]] = deque()
-        self.noise_request: tuple[int | None] | None = (config.noise_filter_us,)  # (None,) means "turn off"
 
     def set_state(self, state: StreamState, message: str = "", keep_message: bool = False) -> None:
         with self.lock:
@@ -153,4 +157,9 @@ class RunStatus:
     def is_lossless(self) -> bool:
         """Whether nothing may be dropped: asked for, or a replay "as fast as possible" (no clock to keep up with)."""
         with self.lock:
-            return self.config.lossless or (self.replay is not None and self.config.speed == 0)
+            return lossless(self.config, self.controls, self.replay is not None)
+
+
+def lossless(config: RunConfig, controls: Controls, replaying: bool) -> bool:
+    """The reader waits for the worker: asked for (``--lossless``), or a replay at speed 0."""
+    return config.lossless or (replaying and controls.speed == 0)

@@ -19,7 +19,7 @@ from neuroclip_live.events import BACKGROUND
 from neuroclip_live.runtime.reader import END, PendingFrame, Reset
 from neuroclip_live.runtime.results import ResultBuffer
 from neuroclip_live.runtime.stats import RateWindow
-from neuroclip_live.runtime.status import RunStatus, StepResult
+from neuroclip_live.runtime.status import RunStatus, StepResult, lossless
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.queues import DropOldestQueue
 
@@ -29,7 +29,7 @@ FRAMES_ONLY_BATCH = 64
 
 
 class Classifier(Protocol):
-    """What the worker needs of ``model.classifier.StreamingClassifier``."""
+    """What the worker needs of ``model.classifier.StreamingClassifier`` (``set_templates`` where it has one)."""
 
     def step(self, frames: np.ndarray) -> list[Any]: ...
     def reset(self) -> None: ...
@@ -50,16 +50,16 @@ class ModelWorker:
         self._status = status
         self._queue = queue_in
         self._stop = stop
-        cfg = status.config
-        self._results = ResultBuffer(cfg.keep_results, cfg.keep_result_frames)
+        tuning = status.config.tuning
+        self._results = ResultBuffer(tuning.keep_results, tuning.keep_result_frames)
         self._classifier: Classifier | None = None
         self.model_ready = threading.Event()  # set once the model loaded or failed (or when there is none)
         self._step = 0
         self._step_rate = RateWindow()
-
-    @property
-    def has_classifier(self) -> bool:
-        return self._classifier is not None
+        # The controls the classifier was made with: the loader was made from them, on this thread,
+        # just before the pipeline (so no update can fall between). Later ones are applied per batch.
+        with status.lock:
+            self._applied = status.controls
 
     def run(self) -> None:
         try:
@@ -86,7 +86,7 @@ class ModelWorker:
 
     def _batch_size(self) -> int:
         """The model's batch; frames only, whatever is waiting (a wake-up per batch is the cost)."""
-        return self._status.config.max_batch if self._classifier is not None else FRAMES_ONLY_BATCH
+        return self._status.config.tuning.max_batch if self._classifier is not None else FRAMES_ONLY_BATCH
 
     def results(self, timeout: float | None = None) -> Iterator[StepResult]:
         """Every scored timestep in order until the stream ends or the pipeline stops (see ``ResultBuffer``)."""
@@ -139,20 +139,25 @@ class ModelWorker:
         clf.reset()
 
     def _apply_requests(self) -> None:
+        """The labels and templates the user chose since the last batch, and the queued classifier calls."""
         status = self._status
         with status.lock:
-            labels, status.labels_request = status.labels_request, None
+            controls = status.controls
             calls = list(status.classifier_calls)
             status.classifier_calls.clear()
         clf = self._classifier
         if clf is None:
             return
-        # A refused edit (no usable label, an unknown template) keeps the previous labels running.
+        applied, self._applied = self._applied, controls
+        # A refused edit (no usable label, an unknown template) keeps the previous ones running, and says why.
         try:
-            if labels is not None:
-                result = clf.set_labels(labels)
-                notes = getattr(result, "notes", None) or []
-                status.set_notice("; ".join(notes))
+            if controls.labels != applied.labels:
+                result = clf.set_labels(list(controls.labels))
+                status.set_notice("; ".join(getattr(result, "notes", None) or []))
+            set_templates = getattr(clf, "set_templates", None)
+            templates = (controls.templates, controls.ensemble)
+            if set_templates is not None and templates != (applied.templates, applied.ensemble):
+                set_templates(controls.templates, ensemble=controls.ensemble)
             for fn in calls:
                 fn(clf)
         except NeuroclipError as err:
@@ -168,16 +173,14 @@ class ModelWorker:
         done = time.perf_counter()
         per_frame_ms = (done - t0) * 1e3 / len(pending)
         drops = self._queue.dropped
-        status = self._status
-        with status.lock:
-            events_dropped = status.stats.events_dropped
         first = self._step
-        results = [
-            StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped)
-            for k, (p, s) in enumerate(zip(pending, scores, strict=True))
-        ]
-        self._step += len(results)
+        status = self._status
         with status.lock:  # one publication per batch: the GUI and the stats see the newest
+            events_dropped = status.stats.events_dropped
+            results = [
+                StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped)
+                for k, (p, s) in enumerate(zip(pending, scores, strict=True))
+            ]
             status.latest_result = results[-1]
             st = status.stats
             st.steps_total += len(results)
@@ -185,4 +188,6 @@ class ModelWorker:
             st.inference_ms = per_frame_ms
             st.latency_ms = results[-1].latency_ms
             st.steps_per_s = self._step_rate.add(done, len(results))
-        self._results.put_many(results, wait_for_consumer=status.is_lossless, stopped=self._stop.is_set)
+            wait = lossless(status.config, status.controls, status.replay is not None)
+        self._step += len(results)
+        self._results.put_many(results, wait_for_consumer=wait, stopped=self._stop.is_set)

@@ -26,7 +26,7 @@ class DropOldestQueue:
         self._items: deque[Any] = deque()
         self._droppable = 0
         self._cond = threading.Condition()
-        self.dropped = 0
+        self._dropped = 0
         self._closed = False
 
     def put(self, item: Any, block: bool = False, timeout: float | None = None) -> bool:
@@ -66,7 +66,7 @@ class DropOldestQueue:
             if self._is_droppable(old):
                 del self._items[i]
                 self._droppable -= 1
-                self.dropped += 1
+                self._dropped += 1
                 return
 
     def get_batch(self, max_items: int, timeout: float | None = None) -> list[Any]:
@@ -84,6 +84,12 @@ class DropOldestQueue:
                     break  # a marker ends the batch: frames after it belong to a new epoch
             self._cond.notify_all()
             return batch
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped so far (the reader drops them; the worker and the GUI read the count)."""
+        with self._cond:
+            return self._dropped
 
     def close(self) -> None:
         """Wake every waiter; later puts are refused."""

@@ -41,7 +41,8 @@ class RecordingError(NeuroclipError):
     """A recording could not be created or written (bad path, disk full)."""
 
 
-def _to_event_store(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> dv.EventStore:
+def to_event_store(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> dv.EventStore:
+    """Event columns as the ``dv.EventStore`` that dv-processing's writer takes."""
     store = dv.EventStore()
     # map() over C-level callables is about 40% faster than a Python for loop here.
     deque(map(store.push_back, t.tolist(), x.tolist(), y.tolist(), p.astype(bool).tolist()), maxlen=0)
@@ -127,16 +128,19 @@ class AedatRecorder:
 
     @property
     def events_written(self) -> int:
-        return self._written
+        with self._cond:  # the recorder thread counts them; the GUI reads them
+            return self._written
 
     @property
     def backlog_events(self) -> int:
-        return self._backlog
+        with self._cond:
+            return self._backlog
 
     @property
     def error(self) -> str | None:
         """One line when writing failed (the file holds what was written before), else None."""
-        return self._error
+        with self._cond:
+            return self._error
 
     @property
     def is_open(self) -> bool:
@@ -152,8 +156,9 @@ class AedatRecorder:
                     if not self._pending:  # closing and drained
                         return
                     batch = self._take_batch()
-                self._write_batch(batch)
+                written = self._write_batch(batch)
                 with self._cond:
+                    self._written += written
                     self._backlog -= sum(b.shape[0] for b in batch)
                     self._cond.notify_all()
         except Exception as err:
@@ -177,12 +182,13 @@ class AedatRecorder:
             n += item.shape[0]
         return batch
 
-    def _write_batch(self, batch: list[np.ndarray]) -> None:
+    def _write_batch(self, batch: list[np.ndarray]) -> int:
+        """Write the batch in time order; returns how many events went into the file."""
         chunks = [self._monotonic_times(item) for item in batch]
         events = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         assert self._writer is not None
-        self._writer.writeEvents(_to_event_store(events["t"], events["x"], events["y"], events["p"]))
-        self._written += events.shape[0]
+        self._writer.writeEvents(to_event_store(events["t"], events["x"], events["y"], events["p"]))
+        return events.shape[0]
 
     def _monotonic_times(self, packet: np.ndarray) -> np.ndarray:
         t = packet["t"] + self._offset

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from neuroclip_live import defaults
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import empty_events
 from neuroclip_live.states import PlaybackState
@@ -88,12 +89,13 @@ class Replay:
     def __init__(
         self,
         source: FileSource,
-        speed: float = 1.0,
+        speed: float = defaults.SPEED,
         loop: bool = False,
         clock: Clock | None = None,
         slice_us: int = SLICE_US,
     ) -> None:
         self._source = source
+        # The speed and loop it paces by: a pipeline sets them from its ``Controls`` (their one owner).
         self._speed = _check_speed(speed)
         self._loop = bool(loop)
         self._slice_us = int(slice_us)
@@ -111,12 +113,14 @@ class Replay:
 
     @property
     def state(self) -> PlaybackState:
-        return self._state
+        with self._lock:
+            return self._state
 
     @property
     def position_us(self) -> int:
         """Stream time of the last event handed out (or where a seek went)."""
-        return self._position
+        with self._lock:
+            return self._position
 
     @property
     def time_range(self) -> tuple[int, int]:
@@ -126,14 +130,6 @@ class Replay:
     @property
     def time_range_complete(self) -> bool:
         return self._source.time_range_complete
-
-    @property
-    def speed(self) -> float:
-        return self._speed
-
-    @property
-    def loop(self) -> bool:
-        return self._loop
 
     # -- controls (any thread) -------------------------------------------------------------------
 
@@ -235,7 +231,7 @@ class Replay:
         can check its own stop flag. Calling it again after the end replays
         from the start, or from where ``seek()`` was asked since.
         """
-        if self._state == PlaybackState.STOPPED:
+        if self.state == PlaybackState.STOPPED:
             return
         start, jump = self._begin()
         pieces = self._pieces(start)
