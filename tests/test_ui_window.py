@@ -282,9 +282,11 @@ def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings
     w.settings_panel.T.setValue(6)
     w.settings_panel.rule_mode.setCurrentIndex(1)  # by event count
     w.settings_panel.rule_size.setValue(500)
+    w.playback.speed.setCurrentIndex(w.playback.speed.findData(2.0))  # a control: it carries over the rebuild
     here = w.session.latest.position_us
     w.settings_panel.apply_button.click()
     assert w.session.pipeline is not old
+    assert w.session.pipeline.controls is w.session.controls and w.session.controls.value.speed == 2.0
     assert w.session.pipeline.config.T == 6
     assert str(w.session.pipeline.config.rule) == "500ev"
     new = w.session.pipeline

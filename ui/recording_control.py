@@ -73,9 +73,7 @@ class RecordingControl:
             return
         folder = self._settings.value("recordingFolder", str(Path.home()))
         name = time.strftime("neuroclip-%Y%m%d-%H%M%S.aedat4")
-        path, _ = QFileDialog.getSaveFileName(
-            self._parent, "Record to", str(Path(folder) / name), "AEDAT4 (*.aedat4)"
-        )
+        path, _ = QFileDialog.getSaveFileName(self._parent, "Record to", str(Path(folder) / name), "AEDAT4 (*.aedat4)")
         if not path:
             self.show()
             return
