@@ -37,6 +37,7 @@ from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.formats import SUPPORTED_EXTENSIONS
 from neuroclip_live.stream.recording import RecordingError
 from neuroclip_live.stream.sources.base import SourceSpec
+from neuroclip_live.wording import counted
 from ui import theme
 from ui.empty_view import EmptyView, discover_cameras, recording_filter
 from ui.event_view import EventView
@@ -245,7 +246,7 @@ class MainWindow(QMainWindow):
         self.status.show_snapshot(snap, self.session.has_model)
         rec = self.session.recorder
         if rec is not None:
-            self.status.show_recording(f"● REC {rec.path.name} · {rec.events_written:,} events")
+            self.status.show_recording(f"● REC {rec.path.name} · {counted(rec.events_written, 'event')}")
         if snap.frame is not None and not self._first_frame:
             self._first_frame = True
             self.frameShown.emit()
