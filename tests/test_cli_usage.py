@@ -116,6 +116,7 @@ def test_help_does_not_advertise_the_run_command(capsys):
         (["evaluate", "--data", "x", "--alpha-search", "--alpha", "a.json"], "cannot be combined with --alpha"),
         (["train", "--data", "x", "--out", "a", "--lambda-tcka", "1"], "--lambda-tcka needs --images"),
         (["train", "--data", "x", "--out", "a", "--ray-workers", "2"], "--ray-workers needs --ray"),
+        (["align", "--file", "r", "--out", "a", "--no-ensemble"], "--no-ensemble only shapes the agreement figure"),
     ],
 )
 def test_options_that_would_be_ignored_are_refused(argv, says, capsys):

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from neuroclip_live.cli.command_line import UsageError, option_words
+from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.wording import plural
 
 
 @dataclass(frozen=True)
 class Rule:
-    """``options`` apply only where ``applies(args)``; otherwise ``says`` (with ``{given}`` and ``{needs}``)."""
+    """``options`` apply only where ``applies(args)``; else ``says`` (``{given}``, and verbs ``{needs}``, ``{shapes}``)."""
 
     options: tuple[str, ...]
     applies: Callable[[argparse.Namespace], bool]
@@ -80,7 +81,15 @@ EVALUATE_RULES = (
     ),
 )
 
-RULES = {"run": RUN_RULES, "train": TRAIN_RULES, "evaluate": EVALUATE_RULES}
+ALIGN_RULES = (
+    Rule(
+        ("--templates", "--no-ensemble"),
+        lambda a: bool(a.labels or default_labels(a.model or "")),
+        "{given} only {shapes} the agreement figure, which needs labels: give --labels, or --model tiny-digits",
+    ),
+)
+
+RULES = {"run": RUN_RULES, "train": TRAIN_RULES, "evaluate": EVALUATE_RULES, "align": ALIGN_RULES}
 
 
 def given_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
@@ -100,5 +109,8 @@ def check_rules(command: str, parser: argparse.ArgumentParser, args: argparse.Na
     for rule in RULES.get(command, ()):
         named = [option for option in rule.options if option in given]
         if named and not rule.applies(args):
-            text = rule.says.format(given=" and ".join(named), needs=plural(len(named), "needs", "need"))
+            n = len(named)
+            text = rule.says.format(
+                given=" and ".join(named), needs=plural(n, "needs", "need"), shapes=plural(n, "shapes", "shape")
+            )
             raise UsageError(parser.prog, text)
