@@ -32,6 +32,7 @@ from neuroclip_live.model.prompts import (
     parse_labels_with_notes,
     resolve_templates,
 )
+from neuroclip_live.model.where import PlacesWindow, WhereMaps, build_maps, make_locator, where_unavailable
 from neuroclip_live.wording import counted
 
 
@@ -105,6 +106,7 @@ class Scores:
     probs: np.ndarray  # (N,) float32, sums to 1
     timings: Timings
     frames: int  # frames in the window (< T while it fills)
+    where: WhereMaps | None = None  # the labels' relevance maps, when asked for (``set_where``)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs, kind="stable")[:k]
@@ -137,6 +139,7 @@ class StreamingClassifier:
         self.text_cache = text_cache or TextFeatureCache(backbone)
         self.logit_scale = backbone.logit_scale
         self._ring: deque[torch.Tensor] = deque(maxlen=T)
+        self._where: PlacesWindow | None = None  # the relevance maps' places over the window, when on
         self.adapter: InterTimestepAdapter | None = None
         self.set_adapter(adapter)
         self.set_alpha(alpha)
@@ -195,8 +198,36 @@ class StreamingClassifier:
     def reset(self) -> None:
         """Forget the window and the adapter membrane (seek, loop, source change)."""
         self._ring.clear()
+        if self._where is not None:
+            self._where.reset()
         if self.adapter is not None:
             self.adapter.reset_state()
+
+    # ------------------------------------------------------------------ relevance maps
+
+    @property
+    def where_method(self) -> str:
+        """How the maps are made ('dense' or 'crops'), '' while they are off."""
+        return self._where.method if self._where is not None else ""
+
+    def where_unavailable(self) -> str:
+        """Why this model cannot give relevance maps ('' when it can)."""
+        return where_unavailable(self.backbone)
+
+    def set_where(self, on: bool, method: str | None = None) -> None:
+        """Give each timestep's relevance maps (``Scores.where``) from now on, or stop; ``ModelError`` if it cannot.
+
+        Off, a step is what it was without them: the maps cost nothing unless asked for.
+        ``method`` ('dense' or 'crops') overrides the model's own (``model.where.choose_method``).
+        """
+        if not on:
+            self._where = None
+            return
+        why = where_unavailable(self.backbone, method)
+        if why:
+            raise ModelError(why)
+        if self._where is None or (method is not None and method != self._where.method):
+            self._where = PlacesWindow(make_locator(self.backbone, method), self.T)
 
     # ------------------------------------------------------------------ inference
 
@@ -212,7 +243,11 @@ class StreamingClassifier:
         batch = frames.shape[0]
         if batch == 0:
             return []
-        feats = self.backbone.encode_frames(frames)
+        where = self._where
+        if where is None:
+            feats, located = self.backbone.encode_frames(frames), None
+        else:
+            feats, located = where.locator.encode(frames)
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
@@ -225,9 +260,21 @@ class StreamingClassifier:
             probs.append(self._probs(torch.stack(tuple(self._ring))))
             counts.append(len(self._ring))
         host = torch.stack(probs).cpu().numpy()
+        maps = self._maps(located, frames.shape[2], frames.shape[1]) if located is not None else [None] * batch
         t_end = time.perf_counter()
         timings = Timings((t_enc - t0) * 1e3 / batch, (t_end - t0) * 1e3 / batch, batch)
-        return [Scores(list(self.labels), host[i], timings, counts[i]) for i in range(batch)]
+        return [Scores(list(self.labels), host[i], timings, counts[i], maps[i]) for i in range(batch)]
+
+    def _maps(self, located: torch.Tensor, width: int, height: int) -> list[WhereMaps]:
+        """Each frame's maps over its window, as its scores (the places' features are not adapted)."""
+        where = self._where
+        assert where is not None
+        out = []
+        for places in located:
+            window = where.push(places, width, height)
+            logits = window_logits(window, self._text, self._alpha, self.logit_scale)
+            out.append(build_maps(self.labels, logits, where.places(), where.method))
+        return out
 
     @torch.no_grad()
     def batch_forward(self, frames: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import open_clip
 import torch
 
 from neuroclip_live.errors import ModelError
+from neuroclip_live.model import dense_towers
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
 from neuroclip_live.model.settings import BUNDLED_DIR
 from neuroclip_live.model.threads import threads_for_model
@@ -55,6 +56,7 @@ class ClipBackbone:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (full unpickle...)
     threads: int = 0  # torch threads on the CPU (0 on a GPU: not set)
     preprocess: FramePreprocessor = field(init=False)
+    _dense: torch.nn.Module | None = field(init=False, default=None, repr=False)  # made when first asked for
 
     def __post_init__(self) -> None:
         cfg = getattr(self.model.visual, "preprocess_cfg", {}) or {}
@@ -75,8 +77,38 @@ class ClipBackbone:
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, H, W) uint8 frames -> (B, C) L2-normalised float32 features on ``self.device``."""
-        x = self.preprocess(frames)
+        return self.encode_preprocessed(self.preprocess(frames))
+
+    @torch.no_grad()
+    def encode_preprocessed(self, x: torch.Tensor) -> torch.Tensor:
+        """A ``preprocess``ed (B, 3, S, S) batch -> (B, C) L2-normalised float32 features."""
         return self.model.encode_image(x, normalize=True).float()
+
+    # ----------------------------------------------------------------- dense features (relevance maps)
+
+    def dense_unavailable(self) -> str:
+        """Why this model gives no dense features ('' when it does): see ``model.dense_towers``."""
+        why = dense_towers.dense_unavailable(self.model.visual)
+        return f"{self.name}: {why}" if why else ""
+
+    @property
+    def dense_grid(self) -> tuple[int, int]:
+        """(rows, columns) of the dense features."""
+        return dense_towers.grid_of(self.model.visual, self.image_size)
+
+    @torch.no_grad()
+    def encode_frames_dense(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, H, W) frames -> their features (B, C), as ``encode_frames``, and their places' (B, K, C).
+
+        One forward pass gives both (``model.dense_towers``); ``ModelError`` when the model has no dense path.
+        """
+        if self._dense is None:
+            why = self.dense_unavailable()
+            if why:
+                raise ModelError(why)
+            self._dense = dense_towers.DenseTower(self.model.visual).eval()
+        pooled, dense = self._dense(self.preprocess(frames))
+        return pooled.float(), dense.float()
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:

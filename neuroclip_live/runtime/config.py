@@ -55,6 +55,7 @@ class RunConfig:
     lossless: bool = False  # the reader waits for the worker instead of dropping (also implied by speed 0)
     max_rate: float | None = None  # events/s the framer may see (--max-rate); None: only the automatic limit
     labels: tuple[str, ...] | None = None  # None: not given (the model's defaults apply)
+    where: bool = False  # relevance maps from the start (--where); the user's later choice is ``Controls.where``
     model: ModelSettings = field(default_factory=ModelSettings)
     window: WindowOptions = field(default_factory=WindowOptions)
     tuning: PipelineTuning = field(default_factory=PipelineTuning)
@@ -77,6 +78,7 @@ class RunConfig:
             labels=tuple(self.initial_labels()),
             templates=self.model.templates,
             ensemble=self.model.ensemble,
+            where=self.where,
         )
 
     def wants_model(self, labels: Sequence[str]) -> bool:

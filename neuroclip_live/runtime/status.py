@@ -18,10 +18,10 @@ reader                  source, ``Replay.packets``, framer,   ``controls``, list
   (neuroclip-reader)    noise filter, rate limit; published:  a seek asked before the   once a hand-over of frames;
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
                         epoch, event counts, stream state                               condition
-worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    step numbers; published: latest       templates), classifier    once a publication; queue and
-                        result, model state, step counts      calls, frames             ResultBuffer conditions;
-                                                                                        ``model_ready`` (an Event)
+worker                  the classifier (the labels in use,    ``controls`` (labels,     status lock once a batch and
+  (neuroclip-worker)    its maps on or off), step numbers;    templates, where),        once a publication; queue and
+                        published: latest result, model       classifier calls, frames  ResultBuffer conditions;
+                        state, step counts, where_unavailable                           ``model_ready`` (an Event)
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
 time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
@@ -86,6 +86,7 @@ class Snapshot:
     model_state: ModelState = ModelState.NONE
     notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
     time_range_final: bool = True  # False while a big file's end is still being found (the range grows)
+    where_unavailable: str = ""  # why the loaded model cannot give relevance maps ('' when it can, or before it loads)
 
 
 class RunStatus:
@@ -105,6 +106,7 @@ class RunStatus:
         self.transitions_total = 0  # every change counted, so a poller can ask for the new ones
         self.notice = ""
         self.model_state = model_state
+        self.where_unavailable = ""  # the worker's, once the model loaded
         self.source: EventSource | None = None
         self.replay: Replay | None = None
         self.latest_frame: Frame | None = None

@@ -108,6 +108,7 @@ class ModelWorker:
                 self._set_model_state(ModelState.FAILED)
                 raise
             self._set_model_state(ModelState.READY)
+            self._offer_where(self._classifier)
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
             setup_notes = getattr(self._classifier, "setup_notes", None)
             if setup_notes:
@@ -118,6 +119,22 @@ class ModelWorker:
             status.change_state_from(StreamState.LOADING_MODEL, StreamState.LIVE if live else StreamState.STARTING)
         finally:
             self.model_ready.set()
+
+    def _offer_where(self, clf: Classifier) -> None:
+        """Say whether the model can give relevance maps, and start them when they were asked for already."""
+        why = clf.where_unavailable() if hasattr(clf, "where_unavailable") else "this classifier gives no maps"
+        with self._status.lock:
+            self._status.where_unavailable = why
+        if self._applied.where and not why:
+            self._set_where(clf, True)
+
+    def _set_where(self, clf: Classifier, on: bool) -> None:
+        try:
+            clf.set_where(on)  # type: ignore[attr-defined] - only where ``where_unavailable`` said it can
+        except NeuroclipError as err:
+            with self._status.lock:
+                self._status.where_unavailable = str(err)
+            self._status.set_notice(str(err))
 
     def _warm_up(self, clf: Classifier) -> None:
         """One throwaway step on a blank frame of the sensor's size, then reset.
@@ -158,6 +175,11 @@ class ModelWorker:
             templates = (controls.templates, controls.ensemble)
             if set_templates is not None and templates != (applied.templates, applied.ensemble):
                 set_templates(controls.templates, ensemble=controls.ensemble)
+            if controls.where != applied.where:
+                with status.lock:
+                    why = status.where_unavailable
+                if not why:
+                    self._set_where(clf, controls.where)
             for fn in calls:
                 fn(clf)
         except NeuroclipError as err:
