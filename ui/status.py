@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
+from ui.elided_label import ElidedLabel
+
+MIN_MESSAGE_PX = 100  # "no camera conn…" at the narrowest; the window gives it the rest
+MIN_SOURCE_PX = 120
+LABEL_PADDING_PX = 14  # the style sheet's 6 px each side, and a little
 
 
 def format_rate(events_per_s: float) -> str:
@@ -25,12 +31,14 @@ class StatusBar(QStatusBar):
         super().__init__(parent)
         self.setSizeGripEnabled(False)
         self.state_label = QLabel("no source")
-        self.state_label.setMinimumWidth(96)
-        self.source_label = QLabel("")
+        self.source_label = ElidedLabel()  # a long file name is shortened, whole in its tooltip
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.source_label.setMinimumWidth(MIN_SOURCE_PX)
+        self.source_label.setVisible(False)
         self.run_label = QLabel("")
         self.run_label.setToolTip("Model, timestep rule and window length T")
-        self.message_label = QLabel("")
-        self.message_label.setMinimumWidth(40)
+        self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
+        self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
         self.rate_label = QLabel("")
         self.steps_label = QLabel("")
         self.inference_label = QLabel("")
@@ -41,10 +49,17 @@ class StatusBar(QStatusBar):
         self.record_label.setVisible(False)
         # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
         # the message gives way first and shows the whole line in its tooltip.
-        for w in (self.state_label, self.source_label, self.run_label, self.rate_label, self.steps_label,
-                  self.inference_label, self.latency_label, self.drops_label, self.record_label):
+        self._figures = (
+            self.run_label,
+            self.rate_label,
+            self.steps_label,
+            self.inference_label,
+            self.latency_label,
+            self.drops_label,
+        )
+        for w in (self.state_label, *self._figures, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
-        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._reserve_widths()
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
@@ -69,6 +84,20 @@ class StatusBar(QStatusBar):
         self._state = ""
         self.show_state("no source")
 
+    def _reserve_widths(self) -> None:
+        """Room for the usual values, so the window's minimum width does not move at each redraw."""
+        for w, widest in (
+            (self.rate_label, "999.9 kev/s"),
+            (self.steps_label, "99.9 steps/s"),
+            (self.inference_label, "inference 99.9 ms"),
+            (self.latency_label, "latency 999 ms"),
+            (self.drops_label, "drops 9,999"),
+        ):
+            w.setMinimumWidth(w.fontMetrics().horizontalAdvance(widest) + LABEL_PADDING_PX)
+        bold = QFont(self.state_label.font())
+        bold.setBold(True)  # the state pill: bold, 10 px padding each side
+        self.state_label.setMinimumWidth(QFontMetrics(bold).horizontalAdvance("loading model") + 2 * 10 + 4)
+
     @property
     def state_text(self) -> str:
         return self._state
@@ -91,6 +120,7 @@ class StatusBar(QStatusBar):
     def show_snapshot(self, snap: Snapshot, has_model: bool) -> None:
         self.show_state(snap.state, snap.message)
         self.source_label.setText(snap.source_name)
+        self.source_label.setVisible(bool(snap.source_name))  # no empty room held before a source opens
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
@@ -108,16 +138,9 @@ class StatusBar(QStatusBar):
         self.run_label.setText(text)
 
     def clear_figures(self) -> None:
-        for w in (
-            self.source_label,
-            self.run_label,
-            self.rate_label,
-            self.steps_label,
-            self.inference_label,
-            self.latency_label,
-            self.drops_label,
-        ):
+        for w in (self.source_label, *self._figures):
             w.setText("")
+        self.source_label.setVisible(False)
 
     def show_recording(self, text: str | None) -> None:
         """'● REC name.aedat4 · 12,345 events', or None to hide the indicator."""
