@@ -262,6 +262,9 @@ def test_elided_label_shortens_with_a_mark_and_keeps_the_whole_text(qtbot):
     label.resize(900, 20)
     qtbot.waitUntil(lambda: not label.is_elided())
     assert elide_lines("one two three four five six", label.font(), 60, 2)[-1].endswith("…")
+    assert elide_lines("a_recording_with_a_long_name.aedat4", label.font(), 80, 3) == [
+        label.fontMetrics().elidedText("a_recording_with_a_long_name.aedat4", Qt.TextElideMode.ElideRight, 80)
+    ]  # one word too long for the line: elided, not run past the edge
 
 
 # --------------------------------------------------------------- prompt editor

@@ -30,13 +30,13 @@ def wrap_lines(text: str, font: QFont, width: int) -> list[str]:
 
 
 def elide_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
-    """At most ``max_lines`` wrapped lines; when the text needs more, the last one ends in "…"."""
+    """At most ``max_lines`` wrapped lines, each within ``width``: the last one of more, or a word too long
+    for a line (a file name), ends in "…"."""
     lines = wrap_lines(" ".join(text.split()), font, width)
-    if len(lines) <= max_lines:
-        return lines
-    kept = lines[: max_lines - 1]
-    rest = " ".join(lines[max_lines - 1 :])
-    return [*kept, QFontMetrics(font).elidedText(rest, Qt.TextElideMode.ElideRight, width)]
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+    metrics = QFontMetrics(font)
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 ELIDE_SLACK_PX = 4  # QLabel paints a few pixels inside its contents rect: a full-width "…" lost its last dot
@@ -56,6 +56,7 @@ class ElidedLabel(QLabel):
         self.max_lines = max(1, max_lines)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(False)
+        self.setIndent(0)  # a style sheet's padding makes QLabel indent the text too, past the elided width
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 

@@ -106,6 +106,8 @@ class LabelBars(QWidget):
         self.prediction_share = QLabel("")
         self.prediction_share.setToolTip("The most probable label's share for the newest window of T timesteps")
         self.prediction_share.setStyleSheet(f"font-size: 12pt; color: {theme.MUTED};")
+        self.prediction_share.ensurePolished()  # the style sheet's font, then a width for "100.0%": steady layout
+        self.prediction_share.setFixedWidth(self.prediction_share.fontMetrics().horizontalAdvance("100.0%") + 6)
         self.hint = ElidedLabel(max_lines=HINT_LINES)
         self.hint.setObjectName("hint")
         self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)

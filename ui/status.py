@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from neuroclip_live.runtime.pipeline import Snapshot
@@ -10,9 +10,8 @@ from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
 from ui.elided_label import ElidedLabel
 
-MIN_MESSAGE_PX = 100  # "no camera conn…" at the narrowest; the window gives it the rest
-MIN_SOURCE_PX = 120
-LABEL_PADDING_PX = 14  # the style sheet's 6 px each side, and a little
+MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
+MIN_SOURCE_PX = 100
 
 
 def format_rate(events_per_s: float) -> str:
@@ -24,13 +23,36 @@ def format_rate(events_per_s: float) -> str:
     return f"{events_per_s:.0f} ev/s"
 
 
+class FigureLabel(QLabel):
+    """A status field that keeps room for its usual widest value and grows past it only for a wider one.
+
+    The window's minimum width is the sum of these: it stays put while the figures change at each
+    redraw (every change of it is a round trip to the window system).
+    """
+
+    def __init__(self, widest: str) -> None:
+        super().__init__("")
+        self.widest = widest
+        self._room: int | None = None  # the width for ``widest``, once the label has shown a text
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        if self._room is None and self.text():
+            # What QLabel adds to a text (padding, frame, indent), measured on the text it shows, plus the widest.
+            metrics = self.fontMetrics()
+            self._room = (
+                hint.width() - metrics.horizontalAdvance(self.text()) + metrics.horizontalAdvance(self.widest) + 2
+            )
+        return QSize(max(hint.width(), self._room or 0), hint.height())
+
+
 class StatusBar(QStatusBar):
     """Permanent fields, updated from each snapshot; the message field holds one-line errors and notes."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self.state_label = QLabel("no source")
+        self.state_label = FigureLabel("loading model")
         self.source_label = ElidedLabel()  # a long file name is shortened, whole in its tooltip
         self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.source_label.setMinimumWidth(MIN_SOURCE_PX)
@@ -39,11 +61,11 @@ class StatusBar(QStatusBar):
         self.run_label.setToolTip("Model, timestep rule and window length T")
         self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
         self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
-        self.rate_label = QLabel("")
-        self.steps_label = QLabel("")
-        self.inference_label = QLabel("")
-        self.latency_label = QLabel("")
-        self.drops_label = QLabel("")
+        self.rate_label = FigureLabel("999.9 kev/s")
+        self.steps_label = FigureLabel("99.9 steps/s")
+        self.inference_label = FigureLabel("inference 99.9 ms")
+        self.latency_label = FigureLabel("latency 99 ms")
+        self.drops_label = FigureLabel("drops 99")
         self.record_label = QLabel("")
         self.record_label.setStyleSheet(f"color: {theme.RECORD}; font-weight: bold;")
         self.record_label.setVisible(False)
@@ -59,7 +81,6 @@ class StatusBar(QStatusBar):
         )
         for w in (self.state_label, *self._figures, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
-        self._reserve_widths()
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
@@ -83,20 +104,6 @@ class StatusBar(QStatusBar):
         )
         self._state = ""
         self.show_state("no source")
-
-    def _reserve_widths(self) -> None:
-        """Room for the usual values, so the window's minimum width does not move at each redraw."""
-        for w, widest in (
-            (self.rate_label, "999.9 kev/s"),
-            (self.steps_label, "99.9 steps/s"),
-            (self.inference_label, "inference 99.9 ms"),
-            (self.latency_label, "latency 999 ms"),
-            (self.drops_label, "drops 9,999"),
-        ):
-            w.setMinimumWidth(w.fontMetrics().horizontalAdvance(widest) + LABEL_PADDING_PX)
-        bold = QFont(self.state_label.font())
-        bold.setBold(True)  # the state pill: bold, 10 px padding each side
-        self.state_label.setMinimumWidth(QFontMetrics(bold).horizontalAdvance("loading model") + 2 * 10 + 4)
 
     @property
     def state_text(self) -> str:
