@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT, REAL_SETTINGS_DIR, SETTINGS_HOME
-from PySide6.QtCore import QPoint, QRect, QSettings, QSize
+from PySide6.QtCore import QPoint, QRect, QSettings
 from PySide6.QtGui import QImage
 from test_ui_window import TIMEOUT_MS, fake_factory, make_window, settings  # noqa: F401 - fixtures
 
@@ -23,7 +23,7 @@ from ui import app as app_module
 from ui.history_plot import PLOT_MIN_HEIGHT
 from ui.label_bars import ASKED_ROWS, PITCH_PX
 from ui.main_window import MainWindow
-from ui.window_layout import EDITOR_MIN_LINES, fit_geometry
+from ui.window_layout import DEFAULT_SIZE, EDITOR_MIN_LINES, room_on_screen
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 LAPTOP_SCREENS = [(1280, 720), (1366, 768), (1280, 800)]
@@ -78,10 +78,13 @@ def test_the_window_fits_a_laptop_screen_with_16_and_40_labels(make_window, qtbo
     assert abs(w.bars.history.height() - w.tabs.height()) < 40
 
 
-def test_a_saved_geometry_bigger_than_the_screen_is_fitted(qtbot, tmp_path):
+def test_the_window_opens_within_the_screen_and_so_does_a_bigger_saved_geometry(qtbot, tmp_path):
     saved = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     huge = MainWindow(config_from_argv([]), settings=saved, classifier_factory=fake_factory)
     qtbot.addWidget(huge)
+    room = room_on_screen(huge)  # offscreen: an 800x800 screen, smaller than the default 1360x820
+    expected = DEFAULT_SIZE.boundedTo(room.size()).expandedTo(huge.minimumSizeHint())
+    assert huge.size() == expected and huge.height() < DEFAULT_SIZE.height()
     huge.setGeometry(4000, 3000, 3800, 2600)  # saved on a big monitor, far to the right
     saved.setValue("windowGeometry", huge.saveGeometry())
     w = MainWindow(config_from_argv([]), settings=saved, classifier_factory=fake_factory)
@@ -92,15 +95,6 @@ def test_a_saved_geometry_bigger_than_the_screen_is_fitted(qtbot, tmp_path):
     assert room.contains(w.geometry().topLeft())
     assert w.width() <= max(room.width(), w.minimumSizeHint().width())
     assert w.height() <= max(room.height(), w.minimumSizeHint().height())
-
-
-def test_fit_geometry_shrinks_and_moves_onto_the_screen():
-    screen = QRect(0, 0, 1280, 688)
-    smallest = QSize(1100, 560)
-    assert fit_geometry(QRect(100, 50, 800, 600), screen, smallest) == QRect(100, 50, 1100, 600)
-    assert fit_geometry(QRect(2000, 900, 1360, 820), screen, smallest) == QRect(0, 0, 1280, 688)
-    assert fit_geometry(QRect(-300, -40, 1200, 600), screen, smallest) == QRect(0, 0, 1200, 600)
-    assert fit_geometry(QRect(0, 0, 900, 400), QRect(0, 0, 800, 500), smallest) == QRect(0, 0, 1100, 560)
 
 
 def test_pytest_leaves_the_real_settings_file_alone(qtbot, tmp_path):

@@ -4,8 +4,8 @@ Left: the start page, or the event view over the playback bar. Right, top to bot
 bars, as tall as the labels ask (they scroll when the window is short), then the top labels over
 time and the Labels/Settings tabs, which share the height that remains. Each part has a fixed
 minimum, so the window's minimum size does not grow with the number of labels or a long hint:
-it fits a 1280×720 screen. The window opens at ``DEFAULT_SIZE`` or its saved geometry, either
-shrunk and moved onto the screen it opens on.
+it fits a 1280×720 screen. The window opens at ``DEFAULT_SIZE`` (shrunk to a smaller screen) or at
+its saved geometry (which Qt fits to the screen).
 """
 
 from __future__ import annotations
@@ -85,26 +85,10 @@ def share_remaining_height(widget: QWidget) -> None:
     widget.setSizePolicy(policy)
 
 
-def fit_geometry(wanted: QRect, available: QRect, minimum: QSize) -> QRect:
-    """``wanted`` shrunk to ``available`` (never below ``minimum``) and moved inside it."""
-    w = max(min(wanted.width(), available.width()), minimum.width())
-    h = max(min(wanted.height(), available.height()), minimum.height())
-    x = max(min(wanted.x(), available.x() + available.width() - w), available.x())
-    y = max(min(wanted.y(), available.y() + available.height() - h), available.y())
-    return QRect(x, y, w, h)
-
-
 def room_on_screen(window: QWidget) -> QRect:
     """The screen's available area less a title bar: where the window's contents may go."""
     area = window.screen().availableGeometry()
     return area.adjusted(0, TITLE_BAR_PX, 0, 0)
-
-
-def fit_to_screen(window: QWidget) -> None:
-    """Shrink and move the window onto the screen it is on (a geometry saved on a bigger screen)."""
-    fitted = fit_geometry(window.geometry(), room_on_screen(window), window.minimumSizeHint())
-    if fitted != window.geometry():
-        window.setGeometry(fitted)
 
 
 def open_size(window: QWidget) -> None:
@@ -115,11 +99,13 @@ def open_size(window: QWidget) -> None:
 
 
 def restore(window: QMainWindow, settings) -> None:
-    """The saved window geometry and split, the geometry only as far as it fits the screen."""
+    """The saved window geometry and split.
+
+    ``restoreGeometry`` itself moves and shrinks a geometry saved on another (bigger) screen onto this one.
+    """
     geometry = settings.value("windowGeometry")
     if geometry is not None:
         window.restoreGeometry(geometry)
-        fit_to_screen(window)
     state = settings.value("splitter")
     if state is not None:
         window.splitter.restoreState(state)
