@@ -373,6 +373,14 @@ def test_status_bar_elides_a_long_message_and_keeps_it_whole_in_the_tooltip(qtbo
     assert bar.message_text == message and bar.message_label.toolTip() == message
     metrics = bar.message_label.fontMetrics()
     assert metrics.horizontalAdvance(shown) <= bar.message_label.contentsRect().width()
+    # A usual file name stays whole in the narrowest bar; a very long one is shortened, whole in its tooltip.
+    source = bar.source_label
+    for name, elided in (("davis346.aedat4", False), ("a_recording_from_the_lab_with_a_very_long_name.aedat4", True)):
+        source.setText(name)
+        source.show()
+        bar.resize(bar.minimumSizeHint().width(), 24)
+        qtbot.wait(20)
+        assert source.is_elided() == elided and source.toolTip() == name
 
 
 def test_status_bar_words_and_figures(qtbot):

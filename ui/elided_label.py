@@ -49,8 +49,9 @@ class ElidedLabel(QLabel):
     layout short of room takes lines away rather than pushing its neighbours out of place.
     """
 
-    def __init__(self, text: str = "", max_lines: int = 1, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str = "", max_lines: int = 1, keep_px: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.keep_px = keep_px  # a text up to this wide is never shortened (its minimum is the whole of it)
         self._full = ""
         self._wanted = 0  # lines asked for in the last size hint
         self.max_lines = max(1, max_lines)
@@ -107,7 +108,7 @@ class ElidedLabel(QLabel):
 
     def _width_for(self, text: str) -> int:
         m = self.contentsMargins()
-        return self.fontMetrics().horizontalAdvance(text) + m.left() + m.right() + ELIDE_SLACK_PX
+        return self.fontMetrics().horizontalAdvance(text) + m.left() + m.right() + ELIDE_SLACK_PX + 2  # rounding
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         self.ensurePolished()  # a style sheet's font and padding apply from the polish on
@@ -117,4 +118,5 @@ class ElidedLabel(QLabel):
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         self.ensurePolished()
-        return QSize(self._width_for("…"), self._height_for(1))
+        whole = self._width_for(" ".join(self._full.split()))
+        return QSize(max(self._width_for("…"), min(whole, self.keep_px)), self._height_for(1))

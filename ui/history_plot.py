@@ -2,8 +2,8 @@
 
 Every label that was among the top three at some timestep still in view keeps its curve (the
 circle's 97% stays on the plot when the star comes), up to ``MAX_CURVES`` curves: the newest
-top label first, then the highest peaks. One probability vector is kept per timestep, bounded by
-time and by count, so a fast timestep rule or a long label list cannot make it grow.
+top label first, then the highest peaks. One probability vector is kept per timestep drawn, bounded
+by time and by count.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ui import theme
 HISTORY_S = 5.0  # seconds of stream time in view
 HISTORY_TOP = 3  # a label among the top three at a timestep in view keeps its curve
 MAX_CURVES = 6  # at most this many curves (and colours), so the plot stays readable
-MAX_STEPS = 4096  # timesteps kept whatever the timestep rate (2000ev on a busy scene: hundreds a second)
+MAX_STEPS = 1024  # a bound by count too: the window shows one timestep a redraw, about 33 a second
 PLOT_MIN_HEIGHT = 118  # below this the lines and the 50% grid line run together
 
 
@@ -53,10 +53,6 @@ class ProbabilityHistory:
         self._steps.append(_Step(t, self._index, np.asarray(probs, dtype=np.float32), tuple(labels[i] for i in order)))
         while self._steps and t - self._steps[0].t > self.span_s:
             self._steps.popleft()
-
-    @property
-    def now(self) -> float | None:
-        return self._steps[-1].t if self._steps else None
 
     def curve(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         """(seconds before now, probability) of ``label`` at each kept timestep that scored it."""

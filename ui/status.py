@@ -11,7 +11,7 @@ from ui import theme
 from ui.elided_label import ElidedLabel
 
 MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
-MIN_SOURCE_PX = 100
+KEEP_SOURCE_PX = 180  # a source name up to this wide is always whole; a longer one ends in …
 
 
 def format_rate(events_per_s: float) -> str:
@@ -53,9 +53,8 @@ class StatusBar(QStatusBar):
         super().__init__(parent)
         self.setSizeGripEnabled(False)
         self.state_label = FigureLabel("loading model")
-        self.source_label = ElidedLabel()  # a long file name is shortened, whole in its tooltip
+        self.source_label = ElidedLabel(keep_px=KEEP_SOURCE_PX)  # only a long file name is shortened
         self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self.source_label.setMinimumWidth(MIN_SOURCE_PX)
         self.source_label.setVisible(False)
         self.run_label = QLabel("")
         self.run_label.setToolTip("Model, timestep rule and window length T")
