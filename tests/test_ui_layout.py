@@ -63,6 +63,16 @@ def test_the_window_fits_a_laptop_screen_with_16_and_40_labels(make_window, qtbo
         assert w.bars.shown_labels == labels  # all of them, in typed order
         if size == (1280, 720):
             assert w.bars.scroll.scrolls() == (n_labels > 16)  # the 16 default labels need no scrolling
+    # The Settings tab scrolls down to its last row, whole.
+    w.tabs.setCurrentIndex(1)
+    qtbot.wait(50)  # laid out first: the scroll range follows the viewport's height
+    settings_scroll = w.tabs.currentWidget()
+    settings_scroll.verticalScrollBar().setValue(settings_scroll.verticalScrollBar().maximum())
+    qtbot.wait(50)
+    apply_button = w.settings_panel.apply_button
+    seen = QRect(apply_button.mapTo(settings_scroll.viewport(), QPoint(0, 0)), apply_button.size())
+    assert settings_scroll.viewport().rect().contains(seen)
+    w.tabs.setCurrentIndex(0)
     # The worst hint (three lines) moves nothing over anything, and the minimum does not grow past the screen.
     w.bars.set_hint(LONG_HINT)
     w.resize(1280, 720)
