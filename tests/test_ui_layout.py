@@ -118,17 +118,12 @@ def test_pytest_leaves_the_real_settings_file_alone(qtbot, tmp_path):
         assert str(recording) not in real.read_text(errors="replace"), real
 
 
-def test_the_scripted_screenshot_is_taken_when_exit_after_ends(qtbot, tmp_path):
+def test_the_scripted_screenshot_is_taken_when_exit_after_ends(make_window, qtbot, tmp_path):  # noqa: F811
     shot_path = tmp_path / "end.png"
-    config = config_from_argv(["--file", str(SAMPLE), "--screenshot", str(shot_path), "--exit-after", "1.5"])
-    saved = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(config, settings=saved, classifier_factory=fake_factory)
-    qtbot.addWidget(w)
-    w.prompts.set_labels(["a", "b", "c"])
-    w.session.set_labels(["a", "b", "c"])
-    w.show()
-    shot = app_module.prepare_window(w, config)
-    qtbot.waitUntil(lambda: w.scripted_exit.started, timeout=TIMEOUT_MS)  # the first scores are on screen
+    argv = ["--file", str(SAMPLE), "--screenshot", str(shot_path), "--exit-after", "1.5"]
+    w = make_window(*argv)
+    shot = app_module.prepare_window(w, config_from_argv(argv))
+    qtbot.waitUntil(lambda: w.bars.shown_labels == ["a", "b", "c"], timeout=TIMEOUT_MS)  # the first scores
     assert shot.saved is None  # not at the first scores...
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=TIMEOUT_MS)
     assert shot.saved and QImage(str(shot_path)).width() > 600
