@@ -115,6 +115,17 @@ def neuroclip_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("neuroclip-") and t.is_alive()]
 
 
+def aps_shown(w: MainWindow, qtbot, shape: tuple[int, int]) -> None:
+    """The APS pane is on screen, as big as the event pane, and paints an intensity frame of ``shape``."""
+    view = w.event_view
+    qtbot.waitUntil(lambda: view.aps_displayed is not None and view.aps.isVisible(), timeout=TIMEOUT_MS)
+    assert view.aps_displayed.shape == shape and view.aps_box.isChecked()
+    assert view.aps.width() * view.aps.height() >= 0.8 * view.events.width() * view.events.height()
+    painted = view.aps.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    grey = np.asarray(painted.constBits())
+    assert len(np.unique(grey)) > 20  # a picture, not an empty pane
+
+
 # ------------------------------------------------------------------ files
 def test_plays_a_shared_davis_recording_with_aps_beside(make_window, qtbot, recordings_dir):
     w = make_window()
@@ -123,7 +134,7 @@ def test_plays_a_shared_davis_recording_with_aps_beside(make_window, qtbot, reco
     assert state(w) == "playing"
     assert w.stack.currentIndex() == 1
     assert w.event_view.displayed is not None and w.event_view.displayed.shape == (260, 346)
-    qtbot.waitUntil(lambda: w.event_view.aps_column.isVisible(), timeout=TIMEOUT_MS)  # the DAVIS APS frames
+    aps_shown(w, qtbot, (260, 346))  # the DAVIS APS frames
     assert w.playback.slider.isVisible() and not w.playback.live_label.isVisible()
     assert "davis346.aedat4" in w.windowTitle()
     assert w.status.rate_label.text().endswith("ev/s")
@@ -137,6 +148,7 @@ def test_plays_the_project_sample_recording(make_window, qtbot):
     w.open_file(SAMPLE)
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
     assert w.event_view.displayed.shape == (128, 128)
+    aps_shown(w, qtbot, (128, 128))  # its 25 fps intensity frames
     w.event_view.set_window_mode(True)  # the whole T-frame window as a mosaic
     qtbot.waitUntil(lambda: "10 frames" in w.event_view.caption.text(), timeout=TIMEOUT_MS)
 
