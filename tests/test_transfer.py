@@ -182,9 +182,9 @@ def test_the_transfer_setting_travels_in_the_adapter_file(slice_features, tmp_pa
 @pytest.mark.parametrize(
     ("figures", "kept"),
     [
-        ({0.0: (0.80, 0.60), 0.25: (0.82, 0.58), 1.0: (0.84, 0.59)}, 1.0),  # better on both: the best top-1
-        ({0.0: (0.80, 0.60), 0.25: (0.84, 0.55), 1.0: (0.84, 0.50)}, 1.0),  # top-1 tie: lower cross-entropy
-        ({0.0: (0.80, 0.60), 0.25: (0.82, 0.61), 1.0: (0.80, 0.50)}, 0.0),  # each better on one only: none
+        ({0.0: (0.80, 0.60), 0.25: (0.84, 0.58), 1.0: (0.88, 0.59)}, 1.0),  # 2+ more right, lower loss: best top-1
+        ({0.0: (0.80, 0.60), 0.25: (0.86, 0.55), 1.0: (0.86, 0.50)}, 1.0),  # top-1 tie: the lower cross-entropy
+        ({0.0: (0.80, 0.60), 0.25: (0.82, 0.50), 1.0: (0.90, 0.61)}, 0.0),  # one more right; or a higher loss
         ({0.0: (0.90, 0.60), 0.5: (0.90, 0.40)}, 0.0),  # equal top-1 is no evidence
         ({0.5: (0.50, 2.0)}, 0.5),  # one weight given (--image-weight): that one
     ],
@@ -192,7 +192,7 @@ def test_the_transfer_setting_travels_in_the_adapter_file(slice_features, tmp_pa
 def test_images_are_kept_only_when_they_beat_the_adapter_alone_on_both_validation_figures(figures, kept):
     from neuroclip_live.offline.transfer import ValidationFigures, pick_image_weight
 
-    assert pick_image_weight({w: ValidationFigures(*f) for w, f in figures.items()}) == kept
+    assert pick_image_weight({w: ValidationFigures(*f, n=50) for w, f in figures.items()}) == kept
 
 
 def test_absurd_lambdas_are_refused():

@@ -14,6 +14,7 @@ from neuroclip_live.cli.fewshot_args import (
     fewshot_settings,
 )
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.offline.transfer_defaults import IMAGE_MARGIN
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -67,8 +68,9 @@ def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> No
         print(f"with {t['images']} labelled images ({t['encoding']} encoding): image weight {t['image_weight']:g} "
               f"{how}; λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")  # fmt: skip
         if t["image_weight"] == 0:
-            print("the images did not help on the validation samples (a weight must beat 0 in top-1 and in "
-                  "cross-entropy): the adapter is trained on the shots alone")  # fmt: skip
+            print(f"the images did not help on the validation samples (a weight must get {IMAGE_MARGIN} more of them "
+                  "right than the shots alone, with a lower cross-entropy): the adapter is trained on the shots "
+                  "alone")  # fmt: skip
     if fit.val_scores:
         print(
             f"alpha '{fit.alpha_name}' chosen on {len(trained.val)} validation samples: "

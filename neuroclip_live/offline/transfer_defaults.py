@@ -9,3 +9,6 @@ DEFAULT_LAMBDA_TCKA = 1.0
 # The image part's weights tried on the validation samples for each run: 0 is the adapter alone,
 # 1 the full R2ETL loss (which cost 1-6 points on N-MNIST from 4 shots a class on).
 IMAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+# Validation samples more than the adapter alone a weight must get right to be kept (with a lower
+# cross-entropy as well): chosen among four rules on that selection pool (README, R2ETL).
+IMAGE_MARGIN = 2
