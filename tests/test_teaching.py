@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,14 +19,14 @@ from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.clips import Segment, cut_recording
 from neuroclip_live.offline.datasets import load_split
 from neuroclip_live.offline.examples import ExampleSet, class_folder
-from neuroclip_live.offline.fewshot import FewShotSettings, load_text_model
-from neuroclip_live.offline.teaching import apply_setup, setup_of, train_examples, trained_setup
+from neuroclip_live.offline.fewshot import load_text_model
+from neuroclip_live.offline.teaching import TEACH_SETTINGS, apply_setup, setup_of, train_examples, trained_setup
 from neuroclip_live.offline.training import FitCancelled, FitProgress
 from neuroclip_live.stream.framing import TimestepRule
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 CLASSES = ("my mug", "bravo", "zulu")  # the sample's 0, 7 and circle
-SETTINGS = FewShotSettings(T=10, cut="time", seed=3, epochs=3, views=2, progress=False)
+SETTINGS = replace(TEACH_SETTINGS, seed=3, epochs=3, views=2)  # jitter on, as teaching trains by default
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,9 @@ def test_examples_in_memory_train_the_adapter_that_train_gives_on_them_saved(exa
     assert (root / "classes.txt").read_text().splitlines() == ["bravo: bravo", "my_mug: my mug", "zulu: zulu"]
     assert load_split(root, "Train").classes == list(trained.info.classes) == ["bravo", "my mug", "zulu"]
     out = tmp_path / "a.safetensors"
-    assert main(["train", "--data", str(root), "--cut", "time", "--seed", "3", "--epochs", "3", "--views", "2",
-                 "--shots", "2", "--val-per-class", "1", "--model", "tiny-digits", "--device", "cpu", "--quiet",
-                 "--out", str(out)]) == 0
+    assert main(["train", "--data", str(root), "--cut", "time", "--jitter", "--seed", "3", "--epochs", "3",
+                 "--views", "2", "--shots", "2", "--val-per-class", "1", "--model", "tiny-digits", "--device", "cpu",
+                 "--quiet", "--out", str(out)]) == 0
     saved, info = load_adapter(out, "tiny-digits", 128)
     mine, theirs = trained.adapter.state_dict(), saved.state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     cut = "time" if args.timestep.mode == "time" else "count"
     print(
         f"each is {args.T} timesteps of {_rule_text(args.timestep)}; train on them with: neuroclip-live train "
-        f"--data {root} --split {args.split} -T {args.T} --cut {cut} --shots K"
+        f"--data {root} --split {args.split} -T {args.T} --cut {cut} --shots K (and --jitter for objects that will "
+        "be seen at other sizes and places)"
     )
     return 0
 

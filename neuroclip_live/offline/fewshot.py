@@ -62,7 +62,6 @@ class FewShotResult:
     val_scores: dict[str, float] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # shots or validation samples left out
     transfer: dict | None = None  # AdapterInfo.transfer when images were used
-    val_count: int = 0  # validation samples read (alpha, and the image weight, were chosen on them)
 
 
 def load_text_model(
@@ -188,7 +187,6 @@ def train_fewshot(
                 val_fs, tm.text, bb.logit_scale, s.T, adapter
             )
     result.unreadable = list(train_fs.unreadable) + list(val_fs.unreadable)
-    result.val_count = len(val_fs)
     return result
 
 
