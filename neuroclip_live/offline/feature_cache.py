@@ -30,6 +30,7 @@ from tqdm import tqdm
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD
+from neuroclip_live.offline.augment import Augmentation
 from neuroclip_live.offline.datasets import Sample
 from neuroclip_live.offline.evaluation import FeatureSet
 from neuroclip_live.offline.extraction import (
@@ -256,7 +257,7 @@ class CachedExtractor:
         self,
         samples: Sequence[Sample],
         views: int = 1,
-        augment: bool = False,
+        augment: bool | Augmentation = False,
         flip: bool = True,
         seed: int = 0,
         desc: str = "encoding",
