@@ -29,6 +29,8 @@ class StatusBar(QStatusBar):
         self.source_label = QLabel("")
         self.run_label = QLabel("")
         self.run_label.setToolTip("Model, timestep rule and window length T")
+        self.engine_label = QLabel("")
+        self.engine_label.setToolTip("Where the image encoder runs, at which precision (Settings: Backend, Precision)")
         self.message_label = QLabel("")
         self.message_label.setMinimumWidth(40)
         self.rate_label = QLabel("")
@@ -41,13 +43,14 @@ class StatusBar(QStatusBar):
         self.record_label.setVisible(False)
         # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
         # the message gives way first and shows the whole line in its tooltip.
-        for w in (self.state_label, self.source_label, self.run_label, self.rate_label, self.steps_label,
-                  self.inference_label, self.latency_label, self.drops_label, self.record_label):
+        for w in (self.state_label, self.source_label, self.run_label, self.engine_label, self.rate_label,
+                  self.steps_label, self.inference_label, self.latency_label, self.drops_label, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
+        self.addWidget(self.engine_label)
         self.addWidget(self.message_label, 1)
         for w in (
             self.record_label,
@@ -91,6 +94,7 @@ class StatusBar(QStatusBar):
     def show_snapshot(self, snap: Snapshot, has_model: bool) -> None:
         self.show_state(snap.state, snap.message)
         self.source_label.setText(snap.source_name)
+        self.engine_label.setText(snap.model_engine if has_model else "")
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
@@ -111,6 +115,7 @@ class StatusBar(QStatusBar):
         for w in (
             self.source_label,
             self.run_label,
+            self.engine_label,
             self.rate_label,
             self.steps_label,
             self.inference_label,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from neuroclip_live.cli.arguments import add_model_arguments, positive_int
+from neuroclip_live.cli.arguments import add_model_arguments, positive_int, say_backend_note
 
 if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
     from neuroclip_live.offline.extractors import FeatureSource
@@ -71,6 +71,7 @@ def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
     """Where ``train`` and ``evaluate`` get their features: this process, ``--cache``, or ``--ray``."""
     from neuroclip_live.offline.extractors import open_feature_source
 
+    say_backend_note(backbone)
     return open_feature_source(
         backbone, args.T, args.cut, args.batch_size, not args.quiet, args.cache, args.ray, args.ray_workers
     )

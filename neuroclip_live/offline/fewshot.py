@@ -63,7 +63,7 @@ def load_text_model(
     model: ModelSettings, folders: list[str], default_classes: list[str], labels: str | None
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
-    from neuroclip_live.model.clip_model import load_clip
+    from neuroclip_live.model.clip_model import load_for
     from neuroclip_live.model.prompts import (
         parse_labels_with_notes,
         resolve_templates,
@@ -75,7 +75,7 @@ def load_text_model(
         classes = parse_labels_with_notes(labels).labels
         if len(classes) != len(folders):
             raise DataError(f"--labels gives {len(classes)} names for {len(folders)} class folders ({', '.join(folders)})")
-    backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
+    backbone = load_for(model)
     templates = resolve_templates(model.templates)
     text = text_features(backbone, classes, templates, ensemble=model.ensemble)
     return TextModel(backbone, classes, templates, text)

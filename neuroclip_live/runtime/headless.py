@@ -164,6 +164,9 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         print(f"neuroclip-live: {pipeline.message}", file=err)
         return EXIT_USER_ERROR
     summary = f"{sink.count} timesteps, {pipeline.dropped} dropped"
+    engine = pipeline.snapshot().model_engine  # what ran: "RN50 · OpenVINO bf16 · CPU"
+    if engine:
+        summary += f" ({config.model.name} · {engine})"
     events_dropped = pipeline.snapshot().stats.events_dropped
     if events_dropped:
         summary += f", {events_dropped:,} events dropped by the rate limit"
