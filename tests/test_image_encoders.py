@@ -124,6 +124,15 @@ def test_the_converted_model_is_cached_and_a_damaged_entry_rebuilt(tmp_path, cap
     assert torch.equal(fourth.encode_frames(frames), want)
 
 
+def test_an_unwritable_cache_only_costs_the_conversion(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("the cache folder's place is taken")
+    bb = seeded(TINY_RN, backend="openvino", precision="fp32", cache_dir=blocked)
+    assert bb.image_encoder.converted and bb.image_encoder.cache_entry is None
+    frames = event_frames(2, 260, 346, seed=7)
+    assert torch.allclose(bb.encode_frames(frames), torch_features(bb, frames), atol=1e-4)
+
+
 @pytest.fixture
 def unconvertible(monkeypatch, tmp_path):
     """Weights for the tiny ResNet, and an OpenVINO that refuses every model (as one with an unknown operation)."""
@@ -151,16 +160,29 @@ def test_a_model_openvino_cannot_convert_runs_on_torch_with_one_note(unconvertib
 
 
 def test_headless_says_the_fallback_in_one_note_line(unconvertible, capsys):
-    args = ["--file", str(SAMPLE), "--headless", "--model", TINY_RN, "--weights", unconvertible, "--labels", "a, b",
-            "--max-steps", "2"]
+    args = [
+        "--file",
+        str(SAMPLE),
+        "--headless",
+        "--model",
+        TINY_RN,
+        "--weights",
+        unconvertible,
+        "--labels",
+        "a, b",
+        "--max-steps",
+        "2",
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert len([ln for ln in err if ln.startswith("note:")]) == 1
     assert err[-1] == "neuroclip-live: 2 timesteps, 0 dropped (test-tiny-rn · torch fp32 · CPU)"
     assert main([*args, "--backend", "openvino"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["neuroclip-live: OpenVINO cannot convert test-tiny-rn's image encoder: Model wasn't fully "
-                   "converted: aten::made_up_op"]
+    assert err == [
+        "neuroclip-live: OpenVINO cannot convert test-tiny-rn's image encoder: Model wasn't fully "
+        "converted: aten::made_up_op"
+    ]
 
 
 @pytest.mark.parametrize("command", [[], ["align", "--out", "x.safetensors"]])
