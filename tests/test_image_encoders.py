@@ -59,6 +59,24 @@ def test_openvino_features_match_torch(name, precision):
         assert torch.allclose(got, want, atol=1e-4)
 
 
+def test_the_sample_recording_scores_alike_on_both_backends():
+    """tiny-digits' per-step probabilities on the sample (200 timesteps of 30 ms): OpenVINO at its own precision
+    (bf16 on a CPU with AMX or AVX512-BF16) within 0.02 of torch's, with the same top label."""
+    from neuroclip_live.model.label_presets import default_labels
+    from neuroclip_live.offline.align import pair_recording
+
+    frames = pair_recording(SAMPLE).event_frames
+    probs = {}
+    for backend in ("torch", "openvino"):
+        clf = StreamingClassifier(
+            load_clip("tiny-digits", device="cpu", backend=backend), default_labels("tiny-digits")
+        )
+        probs[backend] = np.stack([s.probs for i in range(0, len(frames), 8) for s in clf.step(frames[i : i + 8])])
+    assert probs["torch"].shape == (200, 16)
+    assert np.abs(probs["torch"] - probs["openvino"]).max() <= 0.02
+    assert (probs["torch"].argmax(1) == probs["openvino"].argmax(1)).all()
+
+
 def test_every_batch_size_runs_on_one_compiled_model():
     bb = seeded(TINY_RN, backend="openvino", precision="fp32")
     frames = event_frames(9, 260, 346, seed=4)
