@@ -108,6 +108,7 @@ def test_auto_picks_torch_when_openvino_cannot_be_imported(monkeypatch):
 
 def test_auto_picks_by_device():
     assert resolve_backend("auto", torch.device("cuda")) == "torch"  # a GPU keeps torch (fp16, channels-last)
+    assert resolve_backend("auto", torch.device("mps")) == "torch"
     assert resolve_backend("auto", torch.device("cpu")) == "openvino"
     assert resolve_backend("torch", torch.device("cpu")) == "torch"
     with pytest.raises(ModelError, match="runs on the CPU"):

@@ -69,7 +69,7 @@ def check_choices(backend: str, precision: str | None) -> None:
 
 def resolve_backend(backend: str, device: torch.device) -> str:
     """'torch' or 'openvino' for ``backend`` on ``device``; ``ModelError`` when OpenVINO is asked for and cannot run."""
-    if backend == "torch" or (backend == "auto" and device.type == "cuda"):
+    if backend == "torch" or (backend == "auto" and device.type != "cpu"):  # a GPU keeps torch
         return "torch"
     if device.type != "cpu":
         raise ModelError(f"--backend openvino runs on the CPU, not on {device}: use --device cpu or --backend torch")
