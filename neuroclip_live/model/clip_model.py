@@ -22,8 +22,19 @@ import torch
 
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model import dense_towers
+from neuroclip_live.model.image_encoders import (
+    ImageEncoder,
+    TorchImageEncoder,
+    check_choices,
+    describe_encoder,
+    open_dense_encoder,
+    open_image_encoder,
+    resolve_backend,
+)
+from neuroclip_live.model.openvino_dense import OpenVinoDenseEncoder, TorchDenseEncoder
+from neuroclip_live.model.openvino_encoder import EncoderSpec
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
-from neuroclip_live.model.settings import BUNDLED_DIR
+from neuroclip_live.model.settings import BUNDLED_DIR, ModelSettings
 from neuroclip_live.model.threads import threads_for_model
 from neuroclip_live.model.weights import (
     KIND_NAMES,
@@ -34,10 +45,10 @@ from neuroclip_live.model.weights import (
 )
 
 log = logging.getLogger(__name__)
+DenseEncoder = TorchDenseEncoder | OpenVinoDenseEncoder
 
 # open_clip's "fp16"/"bf16" are its mixed modes (OpenAI's): weights in half, LayerNorm in float32.
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-PRECISIONS = tuple(_DTYPES)
 
 
 @dataclass
@@ -56,7 +67,10 @@ class ClipBackbone:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (full unpickle...)
     threads: int = 0  # torch threads on the CPU (0 on a GPU: not set)
     preprocess: FramePreprocessor = field(init=False)
-    _dense: torch.nn.Module | None = field(init=False, default=None, repr=False)  # made when first asked for
+    _dense: DenseEncoder | None = field(init=False, default=None, repr=False)  # made when maps are first asked for
+    _cache_dir: str | os.PathLike | None = field(init=False, default=None, repr=False)  # where OpenVINO's models go
+    image_encoder: ImageEncoder = field(init=False)  # where frames are encoded (torch until ``use_backend``)
+    backend_note: str = field(init=False, default="")  # why ``auto`` fell back to torch, for one "note:" line
 
     def __post_init__(self) -> None:
         cfg = getattr(self.model.visual, "preprocess_cfg", {}) or {}
@@ -68,6 +82,32 @@ class ClipBackbone:
             dtype=self.dtype,
             channels_last=self.device.type == "cuda",
         )
+        self.image_encoder = TorchImageEncoder(self.model, self.device, self.dtype)
+
+    def use_backend(
+        self, backend: str = "auto", precision: str | None = None, cache_dir: str | os.PathLike | None = None
+    ) -> None:
+        """Encode images with ``backend`` from now on (after the weights are loaded: OpenVINO converts them)."""
+        self.image_encoder, self.backend_note = open_image_encoder(
+            self.model, self._spec, self.device, self.dtype, backend, precision, self.threads, cache_dir
+        )
+        self._dense, self._cache_dir = None, cache_dir
+        if self.backend_note:
+            log.info(self.backend_note)  # the caller shows it once, as a "note:" line
+            self.notes.append(self.backend_note)
+
+    @property
+    def _spec(self) -> EncoderSpec:
+        return EncoderSpec(self.name, self.image_size, self.embed_dim)
+
+    @property
+    def engine(self) -> str:
+        """Where images are encoded: 'OpenVINO bf16 · CPU', 'torch fp16 · CUDA'."""
+        return describe_encoder(self.image_encoder)
+
+    def describe(self) -> str:
+        """'RN50 · OpenVINO bf16 · CPU'."""
+        return f"{self.name} · {self.engine}"
 
     @property
     def logit_scale(self) -> float:
@@ -77,12 +117,12 @@ class ClipBackbone:
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, H, W) uint8 frames -> (B, C) L2-normalised float32 features on ``self.device``."""
-        return self.encode_preprocessed(self.preprocess(frames))
+        return self.image_encoder(self.preprocess(frames))
 
     @torch.no_grad()
     def encode_preprocessed(self, x: torch.Tensor) -> torch.Tensor:
-        """A ``preprocess``ed (B, 3, S, S) batch -> (B, C) L2-normalised float32 features."""
-        return self.model.encode_image(x, normalize=True).float()
+        """A ``preprocess``ed (B, 3, S, S) batch -> (B, C) L2-normalised float32 features, on the backend."""
+        return self.image_encoder(x)
 
     # ----------------------------------------------------------------- dense features (relevance maps)
 
@@ -100,15 +140,20 @@ class ClipBackbone:
     def encode_frames_dense(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, H, W) frames -> their features (B, C), as ``encode_frames``, and their places' (B, K, C).
 
-        One forward pass gives both (``model.dense_towers``); ``ModelError`` when the model has no dense path.
+        One forward pass gives both (``model.dense_towers``), on the image encoder's backend (the first
+        call converts it for OpenVINO); ``ModelError`` when the model has no dense path or OpenVINO cannot
+        convert it.
         """
+        return self.prepare_dense()(self.preprocess(frames))
+
+    def prepare_dense(self) -> DenseEncoder:
+        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` when it cannot be."""
         if self._dense is None:
             why = self.dense_unavailable()
             if why:
                 raise ModelError(why)
-            self._dense = dense_towers.DenseTower(self.model.visual).eval()
-        pooled, dense = self._dense(self.preprocess(frames))
-        return pooled.float(), dense.float()
+            self._dense = open_dense_encoder(self.image_encoder, self.model, self._spec, self.threads, self._cache_dir)
+        return self._dense
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:
@@ -164,12 +209,13 @@ def _pick_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _pick_precision(precision: str | None, device: torch.device) -> str:
-    if precision is None:
+def _pick_precision(precision: str | None, device: torch.device, backend: str) -> str:
+    """The torch model's precision; OpenVINO converts from float32 and applies its own."""
+    if backend == "openvino":
+        return "fp32"
+    if precision is None or precision == "auto":
         return "fp16" if device.type == "cuda" else "fp32"
-    if precision not in PRECISIONS:
-        raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    return precision
+    return precision  # checked by ``check_choices``
 
 
 def _backbone(
@@ -205,15 +251,28 @@ def _backbone(
 
 
 def create_clip(
-    name: str, device: str | None = None, precision: str | None = None, threads: int | None = None
+    name: str,
+    device: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    *,
+    backend: str = "torch",
+    cache_dir: str | os.PathLike | None = None,
 ) -> ClipBackbone:
-    """A model with random weights (tests, benchmarks): same structure and speed as the real one."""
+    """A model with random weights (tests, benchmarks): same structure and speed as the real one.
+
+    ``backend`` as for ``load_clip``; torch unless asked, since tests compare against open_clip's own output.
+    """
     if _register_bundled(name) is None:
         _check_name(name)
     dev = _pick_device(device)
-    prec = _pick_precision(precision, dev)
+    check_choices(backend, precision)
+    prec = _pick_precision(precision, dev, resolve_backend(backend, dev))
     model = open_clip.create_model(name, device=dev, precision=prec)
-    return _backbone(model, name, dev, prec, "random", [], threads)
+    backbone = _backbone(model, name, dev, prec, "random", [], threads)
+    if backend != "torch":
+        backbone.use_backend(backend, precision, cache_dir)
+    return backbone
 
 
 def _create_with_weights(
@@ -259,6 +318,7 @@ def load_clip(
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
     threads: int | None = None,
+    backend: str = "torch",
 ) -> ClipBackbone:
     """Load a CLIP model by open_clip name (or a bundled one) with its weights, ready for inference.
 
@@ -267,12 +327,16 @@ def load_clip(
     holds converted TorchScript files and downloads (default: the usual caches);
     ``offline`` skips the download (default: ``NEUROCLIP_OFFLINE`` / ``HF_HUB_OFFLINE``);
     ``threads`` sets the torch threads on the CPU (default: by model size, see ``model.threads``).
+    ``backend`` ('auto', 'torch', 'openvino': ``model.image_encoders``) runs the image encoder, at
+    ``precision`` ('auto' or None: the device's choice, 'fp32': full); the app's settings default to
+    'auto', this function to torch. OpenVINO's converted models are kept under ``cache_dir``.
     """
     bundled = _register_bundled(name)
     if bundled is None:
         _check_name(name)
     dev = _pick_device(device)
-    prec = _pick_precision(precision, dev)
+    check_choices(backend, precision)
+    prec = _pick_precision(precision, dev, resolve_backend(backend, dev))
     notes: list[str] = []
     path, quick_gelu = resolve_weights(name, weights, bundled, cache_dir, offline, notes)
     source = path
@@ -283,4 +347,15 @@ def load_clip(
         path = convert_torchscript(path, cache_dir)
         notes.append(f"converted OpenAI TorchScript {source.name} to safetensors (QuickGELU)")
     model = _create_with_weights(name, path, source, dev, prec, quick_gelu, notes, kind)
-    return _backbone(model, name, dev, prec, str(source), notes, threads)
+    backbone = _backbone(model, name, dev, prec, str(source), notes, threads)
+    if backend != "torch":
+        backbone.use_backend(backend, precision, cache_dir)
+    return backbone
+
+
+def load_for(settings: ModelSettings) -> ClipBackbone:
+    """``load_clip`` with the app's model settings: name, weights, device, threads, backend and precision."""
+    return load_clip(
+        settings.name, settings.weights, settings.device, settings.precision,
+        threads=settings.threads, backend=settings.backend,
+    )  # fmt: skip

@@ -116,5 +116,3 @@ def _starts(length: int, crop: int, stride: int) -> list[int]:
         return [0]
     n = math.ceil((length - crop) / stride)
     return sorted({round(i * (length - crop) / n) for i in range(n + 1)})
-
-

@@ -64,6 +64,7 @@ class DenseLocator:
     method = "dense"
 
     def __init__(self, backbone: ClipBackbone) -> None:
+        backbone.prepare_dense()  # fails here, not in a step, when the backend cannot give dense features
         self.backbone = backbone
         self._places: dict[tuple[int, int], Places] = {}
 
@@ -102,7 +103,9 @@ class CropLocator:
             by_size.setdefault(int(x1 - x0), []).append(k)
         order = []
         for c, ks in by_size.items():
-            crops = np.stack([frames[:, int(places.boxes[k, 1]) :, int(places.boxes[k, 0]) :][:, :c, :c] for k in ks], 1)
+            crops = np.stack(
+                [frames[:, int(places.boxes[k, 1]) :, int(places.boxes[k, 0]) :][:, :c, :c] for k in ks], 1
+            )
             parts.append(self.backbone.preprocess(crops.reshape(-1, c, c)))
             order += ks
         feats = self.backbone.encode_preprocessed(torch.cat(parts))

@@ -206,6 +206,7 @@ class Pipeline:
                 model_state=status.model_state,
                 notice=status.notice,
                 where_unavailable=status.where_unavailable,
+                model_engine=status.model_engine,
             )
         if isinstance(src, FileSource) and frame is not None:
             snap.aps = aps_at(src.aps_frames, frame.t_end_us)  # the file's frames never change: no lock

@@ -87,6 +87,7 @@ class Snapshot:
     notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
     time_range_final: bool = True  # False while a big file's end is still being found (the range grows)
     where_unavailable: str = ""  # why the loaded model cannot give relevance maps ('' when it can, or before it loads)
+    model_engine: str = ""  # where the loaded model encodes frames: 'OpenVINO bf16 · CPU' ('' before it loads)
 
 
 class RunStatus:
@@ -107,6 +108,7 @@ class RunStatus:
         self.notice = ""
         self.model_state = model_state
         self.where_unavailable = ""  # the worker's, once the model loaded
+        self.model_engine = ""
         self.source: EventSource | None = None
         self.replay: Replay | None = None
         self.latest_frame: Frame | None = None

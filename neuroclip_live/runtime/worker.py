@@ -109,6 +109,8 @@ class ModelWorker:
                 raise
             self._set_model_state(ModelState.READY)
             self._offer_where(self._classifier)
+            with status.lock:
+                status.model_engine = str(getattr(self._classifier, "engine", ""))
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
             setup_notes = getattr(self._classifier, "setup_notes", None)
             if setup_notes:
@@ -129,8 +131,12 @@ class ModelWorker:
             self._set_where(clf, True)
 
     def _set_where(self, clf: Classifier, on: bool) -> None:
+        if on:  # the first time, OpenVINO converts the dense encoder: seconds without new scores
+            self._status.set_notice("preparing the relevance maps…")
         try:
             clf.set_where(on)  # type: ignore[attr-defined] - only where ``where_unavailable`` said it can
+            if on:
+                self._status.set_notice("")
         except NeuroclipError as err:
             with self._status.lock:
                 self._status.where_unavailable = str(err)

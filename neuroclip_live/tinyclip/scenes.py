@@ -102,7 +102,7 @@ def _move(
     chunks, last, image = [], None, None
     for s in range(steps):
         dx, dy = _offset(s * STEP_US, side)
-        moved = (int(round(dx * SUPERSAMPLE)), int(round(dy * SUPERSAMPLE)))
+        moved = (round(dx * SUPERSAMPLE), round(dy * SUPERSAMPLE))
         if moved != last:  # re-render only when the view moved by a sub-pixel step
             image = intensity(downsample(shift(mask, *moved), SUPERSAMPLE), *scene.contrast)
             last = moved
@@ -153,7 +153,14 @@ def random_scene(rng: np.random.Generator, seconds_per_phase: float = 1.0) -> Tw
         first, second = first[::-1], second[::-1]
     styles = tuple(str(s) for s in rng.choice(["font", "strokes"], 2))
     return TwoObjectScene(
-        SensorSize(width, height), names, (first, second), tall, styles, seconds_per_phase, True, int(rng.integers(2**31))
+        SensorSize(width, height),
+        names,
+        (first, second),
+        tall,
+        styles,
+        seconds_per_phase,
+        True,
+        int(rng.integers(2**31)),
     )  # type: ignore[arg-type]
 
 
