@@ -84,12 +84,32 @@ def test_crop_features_are_each_crops_own_encoding():
     layout = CropLayout(scales=(0.8, 0.5), overlap=2)
     locator = CropLocator(backbone, layout)
     frames = event_frames(2, 30, 50, seed=3)
-    own, located = locator.encode(frames)
+    own, located = locator.encode(frames, mapped=2)
     places = locator.places(50, 30)
     assert torch.allclose(own, backbone.encode_frames(frames), atol=1e-5)
     for k, (x0, y0, x1, y1) in enumerate(places.boxes.astype(int)):
         expected = backbone.encode_frames(frames[:, y0:y1, x0:x1])
         assert torch.allclose(located[:, k], expected, atol=1e-5), k
+
+
+def test_a_run_that_fell_behind_maps_only_the_newest_frame_of_a_backlog():
+    backbone = tiny_backbone(TINY_VIT)
+    clf = StreamingClassifier(backbone, LABELS, T=3)
+    clf.set_where(True, method="crops")
+    clf.map_every_frame = False
+    frames = event_frames(5, 30, 50, seed=9)
+    first = clf.step(frames[:2])
+    assert first[0].where is None and first[1].where is not None  # nothing made before the first batch
+    second = clf.step(frames[2:])
+    assert second[0].where is first[1].where and second[1].where is first[1].where
+    assert second[2].where is not first[1].where
+    # The map's window holds the mapped frames only: frames 1 and 4.
+    fresh = StreamingClassifier(backbone, LABELS, T=3)
+    fresh.set_where(True, method="crops")
+    expected = [fresh.step(frames[i][None])[0].where for i in (1, 4)][-1]
+    np.testing.assert_allclose(second[2].where.values, expected.values, atol=1e-5)
+    own, located = CropLocator(backbone).encode(frames, mapped=1)
+    assert own.shape[0] == 5 and located.shape[0] == 1
 
 
 def test_maps_follow_the_window_and_reset_with_it():
@@ -103,10 +123,28 @@ def test_maps_follow_the_window_and_reset_with_it():
     fresh.set_where(True, method="crops")
     last = [fresh.step(f[None])[0].where for f in frames[1:]][-1]
     np.testing.assert_allclose(maps[-1].values, last.values, atol=1e-5)
-    np.testing.assert_allclose(maps[-1].values.sum(axis=0), 1.0, atol=1e-5)  # a place's values sum to 1
+    # A place's values sum to its events over the window, relative to the busiest place's.
+    activity = np.mean([maps[-1].places.activity(f) for f in frames[1:]], axis=0)
+    np.testing.assert_allclose(maps[-1].values.sum(axis=0), activity / activity.max(), atol=1e-5)
     clf.reset()
     again = clf.step(frames[0][None])[0].where
     np.testing.assert_allclose(again.values, maps[0].values, atol=1e-5)
+
+
+def test_a_place_without_events_has_nothing_and_an_empty_frame_leaves_the_labels_as_they_are():
+    clf = StreamingClassifier(tiny_backbone(TINY_VIT), LABELS, T=2)
+    clf.set_where(True, method="crops")
+    frame = np.full((1, 30, 60), 127, dtype=np.uint8)
+    blank = clf.step(frame)[0].where
+    np.testing.assert_allclose(blank.values.sum(axis=0), 1.0, atol=1e-5)  # no event anywhere: no weighting
+    clf.reset()
+    frame[0, 5:25, 40:60] = 255  # events on the right only
+    maps = clf.step(frame)[0].where
+    inner = maps.places.inner
+    left = inner[:, 2] <= 40  # places whose counted pixels are all left of the events
+    assert left.any() and np.all(maps.values[:, left] == 0)
+    for label in LABELS:
+        assert maps.peak(label)[0] > 30
 
 
 def test_maps_are_off_unless_asked_for_and_labels_change_them():
@@ -133,3 +171,22 @@ def test_a_tower_without_a_dense_path_says_why():
         clf.set_where(True, method="nowhere")
     clf.set_where(True, method="crops")  # crops need no dense path
     assert clf.step(event_frames(1, 30, 50))[0].where.method == "crops"
+
+
+@pytest.mark.parametrize("name,method", [(TINY_VIT, "dense"), (TINY_RN, "dense"), (TINY_VIT, "crops")])
+def test_maps_on_openvino_match_torchs(name, method, tmp_path):
+    """The dense tower is converted once (cached beside the image encoder); crops go through the encoder itself."""
+    pytest.importorskip("openvino", reason="OpenVINO is not installed: pip install openvino")
+    register_tiny_configs()
+    frames = event_frames(3, 60, 90, seed=7)
+    maps = {}
+    for backend in ("torch", "openvino"):
+        torch.manual_seed(0)
+        backbone = create_clip(name, device="cpu", backend=backend, precision="fp32", cache_dir=tmp_path)
+        clf = StreamingClassifier(backbone, LABELS, T=3)
+        clf.set_where(True, method=method)
+        maps[backend] = [clf.step(f[None])[0].where for f in frames][-1]
+    assert maps["openvino"].method == method
+    np.testing.assert_allclose(maps["openvino"].values, maps["torch"].values, atol=2e-3)
+    if method == "dense":
+        assert any(p.name.startswith(f"{name}_dense-") for p in (tmp_path / "openvino").iterdir())

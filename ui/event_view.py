@@ -323,7 +323,8 @@ class EventView(QWidget):
         else:
             text = f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events"
             if self.where.peak is not None:
-                text += " · {} at {}, {}".format(self.where.label, *self.where.peak)
+                x, y = self.where.peak
+                text += f" · {self.where.label} at {x}, {y} ({self.where.strength:.0%})"
         if self.aps_displayed is not None and self._last_aps is not None:
             text += f" · APS frame t {self._seconds(self._last_aps.t_us):.3f} s"
         self.caption.setText(text)

@@ -2,7 +2,9 @@
 
 The map comes with each scored timestep (``Scores.where``, made on the worker thread); this
 only draws it, over the event pane's image in sensor coordinates, and blends the same picture
-into the exported PNG. Low values are clear, high ones opaque, so the events stay readable.
+into the exported PNG. It is scaled to the label's own peak, so its shape shows even where the
+label is weak; how strong the peak is, the caption says. Low values are clear, high ones opaque,
+so the events stay readable.
 """
 
 from __future__ import annotations
@@ -48,13 +50,16 @@ class WhereOverlay:
         self.values: np.ndarray | None = None  # the map drawn now, over the sensor (None: nothing drawn)
         self.peak: tuple[int, int] | None = None
         self.label: str | None = None
+        self.strength = 0.0
         self.maps: WhereMaps | None = None  # what the drawn map came from
         self.hide()
 
     def show(self, maps: WhereMaps, label: str) -> None:
         """Draw ``label``'s map from ``maps`` over a frame of the maps' sensor size."""
         places = maps.places
-        values = maps.image(label)
+        raw = maps.image(label)
+        top = float(raw.max())
+        values = raw / top if top > 0 else raw
         self.heat.setImage(values, autoLevels=False, levels=(0.0, 1.0), lut=HEAT_LUT)
         self.heat.setRect(QRectF(0, 0, places.width, places.height))
         x, y = maps.peaks[maps.index(label)]
@@ -62,6 +67,7 @@ class WhereOverlay:
         self.heat.setVisible(True)
         self.marker.setVisible(True)
         self.values, self.peak, self.label, self.maps = values, maps.peak(label), label, maps
+        self.strength = float(maps.values[maps.index(label)].max())  # the peak's value, 0 to 1
 
     def hide(self) -> None:
         self.heat.setVisible(False)

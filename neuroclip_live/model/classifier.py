@@ -32,7 +32,14 @@ from neuroclip_live.model.prompts import (
     parse_labels_with_notes,
     resolve_templates,
 )
-from neuroclip_live.model.where import PlacesWindow, WhereMaps, build_maps, make_locator, where_unavailable
+from neuroclip_live.model.where import (
+    PlacesWindow,
+    WhereMaps,
+    activity_weight,
+    build_maps,
+    make_locator,
+    where_unavailable,
+)
 from neuroclip_live.wording import counted
 
 
@@ -140,6 +147,10 @@ class StreamingClassifier:
         self.logit_scale = backbone.logit_scale
         self._ring: deque[torch.Tensor] = deque(maxlen=T)
         self._where: PlacesWindow | None = None  # the relevance maps' places over the window, when on
+        self._last_maps: WhereMaps | None = None
+        # Whether each frame of a batch gets a map of its own, or only the newest (a live run that fell
+        # behind: the older frames carry the map made before them, and the maps cost a frame a batch).
+        self.map_every_frame = True
         self.adapter: InterTimestepAdapter | None = None
         self.set_adapter(adapter)
         self.set_alpha(alpha)
@@ -203,6 +214,7 @@ class StreamingClassifier:
     def reset(self) -> None:
         """Forget the window and the adapter membrane (seek, loop, source change)."""
         self._ring.clear()
+        self._last_maps = None
         if self._where is not None:
             self._where.reset()
         if self.adapter is not None:
@@ -226,7 +238,7 @@ class StreamingClassifier:
         ``method`` ('dense' or 'crops') overrides the model's own (``model.where.choose_method``).
         """
         if not on:
-            self._where = None
+            self._where, self._last_maps = None, None
             return
         why = where_unavailable(self.backbone, method)
         if why:
@@ -249,10 +261,11 @@ class StreamingClassifier:
         if batch == 0:
             return []
         where = self._where
+        mapped = batch if self.map_every_frame else 1
         if where is None:
             feats, located = self.backbone.encode_frames(frames), None
         else:
-            feats, located = where.locator.encode(frames)
+            feats, located = where.locator.encode(frames, mapped)
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
@@ -265,20 +278,23 @@ class StreamingClassifier:
             probs.append(self._probs(torch.stack(tuple(self._ring))))
             counts.append(len(self._ring))
         host = torch.stack(probs).cpu().numpy()
-        maps = self._maps(located, frames.shape[2], frames.shape[1]) if located is not None else [None] * batch
+        maps = self._maps(located, frames[batch - mapped :], batch) if located is not None else [None] * batch
         t_end = time.perf_counter()
         timings = Timings((t_enc - t0) * 1e3 / batch, (t_end - t0) * 1e3 / batch, batch)
         return [Scores(list(self.labels), host[i], timings, counts[i], maps[i]) for i in range(batch)]
 
-    def _maps(self, located: torch.Tensor, width: int, height: int) -> list[WhereMaps]:
-        """Each frame's maps over its window, as its scores (the places' features are not adapted)."""
+    def _maps(self, located: torch.Tensor, frames: np.ndarray, batch: int) -> list[WhereMaps | None]:
+        """The maps of a batch: the mapped (newest) frames' over their window, as their scores (the places'
+        features are not adapted); the frames before them carry the map made before the batch."""
         where = self._where
         assert where is not None
-        out = []
-        for places in located:
-            window = where.push(places, width, height)
+        out: list[WhereMaps | None] = [self._last_maps] * (batch - len(frames))
+        for places, frame in zip(located, frames, strict=True):
+            window, activity = where.push(places, frame)
             logits = window_logits(window, self._text, self._alpha, self.logit_scale)
-            out.append(build_maps(self.labels, logits, where.places(), where.method))
+            weight = activity_weight(activity, self.alpha)
+            out.append(build_maps(self.labels, logits, where.places(), where.method, weight))
+        self._last_maps = out[-1]
         return out
 
     @torch.no_grad()

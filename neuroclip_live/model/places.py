@@ -14,7 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neuroclip_live.events import BACKGROUND
 from neuroclip_live.model.preprocess import padding_for
+
+INNER = 0.3  # of a crop's side, around its centre, where its events are counted (README "Where")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Places:
 
     ``grid`` is (rows, columns) when the places tile a padded frame (dense features), None
     for crops. ``valid`` is False for places wholly in the padding (no event can be there).
+    ``inner`` (whole pixels, inside the sensor) is where a place's events are counted: a grid
+    cell's own pixels, a crop's central part (``INNER``).
     """
 
     width: int
@@ -30,10 +35,19 @@ class Places:
     centres: np.ndarray  # (K, 2) float32
     boxes: np.ndarray  # (K, 4) float32
     valid: np.ndarray  # (K,) bool
+    inner: np.ndarray  # (K, 4) int64, x0 <= x1 and y0 <= y1, within the sensor
     grid: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return int(self.centres.shape[0])
+
+    def activity(self, frame: np.ndarray) -> np.ndarray:
+        """(K,) float32: the share of each place's inner pixels that hold an event in ``frame`` (H, W)."""
+        active = np.zeros((self.height + 1, self.width + 1), dtype=np.int64)
+        active[1:, 1:] = (frame != BACKGROUND).cumsum(0).cumsum(1)  # an integral image: each box in 4 reads
+        x0, y0, x1, y1 = self.inner.T
+        counts = active[y1, x1] - active[y0, x1] - active[y1, x0] + active[y0, x0]
+        return (counts / np.maximum((x1 - x0) * (y1 - y0), 1)).astype(np.float32)
 
     def raster(self, values: np.ndarray, cell: float | None = None) -> np.ndarray:
         """One label's values (K,) as an image over the sensor, about ``cell`` pixels a pixel (float32, [0, 1]).
@@ -86,28 +100,39 @@ def grid_places(width: int, height: int, model_size: tuple[int, int], grid: tupl
     centres = np.stack([x0 + cw / 2, y0 + ch / 2], 1).astype(np.float32)
     valid = (boxes[:, 2] > 0) & (boxes[:, 0] < width) & (boxes[:, 3] > 0) & (boxes[:, 1] < height)
     clipped = np.stack([np.clip(centres[:, 0], 0, width - 1), np.clip(centres[:, 1], 0, height - 1)], 1)
-    return Places(width, height, clipped, boxes, valid, grid)
+    return Places(width, height, clipped, boxes, valid, _inside(boxes, width, height), grid)
+
+
+def _inside(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes rounded to whole pixels and cut to the sensor (a box wholly outside becomes empty)."""
+    x0 = np.clip(np.floor(boxes[:, 0]), 0, width)
+    x1 = np.clip(np.ceil(boxes[:, 2]), x0, width)
+    y0 = np.clip(np.floor(boxes[:, 1]), 0, height)
+    y1 = np.clip(np.ceil(boxes[:, 3]), y0, height)
+    return np.stack([x0, y0, x1, y1], 1).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class CropLayout:
     """Square crops at ``scales`` of the frame's shorter side, ``overlap`` crops across each crop's width."""
 
-    scales: tuple[float, ...] = (0.85, 0.7, 0.55)
-    overlap: int = 3  # a crop's stride is its side / overlap
+    scales: tuple[float, ...] = (0.85, 0.7, 0.55)  # chosen on validation scenes (README "Where")
+    overlap: int = 2  # a crop's stride is its side / overlap
 
     def places(self, width: int, height: int) -> Places:
         side = min(width, height)
         boxes = []
         for s in self.scales:
-            c = max(1, int(round(side * s)))
+            c = max(1, round(side * s))
             stride = max(1, c // self.overlap)
             for y in _starts(height, c, stride):
                 for x in _starts(width, c, stride):
                     boxes.append((x, y, x + c, y + c))
         b = np.asarray(boxes, dtype=np.float32)
         centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1)
-        return Places(width, height, centres, b, np.ones(len(b), dtype=bool))
+        half = (b[:, 2:3] - b[:, 0:1]) * INNER / 2
+        inner = _inside(np.concatenate([centres - half, centres + half], 1), width, height)
+        return Places(width, height, centres, b, np.ones(len(b), dtype=bool), inner)
 
 
 def _starts(length: int, crop: int, stride: int) -> list[int]:

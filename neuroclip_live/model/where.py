@@ -8,10 +8,12 @@ A *locator* gives, beside each frame's own feature, the features of K places of 
   and its places: the patch grid of a ViT, the last stage's grid of a ResNet;
 - ``crops``: square crops over the frame at a few sizes, encoded as one batch with the frame.
 
-The places' features of the last T timesteps are combined as the scores are
-(``StreamingClassifier`` runs ``window_logits`` on them with the same alpha), and each place gets the probability of each
+The places' features of the last T timesteps are combined as the scores are (``StreamingClassifier``
+runs ``window_logits`` on them with the same alpha), and each place gets the probability of each
 label, ``softmax`` over the labels at that place: where a label wins over the others, not where
-everything looks alike. A label's peak is its best place's centre.
+everything looks alike. That is weighted by the place's events over the window, relative to the
+busiest place (``activity_weight``): an event camera sees nothing where nothing happened, and crops
+of empty background were the commonest wrong peak. A label's peak is its best place's centre.
 """
 
 from __future__ import annotations
@@ -50,12 +52,12 @@ def where_unavailable(backbone: ClipBackbone, method: str | None = None) -> str:
 
 
 class Locator(Protocol):
-    """Frames -> their own features (B, C) and their places' features (B, K, C), normalised."""
+    """Frames -> their own features (B, C) and the places' features (M, K, C) of the newest M, normalised."""
 
     method: str
 
     def places(self, width: int, height: int) -> Places: ...
-    def encode(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def encode(self, frames: np.ndarray, mapped: int) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 class DenseLocator:
@@ -74,8 +76,9 @@ class DenseLocator:
             self._places[key] = grid_places(width, height, self.backbone.image_size, self.backbone.dense_grid)
         return self._places[key]
 
-    def encode(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.backbone.encode_frames_dense(frames)
+    def encode(self, frames: np.ndarray, mapped: int) -> tuple[torch.Tensor, torch.Tensor]:
+        own, dense = self.backbone.encode_frames_dense(frames)  # every frame's places come with the one pass
+        return own, dense[frames.shape[0] - mapped :]
 
 
 class CropLocator:
@@ -94,10 +97,12 @@ class CropLocator:
             self._places[key] = self.layout.places(width, height)
         return self._places[key]
 
-    def encode(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, frames: np.ndarray, mapped: int) -> tuple[torch.Tensor, torch.Tensor]:
+        own = frames.shape[0]
+        frames_in, frames = frames, frames[own - mapped :]  # only the newest ``mapped`` frames are cropped
         batch, height, width = frames.shape
         places = self.places(width, height)
-        parts = [self.backbone.preprocess(frames)]
+        parts = [self.backbone.preprocess(frames_in)]
         by_size: dict[int, list[int]] = {}
         for k, (x0, _, x1, _) in enumerate(places.boxes):
             by_size.setdefault(int(x1 - x0), []).append(k)
@@ -109,12 +114,12 @@ class CropLocator:
             parts.append(self.backbone.preprocess(crops.reshape(-1, c, c)))
             order += ks
         feats = self.backbone.encode_preprocessed(torch.cat(parts))
-        located, start = [], batch
+        located, start = [], own
         for ks in by_size.values():  # each size's crops were stacked frame by frame: (B, K_size)
             located.append(feats[start : start + batch * len(ks)].reshape(batch, len(ks), -1))
             start += batch * len(ks)
         inverse = torch.as_tensor(np.argsort(order))  # back to the places' order
-        return feats[:batch], torch.cat(located, dim=1)[:, inverse]
+        return feats[:own], torch.cat(located, dim=1)[:, inverse]
 
 
 def make_locator(backbone: ClipBackbone, method: str | None = None) -> Locator:
@@ -142,7 +147,7 @@ class WhereMaps:
     def peak(self, label: str) -> tuple[int, int]:
         """The label's peak, in whole sensor pixels."""
         x, y = self.peaks[self.index(label)]
-        return int(round(float(x))), int(round(float(y)))
+        return round(float(x)), round(float(y))
 
     def peak_table(self) -> dict[str, list[int]]:
         """label -> [x, y] for every label (the ``where`` of ``--json``)."""
@@ -153,23 +158,39 @@ class WhereMaps:
         return self.places.raster(self.values[self.index(label)], cell)
 
 
-def build_maps(labels: list[str], logits: torch.Tensor, places: Places, method: str) -> WhereMaps:
-    """(K, N) window logits of the places -> the maps: softmax over the labels, each label's best valid place."""
+def build_maps(
+    labels: list[str], logits: torch.Tensor, places: Places, method: str, weight: np.ndarray | None = None
+) -> WhereMaps:
+    """(K, N) window logits of the places -> the maps: softmax over the labels at each place, times the place's
+    ``weight`` (K,) (``activity_weight``); each label's peak is its best valid place."""
     values = torch.softmax(logits, dim=-1).T.contiguous().cpu().numpy().astype(np.float32)
+    if weight is not None:
+        values *= weight[None, :]
     masked = np.where(places.valid[None, :], values, -1.0)
     best = masked.argmax(axis=1)
     return WhereMaps(list(labels), values, places, places.centres[best].copy(), method)
 
 
+def activity_weight(activity: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(T', K) places' activity over a window -> (K,) weights: its alpha-weighted mean over the busiest place's.
+
+    ``alpha`` (T,) is aligned to the newest timestep, as for the scores. No event anywhere: all 1.
+    """
+    a = np.abs(alpha[-activity.shape[0] :])
+    mean = (a[:, None] * activity).sum(axis=0) / max(float(a.sum()), 1e-12)
+    top = float(mean.max()) if mean.size else 0.0
+    return (mean / top).astype(np.float32) if top > 0 else np.ones_like(mean, dtype=np.float32)
+
+
 class PlacesWindow:
-    """The last T timesteps' place features (K, C) of one frame size, and the locator that makes them.
+    """The last T timesteps' place features (K, C) and activity (K,) of one frame size, and their locator.
 
     Used by one thread (the classifier's): not thread-safe.
     """
 
     def __init__(self, locator: Locator, T: int) -> None:
         self.locator = locator
-        self._ring: deque[torch.Tensor] = deque(maxlen=T)
+        self._ring: deque[tuple[torch.Tensor, np.ndarray]] = deque(maxlen=T)
         self._size: tuple[int, int] | None = None
 
     @property
@@ -179,13 +200,18 @@ class PlacesWindow:
     def reset(self) -> None:
         self._ring.clear()
 
-    def push(self, located: torch.Tensor, width: int, height: int) -> torch.Tensor:
-        """Add one timestep's (K, C) places; returns the window (K, T', C), oldest first."""
+    def push(self, located: torch.Tensor, frame: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """Add one timestep: its (K, C) places' features and its (H, W) frame.
+
+        Returns the window's features (K, T', C) and activity (T', K), oldest first.
+        """
+        height, width = frame.shape
         if self._size != (width, height):  # another sensor size: other places
             self._ring.clear()
             self._size = (width, height)
-        self._ring.append(located)
-        return torch.stack(tuple(self._ring), dim=1)
+        self._ring.append((located, self.places().activity(frame)))
+        feats = torch.stack([f for f, _ in self._ring], dim=1)
+        return feats, np.stack([a for _, a in self._ring])
 
     def places(self) -> Places:
         assert self._size is not None, "push a timestep first"

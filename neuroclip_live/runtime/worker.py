@@ -168,9 +168,12 @@ class ModelWorker:
             controls = status.controls
             calls = list(status.classifier_calls)
             status.classifier_calls.clear()
+            every_frame = lossless(status.config, controls, status.replay is not None)
         clf = self._classifier
         if clf is None:
             return
+        if hasattr(clf, "map_every_frame"):  # a run that drops frames maps only the newest of a backlog
+            clf.map_every_frame = every_frame
         applied, self._applied = self._applied, controls
         # A refused edit (no usable label, an unknown template) keeps the previous ones running, and says why.
         try:

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroclip_live import defaults
 from neuroclip_live.events import SensorSize
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.stream.framing import EventFramer, TimestepRule
 from neuroclip_live.stream.recording import AedatRecorder
 from neuroclip_live.stream.simulator import EventCameraModel, downsample
 from neuroclip_live.tinyclip.glyphs import CLASSES, Pose, intensity, object_mask, shift
@@ -169,3 +172,38 @@ def write_recording(events: np.ndarray, size: SensorSize, path: str | Path) -> P
     with AedatRecorder(path, size, camera_name="neuroclip-live-scene") as recorder:
         recorder.write(events)
     return Path(path)
+
+
+@dataclass(frozen=True)
+class SceneScore:
+    """How often each object's label peaked inside its box (with ``margin`` pixels), over the scene's timesteps."""
+
+    scene: TwoObjectScene
+    hits: dict[str, int]
+    timesteps: int
+
+    @property
+    def rate(self) -> float:
+        return sum(self.hits.values()) / max(1, len(self.hits) * self.timesteps)
+
+
+def score_scene(classifier: StreamingClassifier, scene: TwoObjectScene, margin: float = 8.0) -> SceneScore:
+    """Run ``scene`` through ``classifier`` (maps on, 30 ms timesteps) and count its labels' peaks in their boxes.
+
+    A timestep counts for the phase its middle falls in. The classifier's labels must hold the scene's objects.
+    """
+    events, phases = simulate(scene)
+    framer = EventFramer(scene.size, TimestepRule.parse(defaults.TIMESTEP), classifier.T)
+    classifier.reset()
+    classifier.set_where(True)
+    hits = dict.fromkeys(scene.names, 0)
+    count = 0
+    for frame in framer.frames(events):
+        boxes = boxes_at(phases, (frame.t_start_us + frame.t_end_us) / 2)
+        if not boxes:
+            continue
+        maps = classifier.step(frame.image[None])[0].where
+        count += 1
+        for name, box in boxes.items():
+            hits[name] += inside(maps.peak(name), box, margin)
+    return SceneScore(scene, hits, count)
