@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 from clip_fixtures import register_tiny_configs
 from PIL import Image
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
+from test_ui_window import make_window, settings  # noqa: F401 - the window tests' fixtures, one way to make a window
 
 from neuroclip_live.cli import main
-from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.tinyclip.scenes import TwoObjectScene, boxes_at, inside, simulate, write_recording
-from ui.main_window import MainWindow
 
 TINY = ["--model", "tiny-digits", "--device", "cpu", "--backend", "torch"]
 # Two scenes, side by side on a wide sensor and one above the other on a tall one, each swapped half way.
@@ -128,28 +127,11 @@ def test_where_with_a_model_that_cannot_give_maps_is_one_line_and_exit_2(recordi
 
 
 # ------------------------------------------------------------------ the window
-@pytest.fixture
-def window(qtbot, tmp_path):
-    made = []
-
-    def make(*argv: str) -> MainWindow:
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(config_from_argv(list(argv)), settings=settings)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-
-
 def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps_it(
-    window, recordings, qtbot, tmp_path
+    make_window, recordings, qtbot, tmp_path
 ):
     path, _, scene = recordings["wide"]
-    w = window(*TINY, "--loop", "--speed", "0.5")
+    w = make_window(*TINY, "--loop", "--speed", "0.5", labels=None, factory=None)  # the real model
     w.open_file(path)
     view = w.event_view
     qtbot.waitUntil(lambda: bool(w.bars.shown_labels), timeout=TIMEOUT_MS)
@@ -178,8 +160,8 @@ def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps
     assert warm.mean() > 0.05 and ((b[..., 0].astype(int) - b[..., 2]) > 60).mean() == 0
 
 
-def test_where_toggle_is_disabled_with_the_reason_without_a_model(window, recordings, qtbot):
-    w = window("--model", "RN50")  # no labels: frames only, no model loads
+def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):
+    w = make_window("--model", "RN50", labels=None)  # no labels: frames only, no model loads
     w.open_file(recordings["wide"][0])
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not w.event_view.where_button.isEnabled(), timeout=TIMEOUT_MS)

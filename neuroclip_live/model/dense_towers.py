@@ -9,8 +9,9 @@ path, without the query-key attention that mixes all places into one:
   ``c_proj``) applied to each position of the last stage, without the positional embedding.
 
 ``DenseTower`` wraps open_clip's image tower so that one call gives both the pooled features
-(exactly what ``encode_image`` gives) and the dense ones: the map adds only those projections to
-a step. It is a plain ``torch.nn.Module``, so OpenVINO converts it as it converts the tower.
+(``encode_image``'s, to float rounding) and the dense ones, sharing the last step's work: the map
+adds little to a step. It is a plain ``torch.nn.Module``, so OpenVINO converts it as it converts
+the tower.
 Towers of other kinds (timm, Hugging Face, attention-pooled CoCa) have no dense path here:
 ``dense_unavailable`` says why.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
-from open_clip.transformer import VisionTransformer
+from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
 
 def dense_unavailable(visual: torch.nn.Module) -> str:
@@ -28,6 +29,8 @@ def dense_unavailable(visual: torch.nn.Module) -> str:
     if isinstance(visual, VisionTransformer):
         if visual.attn_pool is not None or visual.pool_type != "tok" or visual.final_ln_after_pool:
             return "its ViT pools attention or tokens another way than CLIP's class token"
+        if type(visual.transformer.resblocks[-1]) is not ResidualAttentionBlock:
+            return f"its ViT's last block ({type(visual.transformer.resblocks[-1]).__name__}) is not CLIP's own"
         return ""
     if isinstance(visual, ModifiedResNet):
         return ""
@@ -44,7 +47,13 @@ def grid_of(visual: torch.nn.Module, image_size: tuple[int, int]) -> tuple[int, 
 
 
 class DenseTower(torch.nn.Module):
-    """(B, 3, S, S) images -> (pooled (B, C), dense (B, rows * columns, C)), both L2-normalised."""
+    """(B, 3, S, S) images -> (pooled (B, C), dense (B, rows * columns, C)), both L2-normalised.
+
+    The last step is done once for both outputs, so a map's step costs about what a plain one does:
+    a ViT's last block takes the class token's attention and the patches' own values through one
+    ``out_proj`` and one MLP; a ResNet's attention pool projects the values once, for its own
+    attention and for the places (without the positional embedding, added after by linearity).
+    """
 
     def __init__(self, visual: torch.nn.Module) -> None:
         super().__init__()
@@ -52,13 +61,24 @@ class DenseTower(torch.nn.Module):
         if why:
             raise ValueError(why)
         self.visual = visual
+        if isinstance(visual, ModifiedResNet):
+            pool = visual.attnpool
+            with torch.no_grad():  # v_proj's share of the positional embedding: the same for every image
+                pos_values = F.linear(pool.positional_embedding, pool.v_proj.weight)
+            self.register_buffer("pos_values", pos_values, persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.visual, VisionTransformer):
             pooled, dense = _vit(self.visual, x)
         else:
-            pooled, dense = _resnet(self.visual, x)
+            pooled, dense = _resnet(self.visual, self.pos_values, x)
         return F.normalize(pooled, dim=-1), F.normalize(dense, dim=-1)
+
+
+def _heads(t: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, L, D) -> (B, heads, L, D / heads)."""
+    b, n, d = t.shape
+    return t.reshape(b, n, heads, d // heads).transpose(1, 2)
 
 
 def _vit(v: VisionTransformer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,25 +87,33 @@ def _vit(v: VisionTransformer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     for block in blocks[:-1]:
         tokens = block(tokens)
     last = blocks[-1]
-    out = last(tokens)  # the class token's path, as encode_image runs it
-    pooled = v.ln_post(out[:, 0])
-    # The value path: the same block without the query-key attention (MaskCLIP).
     attn = last.attn
-    width = tokens.shape[-1]
-    value = F.linear(last.ln_1(tokens[:, 1:]), attn.in_proj_weight[2 * width :], attn.in_proj_bias[2 * width :])
-    patches = tokens[:, 1:] + last.ls_1(attn.out_proj(value))
-    patches = patches + last.ls_2(last.mlp(last.ln_2(patches)))
-    patches = v.ln_post(patches)
+    b, n, d = tokens.shape
+    q, k, values = F.linear(last.ln_1(tokens), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    heads = attn.num_heads
+    cls = F.scaled_dot_product_attention(_heads(q[:, :1], heads), _heads(k, heads), _heads(values, heads))
+    # The class token's attention over every token, as encode_image has it; each patch its own value (MaskCLIP).
+    mixed = torch.cat([cls.transpose(1, 2).reshape(b, 1, d), values[:, 1:]], dim=1)
+    out = tokens + last.ls_1(attn.out_proj(mixed))
+    out = v.ln_post(out + last.ls_2(last.mlp(last.ln_2(out))))
+    pooled, patches = out[:, 0], out[:, 1:]
     if v.proj is not None:
         pooled, patches = pooled @ v.proj, patches @ v.proj
     return pooled, patches
 
 
-def _resnet(v: ModifiedResNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _resnet(v: ModifiedResNet, pos_values: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x = x.to(v.conv1.weight.dtype)
     x = v.layer4(v.layer3(v.layer2(v.layer1(v.stem(x)))))
     pool = v.attnpool
-    pooled = pool(x)
-    places = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
-    dense = pool.c_proj(pool.v_proj(places))
-    return pooled, dense
+    tokens = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
+    tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)  # the mean first, as the pool has it
+    values = pool.v_proj(tokens)  # without the positional embedding: the places' values (MaskCLIP)
+    placed = tokens + pool.positional_embedding.to(x.dtype)
+    q, k = pool.q_proj(placed[:, :1]), pool.k_proj(placed)
+    heads = pool.num_heads
+    attended = F.scaled_dot_product_attention(
+        _heads(q, heads), _heads(k, heads), _heads(values + pos_values.to(x.dtype), heads)
+    )
+    pooled = pool.c_proj(attended.transpose(1, 2).reshape(x.shape[0], -1))
+    return pooled, pool.c_proj(values[:, 1:])
