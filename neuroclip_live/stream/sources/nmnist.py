@@ -24,6 +24,9 @@ from neuroclip_live.stream.sources.recording_scan import (
 )
 
 NMNIST_SIZE = SensorSize(34, 34)
+# The format's timestamps have 23 bits (8.4 s at most); N-MNIST samples are about 30 kB, N-Caltech101's
+# under a few MB. A file far bigger is not this format: refused from its size, before it is read whole.
+MAX_BIN_BYTES = 64 << 20
 
 
 def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
@@ -35,9 +38,7 @@ def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
     events["x"] = rec[:, 0]
     events["y"] = rec[:, 1]
     events["p"] = rec[:, 2] >> 7
-    events["t"] = (
-        ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
-    )
+    events["t"] = ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
     return events, buf.shape[0] - usable
 
 
@@ -57,6 +58,12 @@ class NmnistFileSource(ScannedFileSource):
 
     def __init__(self, path: str | os.PathLike, sensor: SensorSize | None = None) -> None:
         self.path = require_readable_file(path)
+        size_bytes = self.path.stat().st_size
+        if size_bytes > MAX_BIN_BYTES:
+            raise SourceError(
+                f"{self.path.name}: {size_bytes / 1e6:,.0f} MB is far more than an N-MNIST-style .bin holds "
+                f"(its 23-bit timestamps cover 8.4 s); is it another format?"
+            )
         raw = np.fromfile(self.path, dtype=np.uint8)
         if raw.shape[0] < 5:
             raise SourceError(f"{self.path.name}: no complete event in this .bin file ({raw.shape[0]} bytes)")
@@ -64,8 +71,7 @@ class NmnistFileSource(ScannedFileSource):
         self._notes = []
         if leftover:
             self._notes.append(
-                f"{self.path.name}: truncated, read {events.shape[0]} whole events, "
-                f"ignored {leftover} trailing bytes"
+                f"{self.path.name}: truncated, read {events.shape[0]} whole events, ignored {leftover} trailing bytes"
             )
         # 8-bit coordinates: N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
         bounds = check_size(self.name, sensor, "--sensor gives") if sensor is not None else SensorSize(256, 256)
