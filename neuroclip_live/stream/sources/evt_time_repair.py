@@ -31,43 +31,56 @@ _LAYOUTS = {
 }
 
 
+_BLOCK_WORDS = 1 << 22  # read a block at a time: a big file never sits in memory whole
+_MAX_FOUND = 1 << 16  # more damaged time words than this is garbage, not damage: the first ones are set right
+
+
 @numba.njit(cache=True, nogil=True)
-def _out_of_order(words, shift, kind, mask, modulus, found):
-    """Indices of time-high words out of order with both neighbours; returns how many were written to ``found``."""
-    k = 0
-    prev = -1
-    cur = -1
+def _out_of_order(words, base, shift, kind, mask, modulus, state, found_at, found_word, k):
+    """Record time-high words out of order with both neighbours (at, the word before them) from index ``k`` on.
+
+    ``state`` carries [time-high words seen (up to 2), the one before the current, the current, its
+    index] from block to block; ``base`` is the index of ``words[0]`` in the body. Returns the new ``k``.
+    """
+    seen, prev, cur, cur_at = state[0], state[1], state[2], state[3]
     for i in range(words.shape[0]):
         w = np.int64(words[i])
         if (w >> shift) != kind:
             continue
-        if prev >= 0 and cur >= 0:
-            a = np.int64(words[prev]) & mask
-            b = np.int64(words[cur]) & mask
+        if seen >= 2:
+            a = prev & mask
+            b = cur & mask
             c = w & mask
-            if b != a and b != c and (b - a) % modulus + (c - b) % modulus >= modulus and k < found.shape[0]:
-                found[k] = cur  # around the clock through ``b``: ``b`` is the damaged one
-                k += 1
-                cur = i
+            if b != a and b != c and (b - a) % modulus + (c - b) % modulus >= modulus:
+                if k < found_at.shape[0]:
+                    found_at[k] = cur_at  # around the clock through ``b``: ``b`` is the damaged one
+                    found_word[k] = prev
+                    k += 1
+                cur = w
+                cur_at = base + i
                 continue
         prev = cur
-        cur = i
+        cur = w
+        cur_at = base + i
+        seen = min(seen + 1, 2)
+    state[0], state[1], state[2], state[3] = seen, prev, cur, cur_at
     return k
 
 
 def damaged_time_words(path: Path, data_start: int, version: str) -> tuple[np.ndarray, np.ndarray]:
-    """(byte offsets of damaged time-high words, the word to write at each) in an EVT 2.0/3.0 body."""
+    """(byte offsets of damaged time-high words, the word to write at each: the time-high word before it)."""
     dtype, shift, kind, mask, modulus = _LAYOUTS[version[:1]]
     itemsize = np.dtype(dtype).itemsize
-    words = np.fromfile(path, dtype=dtype, count=(path.stat().st_size - data_start) // itemsize, offset=data_start)
-    found = np.empty(min(words.shape[0], 1 << 16), np.int64)
-    n = _out_of_order(words, shift, kind, mask, modulus, found)
-    found = found[:n]
-    # What each damaged word becomes: the time-high word before it (the same state, so no change).
-    is_high = (words >> shift) == kind
-    high_at = np.flatnonzero(is_high)
-    before = high_at[np.maximum(np.searchsorted(high_at, found) - 1, 0)]
-    return data_start + found * words.itemsize, words[before]
+    state = np.zeros(4, np.int64)
+    found_at = np.empty(_MAX_FOUND, np.int64)
+    found_word = np.empty(_MAX_FOUND, np.int64)
+    k = base = 0
+    with path.open("rb") as f:
+        f.seek(data_start)
+        while (words := np.fromfile(f, dtype=dtype, count=_BLOCK_WORDS)).shape[0]:
+            k = _out_of_order(words, base, shift, kind, mask, modulus, state, found_at, found_word, k)
+            base += words.shape[0]
+    return data_start + found_at[:k] * itemsize, found_word[:k].astype(dtype)
 
 
 def repaired_time_copy(path: Path, offsets: np.ndarray, replacements: np.ndarray) -> tempfile._TemporaryFileWrapper:
