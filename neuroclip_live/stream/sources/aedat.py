@@ -92,7 +92,6 @@ class AedatFileSource(ScannedFileSource):
         self._frames: list[ApsFrame] = []
         self._aps_budget = aps_budget_bytes
         self._recording: dv.io.MonoCameraRecording | None = None
-        self._table_range: tuple[int, int] | None = None
         track = self._event_track()
         self._notes: list[str] = list(self._file.notes)
         self._track_id = track.id
@@ -100,8 +99,9 @@ class AedatFileSource(ScannedFileSource):
         self._user_size = sensor is not None
         if sensor is not None:
             self._size = check_size(self.name, sensor, "--sensor gives")
-        if self._streams(in_memory_max_events) and self._table_range is not None:
-            self._start_streaming(self._table_range)
+        table_range = self._table_range() if self._streams(in_memory_max_events) else None
+        if table_range is not None:
+            self._start_streaming(table_range)
             return
         self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
         summary = self._scan.summary(self.name)
@@ -127,13 +127,17 @@ class AedatFileSource(ScannedFileSource):
     def _decoder(self) -> faery.aedat.Decoder:
         return self._file.decoder()
 
+    def _table_range(self) -> tuple[int, int] | None:
+        """The event time range the packet table gives, when it names exactly the packets found (else None)."""
+        with self._decoder() as decoder:
+            return self._file.table_time_range(decoder, self._track_id)
+
     def _event_track(self) -> faery.aedat.Track:
         with self._decoder() as decoder:
             tracks = decoder.tracks()
-            events = [track for track in tracks if track.data_type == "events"]
-            if events:
-                self._table_range = self._file.table_time_range(decoder, events[0].id)
-                return events[0]
+        for track in tracks:
+            if track.data_type == "events":
+                return track
         kinds = ", ".join(t.data_type for t in tracks) or "none"
         raise SourceError(f"{self.name}: holds no event stream (its streams: {kinds}); record with events enabled")
 
@@ -254,7 +258,7 @@ class AedatFileSource(ScannedFileSource):
 
     def _dv_if_sound(self, time_range: tuple[int, int]) -> dv.io.MonoCameraRecording | None:
         """dv-processing for seeks, only on a file whose packets and table proved sound (it can hang on damage)."""
-        if self._file.repaired or self._table_range != time_range:
+        if self._file.repaired or self._table_range() != time_range:
             return None
         try:
             recording = dv.io.MonoCameraRecording(str(self.path))

@@ -19,6 +19,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
+import numpy as np
+
 from neuroclip_live.stream.sources.aedat_header import FileHeader, read_file_header
 
 _HEADER = struct.Struct("<ii")
@@ -51,47 +54,90 @@ class PacketChain:
         return self.gaps == 0 and self.end == self.header.packets_end
 
 
+@numba.njit(cache=True, nogil=True)
+def _int32_at(buf, pos):
+    value = np.int64(buf[pos]) | (np.int64(buf[pos + 1]) << 8) | (np.int64(buf[pos + 2]) << 16)
+    value |= np.int64(buf[pos + 3]) << 24
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+@numba.njit(cache=True, nogil=True)
+def _size_at(buf, pos, end, ids, identifiers, magic):
+    """The payload size of a plausible packet at ``pos``, or -1 (see ``_Plausibility``)."""
+    marker_at = 8 if magic.shape[0] else 16
+    if pos < 0 or pos + marker_at + 4 > buf.shape[0]:
+        return -1
+    stream = _int32_at(buf, pos)
+    size = _int32_at(buf, pos + 4)
+    j = -1
+    for i in range(ids.shape[0]):
+        if ids[i] == stream:
+            j = i
+    if j < 0 or size < (5 if magic.shape[0] else 12) or pos + 8 + size > end:
+        return -1
+    for b in range(4):
+        expected = magic[b] if magic.shape[0] else identifiers[j, b]
+        if buf[pos + marker_at + b] != expected:
+            return -1
+    return size
+
+
+@numba.njit(cache=True, nogil=True)
+def _whole_packets(buf, pos, end, ids, identifiers, magic, offsets):
+    """Packets one after the other from ``pos`` while plausible: (how many, in ``offsets``; where they stop)."""
+    k = 0
+    while pos < end and k < offsets.shape[0]:
+        size = _size_at(buf, pos, end, ids, identifiers, magic)
+        if size < 0:
+            break
+        offsets[k] = pos
+        k += 1
+        pos += 8 + size
+    return k, pos
+
+
 class _Plausibility:
     """What a packet at an offset must show: a known stream, a size that fits, its payload's marker.
 
     The marker is the compression's magic number where the payload starts, or for uncompressed
-    payloads the stream type's flatbuffer file identifier, 16 bytes into the packet.
+    payloads the stream type's flatbuffer file identifier, 16 bytes into the packet. The file is
+    mapped, not read: following a whole chain touches one page a packet (numba, about 1 us each).
     """
 
-    def __init__(self, f, header: FileHeader) -> None:
-        self.f = f
-        self.streams = {sid: kind.encode("ascii", "replace")[:4] for sid, kind in header.io.streams.items()}
+    def __init__(self, buf: np.ndarray, header: FileHeader) -> None:
+        self.buf = buf
+        streams = header.io.streams
+        self.ids = np.array(list(streams), np.int64)
+        kinds = [kind.encode("ascii", "replace")[:4].ljust(4, b"\0") for kind in streams.values()]
+        self.identifiers = np.frombuffer(b"".join(kinds), np.uint8).reshape(-1, 4)
         self.end = header.packets_end
-        self.magic = _FRAME_MAGIC.get(header.io.compression)
-        if self.magic is not None:
-            self.markers = {self.magic: _HEADER.size}
-        else:
-            self.markers = dict.fromkeys(set(self.streams.values()), _IDENTIFIER_AT)
+        magic = _FRAME_MAGIC.get(header.io.compression)
+        self.magic = np.frombuffer(magic or b"", np.uint8)
+        self.markers = {magic: _HEADER.size} if magic else dict.fromkeys(kinds, _IDENTIFIER_AT)
+        self._scratch = np.empty(1 << 16, np.int64)
 
-    def size_at(self, pos: int) -> int | None:
-        """The payload size of a plausible packet at ``pos``, or None."""
-        head = _read_at(self.f, pos, _IDENTIFIER_AT + 4)
-        if len(head) < _HEADER.size + 4:
-            return None
-        stream, size = _HEADER.unpack_from(head)
-        identifier = self.streams.get(stream)
-        if identifier is None or size < (5 if self.magic else 12) or pos + _HEADER.size + size > self.end:
-            return None
-        if self.magic is not None:
-            return size if head[_HEADER.size : _HEADER.size + 4] == self.magic else None
-        return size if head[_IDENTIFIER_AT : _IDENTIFIER_AT + 4] == identifier else None
+    def size_at(self, pos: int) -> int:
+        return _size_at(self.buf, pos, self.end, self.ids, self.identifiers, self.magic)
+
+    def whole_packets(self, pos: int, offsets: list[int]) -> int:
+        """Add the packets that follow one another from ``pos`` to ``offsets``; return where they stop."""
+        while True:
+            k, pos = _whole_packets(self.buf, pos, self.end, self.ids, self.identifiers, self.magic, self._scratch)
+            offsets.extend(self._scratch[:k].tolist())
+            if k < self._scratch.shape[0]:
+                return pos
 
     def next_after(self, pos: int) -> int | None:
         """The next offset holding a plausible packet whose successor is plausible too (or the end)."""
         while pos < self.end:
-            block = _read_at(self.f, pos, _SEARCH_BLOCK + _IDENTIFIER_AT + 4)
+            block = self.buf[pos : pos + _SEARCH_BLOCK + _IDENTIFIER_AT + 4].tobytes()
             found = sorted(pos + i - at for marker, at in self.markers.items() for i in _find_all(block, marker))
             for candidate in (c for c in found if c >= pos):
                 size = self.size_at(candidate)
-                if size is None:
+                if size < 0:
                     continue
                 following = candidate + _HEADER.size + size
-                if following == self.end or self.size_at(following) is not None:
+                if following == self.end or self.size_at(following) >= 0:
                     return candidate
             pos += _SEARCH_BLOCK
         return None
@@ -109,34 +155,26 @@ def walk(path: Path) -> PacketChain:
     """The file's packet chain, stepping over damage to the next plausible packet (HeaderError: no header)."""
     header = read_file_header(path)
     chain = PacketChain(header)
-    with path.open("rb") as f:
-        check = _Plausibility(f, header)
-        pos = run_start = header.data_start
-        while pos < check.end:
-            size = check.size_at(pos)
-            if size is not None:
-                chain.offsets.append(pos)
-                pos += _HEADER.size + size
-                continue
-            if pos > run_start:
-                chain.runs.append((run_start, pos - run_start))
-            run_start = pos
-            found = check.next_after(pos + 1)
-            if found is None:
-                break  # garbage to the end of the packets
-            chain.skipped_bytes += found - pos
-            chain.gaps += 1
-            pos = run_start = found
+    check = _Plausibility(np.memmap(path, np.uint8, mode="r"), header)
+    pos = run_start = header.data_start
+    while pos < check.end:
+        pos = check.whole_packets(pos, chain.offsets)
+        if pos >= check.end:
+            break
         if pos > run_start:
             chain.runs.append((run_start, pos - run_start))
-        chain.end = min(pos, check.end)
-        chain.skipped_bytes += check.end - chain.end
+        run_start = pos
+        found = check.next_after(pos + 1)
+        if found is None:
+            break  # garbage to the end of the packets
+        chain.skipped_bytes += found - pos
+        chain.gaps += 1
+        pos = run_start = found
+    if pos > run_start:
+        chain.runs.append((run_start, min(pos, check.end) - run_start))
+    chain.end = min(pos, check.end)
+    chain.skipped_bytes += check.end - chain.end
     return chain
-
-
-def _read_at(f, pos: int, n: int) -> bytes:
-    f.seek(pos)
-    return f.read(n)
 
 
 def repaired_copy(path: Path, chain: PacketChain) -> tempfile._TemporaryFileWrapper:
