@@ -4,6 +4,7 @@
     python benchmarks/fuzz_files.py --quick          # fewer mutations a file
     python benchmarks/fuzz_files.py --big            # also >16 MB files (the streamed read path)
     python benchmarks/fuzz_files.py --tree OTHER     # fuzz another checkout's code (a before/after table)
+    python benchmarks/fuzz_files.py --kinds tail     # only some mutations
 
 Inputs: the shared recordings (AEDAT 4 with LZ4, EVT 3.0, DVS .es), the project's sample (AEDAT 4, zstd), and
 files written from them by faery (uncompressed AEDAT 4, EVT 2.0, DAT, CSV, an ATIS .es with threshold
@@ -199,6 +200,7 @@ def mutants(source: Path, out: Path, quick: bool) -> list[Case]:
         add("zero", data[:at] + bytes(zeroed) + data[at + BLOCK :], left=1 - zeroed / (len(data) - start))
     keep = min(512 * 1024, len(data) // 2)
     add("tail", data[:keep] + rng.bytes(len(data) - keep))
+    add("tail", data[:keep] + rng.bytes(2 << 20))  # the case: an AEDAT 4 table then lies past the end
     add("tail", data[: start + BLOCK] + rng.bytes(max(len(data) - start - BLOCK, BLOCK)))
     others = [e for e in EXTENSIONS if e != source.suffix]
     for suffix in others[:2] if quick else others:
@@ -209,7 +211,7 @@ def mutants(source: Path, out: Path, quick: bool) -> list[Case]:
 # -- the run and the table ---------------------------------------------------------------------
 
 
-def fuzz(tree: Path, quick: bool, big: bool, shared: Path, log) -> dict:
+def fuzz(tree: Path, quick: bool, big: bool, shared: Path, log, kinds: tuple[str, ...] = ()) -> dict:
     with tempfile.TemporaryDirectory(prefix="fuzz-files-") as tmp_name:
         tmp = Path(tmp_name)
         inputs = make_inputs(tmp, big, shared)
@@ -218,7 +220,7 @@ def fuzz(tree: Path, quick: bool, big: bool, shared: Path, log) -> dict:
             stem = f"{path.stem}{path.suffix.replace('.', '_')}"
             intact[stem] = run_case(path, tree)
             print(f"intact {stem}: {intact[stem]}", file=log, flush=True)
-        cases = [case for path in inputs for case in mutants(path, tmp, quick)]
+        cases = [case for path in inputs for case in mutants(path, tmp, quick) if not kinds or case.kind in kinds]
         results = {}
         for i, case in enumerate(cases):
             result = run_case(case.path, tree)
@@ -271,13 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--big", action="store_true", help="also fuzz >16 MB files (the streamed read path)")
     p.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose code is fuzzed")
     p.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (recordings/, nmnist-small/)")
+    p.add_argument("--kinds", default="", help="only these mutations, comma-separated (cut,flip,zero,tail,ext)")
     p.add_argument("--json", type=Path, help="also write every case's result here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         child_main(args.child)
         return 0
-    report = fuzz(args.tree.resolve(), args.quick, args.big, args.shared, sys.stderr)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    report = fuzz(args.tree.resolve(), args.quick, args.big, args.shared, sys.stderr, kinds)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     print(table(report))
