@@ -98,12 +98,12 @@ def run_until(pipeline, predicate, timeout=10.0):
 
 
 def test_slow_worker_drops_oldest_frames_and_never_stalls_the_reader():
+    started = time.perf_counter()
     n_packets = 200
     items = [packet(i * 10) for i in range(n_packets)]  # 10 events a packet, one frame a packet
     src = ScriptedLiveSource(items)
     clf = FakeClassifier(delay_s=0.02)
     cfg = PipelineConfig(rule=TimestepRule("count", 10), T=4, max_pending=3, max_batch=2)
-    started = time.perf_counter()
     with Pipeline(lambda: src, cfg, lambda: clf) as p:
         # The reader gets through every packet quickly although the model is slow.
         assert run_until(p, lambda: p.snapshot().stats.events_total == n_packets * 10, timeout=5)

@@ -38,7 +38,9 @@ def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
     events["x"] = rec[:, 0]
     events["y"] = rec[:, 1]
     events["p"] = rec[:, 2] >> 7
-    events["t"] = ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
+    events["t"] = (
+        ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
+    )
     return events, buf.shape[0] - usable
 
 
@@ -71,7 +73,8 @@ class NmnistFileSource(ScannedFileSource):
         self._notes = []
         if leftover:
             self._notes.append(
-                f"{self.path.name}: truncated, read {events.shape[0]} whole events, ignored {leftover} trailing bytes"
+                f"{self.path.name}: truncated, read {events.shape[0]} whole events, "
+                f"ignored {leftover} trailing bytes"
             )
         # 8-bit coordinates: N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
         bounds = check_size(self.name, sensor, "--sensor gives") if sensor is not None else SensorSize(256, 256)
