@@ -76,7 +76,7 @@ def size_of(path: Path) -> SensorSize:
 
 def packet_ends(path: Path) -> list[int]:
     """Byte offsets where each packet of an intact AEDAT 4 file ends, in file order."""
-    from neuroclip_live.stream.sources.aedat_packets import walk
+    from neuroclip_live.stream.sources.repair.aedat_packets import walk
 
     chain = walk(path)
     assert chain.intact

@@ -12,14 +12,28 @@ import sys
 import dv_processing as dv
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events, write_frames_only, write_with_dv, write_with_faery
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_frames_only,
+    write_with_dv,
+    write_with_faery,
+)
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.sources import SUPPORTED_EXTENSIONS, SourceSpec, open_file, open_source
-from neuroclip_live.stream.sources.aedat import AedatFileSource
-from neuroclip_live.stream.sources.inivation import open_inivation_camera
-from neuroclip_live.stream.sources.prophesee import MISSING_DRIVERS, open_prophesee_camera
+from neuroclip_live.stream.sources import (
+    SUPPORTED_EXTENSIONS,
+    SourceSpec,
+    open_file,
+    open_source,
+)
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.live.inivation import open_inivation_camera
+from neuroclip_live.stream.sources.live.prophesee import (
+    MISSING_DRIVERS,
+    open_prophesee_camera,
+)
 
 SIZE = SensorSize(64, 48)
 

@@ -32,8 +32,8 @@ from recording_writers import (
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.stream.sources import SourceSpec, open_file, open_source
-from neuroclip_live.stream.sources.aedat_header import read_file_header
-from neuroclip_live.stream.sources.damage import reason_of
+from neuroclip_live.stream.sources.repair.aedat_header import read_file_header
+from neuroclip_live.stream.sources.repair.damage import reason_of
 
 SAMPLE = Path(__file__).resolve().parent.parent / "recordings" / "sample.aedat4"
 SEED = 20260
@@ -205,7 +205,7 @@ def test_a_flipped_bit_in_an_atis_es_replays_90_percent(atis_es, tmp_path):
 @pytest.mark.parametrize(("name", "dtype", "bit"), [("evt3", "<u2", 11), ("evt2", "<u4", 20)])
 def test_a_flipped_time_high_word_in_an_evt_file_is_set_right(recordings, tmp_path, name, dtype, bit):
     # faery carried it on: EVT 3.0 time stayed 8.4 s ahead (69% of the timesteps), EVT 2.0 read a 34-bit wrap.
-    from neuroclip_live.stream.sources.prophesee_raw import prophesee_layout
+    from neuroclip_live.stream.sources.files.prophesee_raw import prophesee_layout
 
     path, _ = recordings["evt3"]
     if name == "evt2":

@@ -11,11 +11,11 @@ import pytest
 
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.runtime.config import PipelineTuning, RunConfig
 from neuroclip_live.runtime.controls import Controls, ControlsModel
 from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.states import StreamState
+from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources.base import Discontinuity, EventSource
 
 SIZE = SensorSize(8, 6)
@@ -306,7 +306,7 @@ def test_listeners_get_reconnect_markers():
 
 
 def test_file_replay_can_start_at_a_given_time(nmnist_root):
-    from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+    from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
 
     path = sorted((nmnist_root / "Train" / "2").iterdir())[0]
     cfg = RunConfig(rule=TimestepRule("time", 10_000), speed=0)
@@ -331,7 +331,7 @@ def test_live_sources_cannot_pause_or_seek_and_say_so():
 
 
 def test_pause_and_seek_before_the_file_opens_are_kept(nmnist_root):
-    from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+    from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
 
     path = sorted((nmnist_root / "Train" / "4").iterdir())[0]
     opened = threading.Event()

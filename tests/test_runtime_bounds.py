@@ -11,14 +11,14 @@ from conftest import PROJECT_ROOT
 from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 from neuroclip_live.cli.run import config_from_argv
-from neuroclip_live.runtime.headless import SourceStateLines, result_record
 from neuroclip_live.runtime.config import PipelineTuning, RunConfig
+from neuroclip_live.runtime.headless import SourceStateLines, result_record
 from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources import open_source
 from neuroclip_live.stream.sources.base import SourceSpec
-from neuroclip_live.stream.sources.memory import MemorySource
+from neuroclip_live.stream.sources.files.memory import MemorySource
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
-from neuroclip_live.stream.sources.aedat import AedatFileSource
 from neuroclip_live.stream.sources.base import (
     ApsFrame,
     CameraInfo,
@@ -22,14 +21,18 @@ from neuroclip_live.stream.sources.base import (
     PacketOrJump,
     SourceSpec,
 )
-from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
-from neuroclip_live.stream.sources.damage import quote
-from neuroclip_live.stream.sources.dat_files import DatFileSource
-from neuroclip_live.stream.sources.es_files import EsFileSource
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
-from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.dat_files import DatFileSource
+from neuroclip_live.stream.sources.files.es_files import EsFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.live.cameras import discover_cameras, open_camera
+from neuroclip_live.stream.sources.live.network import (
+    open_network_source,
+    parse_net_target,
+)
+from neuroclip_live.stream.sources.repair.damage import quote
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
 
 # Extension -> reader, for every format in ``stream.formats`` (what each holds is said there).
 _FILE_READERS: dict[str, Callable[..., FileSource]] = {

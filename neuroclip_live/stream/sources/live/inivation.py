@@ -7,8 +7,8 @@ import dv_processing as dv
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import CameraInfo
-from neuroclip_live.stream.sources.dv_interop import dv_error_reason
-from neuroclip_live.stream.sources.live import DvLiveSource
+from neuroclip_live.stream.sources.files.dv_interop import dv_error_reason
+from neuroclip_live.stream.sources.live.polled import DvLiveSource
 
 NO_CAMERA_HINT = "plug one in and check the USB cable and permissions (udev rules)"
 

@@ -34,32 +34,36 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS
-from neuroclip_live.stream.sources.csv_rows import CsvRows, csv_layout
-from neuroclip_live.stream.sources.damage import (
+from neuroclip_live.stream.sources.files.csv_rows import CsvRows, csv_layout
+from neuroclip_live.stream.sources.files.prophesee_raw import (
+    Evt3TimeWords,
+    evt2_last_time,
+    prophesee_layout,
+)
+from neuroclip_live.stream.sources.files.recording_scan import (
+    IN_MEMORY_MAX_EVENTS,
+    RecordingScan,
+    ScannedFileSource,
+    events_from_faery,
+    skip_before,
+)
+from neuroclip_live.stream.sources.repair.damage import (
     MAX_SENSOR,
     PROPHESEE_SENSORS,
     check_size,
     implied_size,
     reason_of,
 )
-from neuroclip_live.stream.sources.event_checks import JUMPS, OUTSIDE
-from neuroclip_live.stream.sources.evt_time_repair import (
+from neuroclip_live.stream.sources.repair.event_checks import JUMPS, OUTSIDE
+from neuroclip_live.stream.sources.repair.evt_time_repair import (
     damaged_time_words,
     repaired_time_copy,
 )
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.panics import contained_panics, guarded
-from neuroclip_live.stream.sources.prophesee_raw import (
-    Evt3TimeWords,
-    evt2_last_time,
-    prophesee_layout,
-)
-from neuroclip_live.stream.sources.recording_scan import (
-    IN_MEMORY_MAX_EVENTS,
-    RecordingScan,
-    ScannedFileSource,
-    events_from_faery,
-    skip_before,
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
+from neuroclip_live.stream.sources.repair.panics import (
+    contained_panics,
+    guarded,
+    is_library_error,
 )
 
 _KIND = {".raw": "Prophesee EVT", ".dat": "Prophesee DAT", ".es": "Event Stream", ".csv": "CSV event"}
@@ -73,15 +77,6 @@ _SIZE_UNKNOWN = (65535, 65535)
 _EVT_VERSIONS = ("2", "2.0", "3", "3.0")
 
 _OVERFLOW = re.compile(r"\b([xy]) overflow \([xy]=(\d+)")
-
-
-def is_library_error(err: BaseException) -> bool:
-    """True for what faery raises on bad input.
-
-    Its Rust code raises RuntimeError, and on unimplemented paths panics with
-    pyo3's PanicException, which derives from BaseException (not Exception).
-    """
-    return isinstance(err, Exception) or type(err).__name__ == "PanicException"
 
 
 def faery_chunks(stream) -> Iterator[np.ndarray]:

@@ -86,3 +86,12 @@ def guarded(chunks: Iterator) -> Iterator:
             except StopIteration:
                 return
         yield item
+
+
+def is_library_error(err: BaseException) -> bool:
+    """True for what faery raises on bad input.
+
+    Its Rust code raises RuntimeError, and on unimplemented paths panics with
+    pyo3's PanicException, which derives from BaseException (not Exception).
+    """
+    return isinstance(err, Exception) or type(err).__name__ == "PanicException"

@@ -32,25 +32,32 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.aedat_held_time import (
-    before_next,
-    held_after,
-    is_held,
-    resumed_copy,
-)
-from neuroclip_live.stream.sources.aedat_repair import CheckedAedat
 from neuroclip_live.stream.sources.base import ApsFrame
-from neuroclip_live.stream.sources.damage import MAX_SENSOR, check_size, reason_of
-from neuroclip_live.stream.sources.dv_interop import from_dv_store
-from neuroclip_live.stream.sources.faery_files import is_library_error, size_mismatch
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.panics import contained_panics
-from neuroclip_live.stream.sources.recording_scan import (
+from neuroclip_live.stream.sources.files.dv_interop import from_dv_store
+from neuroclip_live.stream.sources.files.faery_files import size_mismatch
+from neuroclip_live.stream.sources.files.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
     events_from_faery,
     skip_before,
+)
+from neuroclip_live.stream.sources.repair.aedat_held_time import (
+    before_next,
+    held_after,
+    is_held,
+    resumed_copy,
+)
+from neuroclip_live.stream.sources.repair.aedat_repair import CheckedAedat
+from neuroclip_live.stream.sources.repair.damage import (
+    MAX_SENSOR,
+    check_size,
+    reason_of,
+)
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
+from neuroclip_live.stream.sources.repair.panics import (
+    contained_panics,
+    is_library_error,
 )
 
 # APS frames kept in memory: 256 MB is about 2,900 DAVIS346 frames (2 minutes at 25 fps).

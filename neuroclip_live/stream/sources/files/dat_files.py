@@ -23,18 +23,18 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
-from neuroclip_live.stream.sources.damage import (
-    PROPHESEE_SENSORS,
-    check_size,
-    implied_size,
-)
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.recording_scan import (
+from neuroclip_live.stream.sources.files.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
     skip_before,
 )
+from neuroclip_live.stream.sources.repair.damage import (
+    PROPHESEE_SENSORS,
+    check_size,
+    implied_size,
+)
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
 
 _RECORD = 8
 _BLOCK_RECORDS = 1 << 18  # 2 MB read at a time

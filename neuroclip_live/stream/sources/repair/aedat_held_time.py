@@ -18,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroclip_live.stream.sources.aedat_packets import PacketChain, repaired_copy, walk
-from neuroclip_live.stream.sources.event_checks import LOOKAHEAD, TIME_JUMP_US
+from neuroclip_live.stream.sources.repair.aedat_packets import (
+    PacketChain,
+    repaired_copy,
+    walk,
+)
+from neuroclip_live.stream.sources.repair.event_checks import LOOKAHEAD, TIME_JUMP_US
 
 
 def held_after(before_t: int, previous: np.ndarray, current: np.ndarray) -> bool:

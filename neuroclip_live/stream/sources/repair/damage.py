@@ -6,7 +6,7 @@ from typing import Protocol
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.event_checks import BACKWARDS, OUTSIDE, SPIKES
+from neuroclip_live.stream.sources.repair.event_checks import BACKWARDS, OUTSIDE, SPIKES
 
 # No frame is ever allocated beyond this, whatever a header or a CSV claims
 # (the largest event sensors sold are 1280x720; 4096x4096 frames are 16 MB each).

@@ -8,7 +8,7 @@ import numpy as np
 
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import FileSource
-from neuroclip_live.stream.sources.recording_scan import (
+from neuroclip_live.stream.sources.files.recording_scan import (
     ARRAY_PACKET_EVENTS,
     array_packets,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dv_processing as dv
 import numpy as np
 
-from neuroclip_live.stream.sources.recording_scan import events_from_fields
+from neuroclip_live.stream.sources.files.recording_scan import events_from_fields
 
 
 def from_dv_store(store: dv.EventStore | None) -> np.ndarray:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.stream.sources.base import CameraInfo, EventSource
-from neuroclip_live.stream.sources.inivation import (
+from neuroclip_live.stream.sources.live.inivation import (
     NO_CAMERA_HINT,
     discover_inivation,
     open_inivation_camera,
 )
-from neuroclip_live.stream.sources.prophesee import (
+from neuroclip_live.stream.sources.live.prophesee import (
     MISSING_DRIVERS,
     discover_prophesee,
     open_prophesee_camera,

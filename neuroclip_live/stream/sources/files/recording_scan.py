@@ -22,8 +22,8 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate, index_at
 from neuroclip_live.stream.sources.base import FileSource
-from neuroclip_live.stream.sources.damage import MAX_SENSOR, damage_summary
-from neuroclip_live.stream.sources.event_checks import (
+from neuroclip_live.stream.sources.repair.damage import MAX_SENSOR, damage_summary
+from neuroclip_live.stream.sources.repair.event_checks import (
     BACKWARDS,
     FIRST_OUT_X,
     FIRST_OUT_Y,

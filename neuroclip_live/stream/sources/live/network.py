@@ -17,14 +17,14 @@ import dv_processing as dv
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.aedat_greeting import (
+from neuroclip_live.stream.sources.files.dv_interop import dv_error_reason
+from neuroclip_live.stream.sources.live.aedat_greeting import (
     Greeting,
     GreetingError,
     read_greeting,
 )
-from neuroclip_live.stream.sources.dv_interop import dv_error_reason
-from neuroclip_live.stream.sources.live import DvLiveSource
-from neuroclip_live.stream.sources.tcp_relay import GreetingRelay, RelayError
+from neuroclip_live.stream.sources.live.polled import DvLiveSource
+from neuroclip_live.stream.sources.live.tcp_relay import GreetingRelay, RelayError
 
 CONNECT_TIMEOUT_S = 3.0
 

@@ -23,7 +23,7 @@ import numpy as np
 from neuroclip_live.errors import SourceDisconnected
 from neuroclip_live.events import SensorSize, empty_events
 from neuroclip_live.stream.sources.base import EventSource, PacketOrJump
-from neuroclip_live.stream.sources.dv_interop import from_dv_store
+from neuroclip_live.stream.sources.files.dv_interop import from_dv_store
 
 # Idle sources yield an empty packet this often (the contract allows up to 100 ms).
 IDLE_PACKET_S = 0.05

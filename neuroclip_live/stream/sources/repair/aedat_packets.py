@@ -22,7 +22,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from neuroclip_live.stream.sources.aedat_header import FileHeader, read_file_header
+from neuroclip_live.stream.sources.repair.aedat_header import (
+    FileHeader,
+    read_file_header,
+)
 
 _HEADER = struct.Struct("<ii")
 # The payload's first bytes per IOHeader compression (0: none, 1-2: LZ4, 3-4: zstd).

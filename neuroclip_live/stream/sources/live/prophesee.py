@@ -14,8 +14,8 @@ import numpy as np
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import CameraInfo
-from neuroclip_live.stream.sources.live import IDLE_PACKET_S, PolledLiveSource
-from neuroclip_live.stream.sources.recording_scan import events_from_fields
+from neuroclip_live.stream.sources.files.recording_scan import events_from_fields
+from neuroclip_live.stream.sources.live.polled import IDLE_PACKET_S, PolledLiveSource
 
 MISSING_DRIVERS = "Prophesee cameras need neuromorphic-drivers: pip install 'neuroclip-live[prophesee]'"
 

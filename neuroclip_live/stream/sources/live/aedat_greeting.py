@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.sources.aedat_header import (
+from neuroclip_live.stream.sources.repair.aedat_header import (
     HeaderError,
     check_header_size,
     parse_io_header,

@@ -14,14 +14,14 @@ import numpy as np
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
-from neuroclip_live.stream.sources.damage import check_size
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.recording_scan import (
+from neuroclip_live.stream.sources.files.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
     ScannedFileSource,
     array_packets,
 )
+from neuroclip_live.stream.sources.repair.damage import check_size
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
 from neuroclip_live.wording import counted
 
 NMNIST_SIZE = SensorSize(34, 34)

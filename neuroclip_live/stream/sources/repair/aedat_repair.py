@@ -20,11 +20,13 @@ from pathlib import Path
 import faery
 
 from neuroclip_live.errors import SourceError
-from neuroclip_live.stream.sources.aedat_header import HeaderError
-from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
-from neuroclip_live.stream.sources.damage import reason_of
-from neuroclip_live.stream.sources.faery_files import is_library_error
-from neuroclip_live.stream.sources.panics import contained_panics
+from neuroclip_live.stream.sources.repair.aedat_header import HeaderError
+from neuroclip_live.stream.sources.repair.aedat_packets import repaired_copy, walk
+from neuroclip_live.stream.sources.repair.damage import reason_of
+from neuroclip_live.stream.sources.repair.panics import (
+    contained_panics,
+    is_library_error,
+)
 
 _PACKET_HEADER_BYTES = 8  # faery's byte offsets point at payloads, 8 bytes after each packet's start
 
