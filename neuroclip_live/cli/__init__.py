@@ -14,12 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from neuroclip_live.cli import align, evaluate, run, train
+from neuroclip_live.cli import align, evaluate, run, search, train
 from neuroclip_live.cli.arguments import EXIT_USER_ERROR, DefaultsHelpFormatter
 from neuroclip_live.cli.run import GuiEntry
 from neuroclip_live.errors import NeuroclipError
 
-COMMANDS = {"run": run, "train": train, "evaluate": evaluate, "align": align}
+COMMANDS = {"run": run, "train": train, "evaluate": evaluate, "align": align, "search": search}
 
 
 def build_parser() -> argparse.ArgumentParser:

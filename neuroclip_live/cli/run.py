@@ -16,6 +16,7 @@ from neuroclip_live.cli.arguments import (
     event_rate,
     model_settings,
     positive_int,
+    probability,
     sensor_size,
     speed,
     timestep,
@@ -74,6 +75,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--labels-file", metavar="PATH", help="labels one per line")
     p.add_argument("--top-k", type=positive_int, default=3, help="labels shown per timestep (headless)")
+    p.add_argument(
+        "--min-confidence", type=probability, default=0.0, metavar="P",
+        help="below this top probability a window names no label (\"–\", an empty 'top' in JSON); 0 = off",
+    )  # fmt: skip
+    p.add_argument(
+        "--log", metavar="PATH.jsonl",
+        help="write every scored timestep there as a JSON line (the --json objects), after a header line",
+    )  # fmt: skip
     add_model_arguments(p)
     h = p.add_argument_group("headless")
     h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
@@ -121,6 +130,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         lossless=args.lossless,
         max_rate=args.max_rate,
         labels=read_labels(args.labels, args.labels_file),
+        min_confidence=args.min_confidence,
+        log_path=args.log,
         model=model_settings(args),
         window=WindowOptions(screenshot=args.screenshot, exit_after=args.exit_after),
     )

@@ -12,28 +12,11 @@ from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.outputs import prepare_output_dir
 from neuroclip_live.runtime.pipeline import Pipeline, StepResult
+from neuroclip_live.runtime.prediction_log import PredictionLogWriter
+from neuroclip_live.runtime.result_records import result_record
 from neuroclip_live.states import StreamState
 
 EXIT_USER_ERROR = 2
-
-
-def result_record(result: StepResult, top_k: int = 3) -> dict[str, Any]:
-    """The JSON object for one timestep (the ``--json`` schema)."""
-    frame = result.frame
-    record: dict[str, Any] = {
-        "step": result.step,
-        "t_start_us": frame.t_start_us,
-        "t_end_us": frame.t_end_us,
-        "events": frame.n_events,
-        "drops": result.drops,
-        "events_dropped": result.events_dropped,
-        "latency_ms": round(result.latency_ms, 3),
-    }
-    scores = result.scores
-    if scores is not None:
-        record["scores"] = {label: round(float(p), 6) for label, p in zip(scores.labels, scores.probs)}
-        record["top"] = [label for label, _ in scores.top(top_k)]
-    return record
 
 
 def result_line(result: StepResult, top_k: int = 3) -> str:
@@ -42,7 +25,8 @@ def result_line(result: StepResult, top_k: int = 3) -> str:
     parts = [f"step {result.step:6d}", f"t={frame.t_end_us / 1e6:9.3f}s", f"events {frame.n_events:7d}"]
     if result.scores is not None:
         tops = "  ".join(f"{label} {p * 100:5.1f}%" for label, p in result.scores.top(top_k))
-        parts.append(f"| {tops} |")
+        none = not result.confident_top(top_k)  # below the minimum confidence: "none of these"
+        parts.append(f"| – ({tops}) |" if none else f"| {tops} |")
     parts.append(f"latency {result.latency_ms:7.1f} ms")
     parts.append(f"drops {result.drops}")
     if result.events_dropped:
@@ -122,6 +106,14 @@ class HeadlessOptions:
     top_k: int = 3
 
 
+def open_prediction_log(config: RunConfig) -> PredictionLogWriter | None:
+    """The ``--log`` writer of a run (None without one): its file is checked and opened now."""
+    if config.log_path is None:
+        return None
+    source = config.source.describe() if config.source is not None else ""
+    return PredictionLogWriter(config.log_path, str(config.rule), config.T, source)
+
+
 def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Replay or stream ``config.source`` to ``out`` until it ends; returns the exit code."""
     from neuroclip_live.stream.sources import open_source
@@ -133,6 +125,7 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     controls = config.initial_controls()
     loader = config.classifier_loader(controls) if config.wants_model(controls.labels) else None
     sink = HeadlessSink(out, as_json=options.as_json, dump_dir=options.dump_dir, top_k=options.top_k)
+    prediction_log = open_prediction_log(config)  # an unwritable --log fails here, before any work
     # Open once here so that a bad file fails before any thread starts, with its one-line message.
     first = open_source(spec)
     opened = [first]
@@ -141,6 +134,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         return opened.pop() if opened else open_source(spec)
 
     pipeline = Pipeline(reopen, config, loader)
+    if prediction_log is not None:
+        pipeline.add_result_listener(prediction_log)
     states = SourceStateLines(pipeline, err)
     interrupted = False
     try:
@@ -157,8 +152,11 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         if not pipeline.stop():
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
         states.stop()
+        if prediction_log is not None:
+            prediction_log.close()
     notice = pipeline.snapshot().notice  # how the model, adapter and labels were combined
-    for note in [*getattr(first, "notes", []), *([notice] if notice else [])]:
+    log_error = prediction_log.error if prediction_log is not None else None
+    for note in [*getattr(first, "notes", []), *([notice] if notice else []), *([log_error] if log_error else [])]:
         print(f"note: {note}", file=err)
     if pipeline.state == StreamState.ERROR:
         print(f"neuroclip-live: {pipeline.message}", file=err)
