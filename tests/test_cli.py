@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -78,8 +79,6 @@ def test_project_sample_recording_replays(capsys):
 
 
 def test_paced_replay_takes_stream_time(recordings_dir, capsys):
-    import time
-
     t0 = time.perf_counter()
     rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--speed", "4", "--timestep", "100ms"])
     elapsed = time.perf_counter() - t0
@@ -150,3 +149,94 @@ def test_tiny_model_recognises_the_sample_recording(capsys):
     for i, name in enumerate(["0", "7", "circle", "star", "3", "square"]):
         tops = [r["top"][0] for r in rows if i * 1_000_000 + 300_000 <= r["t_end_us"] <= (i + 1) * 1_000_000]
         assert len(tops) >= 20 and tops.count(name) == len(tops), (name, tops)
+
+
+# --------------------------------------------------------------------------- issue 20: times, options, loop
+
+
+def stderr_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(("name", "clock_s"), [("davis346.aedat4", 1_589_163_147.3), ("evt3.raw", 11.2)])
+def test_headless_times_count_from_the_recordings_start(recordings_dir, capsys, name, clock_s):
+    """The text's ``t=`` and JSON's ``t_s`` count from the first event, as the window; ``t_*_us`` keep the file's clock."""
+    path = str(recordings_dir / name)
+    assert main(["--file", path, "--headless", "--speed", "0", "--max-steps", "3"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert "t=    0.030s" in text[0] and "t=    0.060s" in text[1], text
+    assert main(["--file", path, "--headless", "--json", "--speed", "0", "--max-steps", "3"]) == 0
+    rows = json_lines(capsys.readouterr().out)
+    assert [r["t_s"] for r in rows] == [0.03, 0.06, 0.09]
+    assert rows[0]["t_start_us"] / 1e6 > clock_s  # the recording's own clock, as before
+    assert rows[1]["t_end_us"] - rows[0]["t_end_us"] == 30_000
+
+
+def test_loop_keeps_the_last_partial_step_at_the_seam(recordings_dir, capsys):
+    """dvs.es lasts about 1 s: four 300 ms steps a pass, the fourth partial, then the same four again."""
+    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--json", "--speed", "0", "--timestep", "300ms",
+               "--loop", "--max-steps", "8"])  # fmt: skip
+    rows = json_lines(capsys.readouterr().out)
+    assert rc == 0 and [r["step"] for r in rows] == list(range(8))
+    assert sum(r["events"] for r in rows[:4]) == 473_225  # every event of the first pass, the last step's too
+    assert [r["events"] for r in rows[4:]] == [r["events"] for r in rows[:4]]
+    assert [r["t_s"] for r in rows] == [0.3, 0.6, 0.9, 1.2] * 2
+
+
+def test_headless_exit_after_stops_a_paced_replay(capsys):
+    if not SAMPLE.is_file():
+        pytest.skip("recordings/sample.aedat4 not built")
+    # The sample lasts 6 s (200 steps of 30 ms) at its own pace; 0.3 s after the first step it stops.
+    assert main(["--file", str(SAMPLE), "--headless", "--json", "--exit-after", "0.3"]) == 0
+    out, err = capsys.readouterr()
+    rows = json_lines(out)
+    assert 1 <= len(rows) < 100 and rows[-1]["t_s"] < 3
+    assert stderr_lines(err)[-1].endswith(f"{len(rows)} timesteps, 0 dropped (--exit-after 0.3 s)"), err
+    assert main(["--file", str(SAMPLE), "--headless", "--exit-after", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 and stderr_lines(err)[-1] == "neuroclip-live: 1 timestep, 0 dropped (--exit-after 0 s)"
+
+
+def test_headless_exit_after_stops_a_stream_that_sends_nothing_more(tmp_path, capsys):
+    """No result comes during a long gap, so a timer stops the run, not the next result."""
+    from recording_writers import random_events, write_with_faery
+
+    from neuroclip_live.events import SensorSize
+
+    size = SensorSize(64, 48)
+    events = random_events(3_000, size, t0=0, duration_us=200_000)
+    events[-1]["t"] = 60_000_000  # one last event a minute later: the paced replay waits for it
+    path = write_with_faery(tmp_path / "gap.es", events, size)
+    t0 = time.monotonic()
+    assert main(["--file", str(path), "--headless", "--json", "--exit-after", "0.5"]) == 0
+    waited = time.monotonic() - t0
+    out, err = capsys.readouterr()
+    rows = json_lines(out)
+    assert rows and max(r["t_s"] for r in rows) < 1  # the step a minute in never came
+    assert stderr_lines(err)[-1].endswith("(--exit-after 0.5 s)"), err
+    assert waited < 30  # not a speed figure: without the timer the run waits out the whole minute
+
+
+def test_frames_only_says_so_once_and_how_to_get_scores(capsys):
+    if not SAMPLE.is_file():
+        pytest.skip("recordings/sample.aedat4 not built")
+    assert main(["--file", str(SAMPLE), "--headless", "--max-steps", "1"]) == 0
+    err = stderr_lines(capsys.readouterr().err)
+    notes = [line for line in err if line.startswith("note: no labels")]
+    assert len(notes) == 1 and "--labels" in notes[0] and "--model tiny-digits" in notes[0]
+    assert err[-1] == "neuroclip-live: 1 timestep, 0 dropped"  # "1 timestep", not "1 timesteps"
+    assert main(["--file", str(SAMPLE), "--headless", "--max-steps", "1", "--model", "tiny-digits"]) == 0
+    assert "note: no labels" not in capsys.readouterr().err
+
+
+def test_offscreen_window_run_prints_no_qt_size_hint_noise(tmp_path):
+    if not SAMPLE.is_file():
+        pytest.skip("recordings/sample.aedat4 not built")
+    shot = tmp_path / "window.png"
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--exit-after", "0.5", "--screenshot", str(shot)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr
+    assert "propagateSizeHints" not in proc.stderr and proc.stderr.strip() == "", proc.stderr

@@ -169,8 +169,8 @@ def test_list_templates_exists_and_lists_the_sets(capsys):
     [
         (["--file", str(SAMPLE), "--json"], "--json needs --headless"),
         (["--file", str(SAMPLE), "--json", "--dump", "d"], "--json and --dump need --headless"),
-        (["--file", str(SAMPLE), "--headles"], "unrecognized arguments: --headles"),
-        (["train", "--data", "x", "--out", "a", "--epoch", "3"], "unrecognized arguments: --epoch"),
+        (["--file", str(SAMPLE), "--headles"], "unknown option --headles: did you mean --headless?"),
+        (["train", "--data", "x", "--out", "a", "--epoch", "3"], "unknown option --epoch: did you mean --epochs?"),
     ],
 )
 def test_json_without_headless_and_abbreviations_are_errors(argv, says, capsys):

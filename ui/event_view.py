@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPus
 from neuroclip_live.events import BACKGROUND, OFF_VALUE, ON_VALUE
 from neuroclip_live.stream.framing import Frame
 from neuroclip_live.stream.sources.base import ApsFrame
+from neuroclip_live.wording import counted
 from ui import theme
 
 # Pixel values of the gaps between tiles and of unused grid cells in window mode
@@ -251,7 +252,7 @@ class EventView(QWidget):
             h = max(self.events.height(), 1)
             image = tile_window([f.image for f in self._last_window], w / h)
             self.caption.setText(
-                f"{len(self._last_window)} frames · t {self._seconds(self._last_window[0].t_start_us):.3f}"
+                f"{counted(len(self._last_window), 'frame')} · t {self._seconds(self._last_window[0].t_start_us):.3f}"
                 f"–{self._seconds(frame.t_end_us):.3f} s"
             )
         else:

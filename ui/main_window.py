@@ -33,6 +33,7 @@ from neuroclip_live.runtime.controls import ControlsChange
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.sources.base import SourceSpec
+from neuroclip_live.wording import counted
 from ui import theme
 from ui.empty_view import EmptyView, discover_cameras, dropped_recording, recording_filter
 from ui.event_view import EventView

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from neuroclip_live.model.label_presets import LABEL_PRESETS, preset_labels
 from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS, LabelError, parse_labels_with_notes
 from neuroclip_live.runtime.controls import ControlsChange, ControlsModel
+from neuroclip_live.wording import counted
 
 
 def parse_label_text(text: str) -> tuple[list[str], list[str]]:
@@ -179,11 +180,10 @@ class PromptEditor(QWidget):
     def _edited(self) -> None:
         current, notes = parse_label_text(self.edit.toPlainText())
         n = len(current)
-        plural = "s" if n != 1 else ""
         if n and current == list(self.controls.value.labels):
-            text = f"{n} label{plural} in use."
+            text = f"{counted(n, 'label')} in use."
         elif n:
-            text = f"{n} label{plural} edited: Apply (Ctrl+Enter) to use them."
+            text = f"{counted(n, 'label')} edited: Apply (Ctrl+Enter) to use them."
         else:
             text = ""
         self.state.setText(" ".join([text, *(f"Note: {note}." for note in notes)]).strip())

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.stream.recording import RecordingError
+from neuroclip_live.wording import counted
 from ui.menus import show_recording
 from ui.session import StreamSession
 from ui.status import StatusBar
@@ -65,7 +66,7 @@ class RecordingControl:
         """The events written so far, on each redraw while recording."""
         rec = self._session.recorder
         if rec is not None:
-            self._status.show_recording(f"● REC {rec.path.name} · {rec.events_written:,} events")
+            self._status.show_recording(f"● REC {rec.path.name} · {counted(rec.events_written, 'event')}")
 
     def _triggered(self, checked: bool) -> None:
         if not checked:

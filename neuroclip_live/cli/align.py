@@ -19,6 +19,7 @@ from neuroclip_live.cli.arguments import (
     timestep,
 )
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.wording import counted
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -84,12 +85,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise NeuroclipError(f"cannot write {args.out}: {err.strerror or err}") from None
     held = out.timesteps - out.trained_on
-    where = f"the last {held} timesteps (held out)" if held else "the training timesteps (none held out)"
-    print(f"{paired.name}: {out.timesteps} timesteps of {args.timestep} paired with {out.frames} frames; "
+    where = f"the last {counted(held, 'timestep')} (held out)" if held else "the training timesteps (none held out)"
+    print(f"{paired.name}: {counted(out.timesteps, 'timestep')} of {args.timestep} paired with "
+          f"{counted(out.frames, 'frame')}; "
           f"aligned on the first {out.trained_on}; final loss {out.history['total'][-1]:.3f}")
     print(f"on {where}: cosine event/frame {out.before.cosine:.3f} -> {out.after.cosine:.3f}")
     if out.before.agreement is not None and out.after.agreement is not None:
-        print(f"top-1 agreement event view / frame view over {len(labels)} labels: "
+        print(f"top-1 agreement event view / frame view over {counted(len(labels), 'label')}: "
               f"{out.before.agreement * 100:.1f}% -> {out.after.agreement * 100:.1f}%")
     print(f"wrote {args.out}")
     return 0

@@ -80,6 +80,16 @@ def speed(text: str) -> float:
     return value
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds such as 10 or 0.5, got {text!r}") from None
+    if not 0 <= value <= 86_400:  # also refuses NaN and infinity
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds (a day), got {text}")
+    return value
+
+
 def probability(text: str) -> float:
     """A probability in [0, 1] (``--min-confidence``)."""
     try:

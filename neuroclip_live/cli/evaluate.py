@@ -20,6 +20,7 @@ from neuroclip_live.cli.fewshot_args import (
     fewshot_settings,
 )
 from neuroclip_live.errors import DataError, NeuroclipError
+from neuroclip_live.wording import counted
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,10 +87,10 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
         sc.adapter, sc.alpha_name, sc.alpha = fit.adapter, fit.alpha_name, fit.alpha
         sc.unreadable += fit.unreadable
         sc.protocol.append(
-            f"adapter trained here on {len(shots)} shots ({args.shots} a class, seed {args.seed}) "
-            f"from split '{args.train_split}', {args.epochs} epochs, {args.views} augmented views"
+            f"adapter trained here on {counted(len(shots), 'shot')} ({args.shots} a class, seed {args.seed}) "
+            f"from split '{args.train_split}', {counted(args.epochs, 'epoch')}, {counted(args.views, 'augmented view')}"
             f"{' (no flips)' if args.no_flip else ''}"
-            + (f", with {fit.transfer['images']} labelled images from {args.images}" if fit.transfer else "")
+            + (f", with {counted(fit.transfer['images'], 'labelled image')} from {args.images}" if fit.transfer else "")
         )
     else:  # --alpha-search alone
         bb = tm.backbone
@@ -97,7 +98,7 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
         sc.unreadable += val_fs.unreadable
         sc.alpha_name, sc.alpha, _ = choose_alpha(val_fs, tm.text, bb.logit_scale, args.T, sc.adapter)
     sc.protocol.append(
-        f"alpha '{sc.alpha_name}' chosen on {len(val)} validation samples from split "
+        f"alpha '{sc.alpha_name}' chosen on {counted(len(val), 'validation sample')} from split "
         f"'{args.train_split}' (never scored)"
     )
 
@@ -142,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
     sc.unreadable += test_fs.unreadable
     probs = predict(test_fs, tm.text, bb.logit_scale, sc.alpha, sc.adapter)
     what = f"split '{args.split}'" + (" minus shots and validation" if same_split and sc.excluded else "")
-    sc.protocol.append(f"test: {what}, {len(samples)} samples, scored once")
+    sc.protocol.append(f"test: {what}, {counted(len(samples), 'sample')}, scored once")
     if sc.unreadable:
-        sc.protocol.append(f"unreadable, left out: {len(sc.unreadable)} samples (listed under 'unreadable')")
+        sc.protocol.append(f"unreadable, left out: {counted(len(sc.unreadable), 'sample')} (listed under 'unreadable')")
     report = report_from_probs(probs, test_fs.labels, tm.classes, sc.protocol)
     alpha = sc.alpha if sc.alpha is not None else np.full(args.T, 1.0 / args.T)
     report.extra = {
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     print(report.table())
     for path, why in sc.unreadable:
         print(f"unreadable, left out: {path} ({why})")
-    print(f"\n{report.n} samples in {report.extra['seconds']:.1f} s")
+    print(f"\n{counted(report.n, 'sample')} in {report.extra['seconds']:.1f} s")
     _write_outputs(args, report, sc.alpha_name)
     return 0
 

@@ -17,6 +17,7 @@ from neuroclip_live.cli.arguments import (
     model_settings,
     positive_int,
     probability,
+    seconds,
     sensor_size,
     speed,
     timestep,
@@ -32,14 +33,20 @@ if TYPE_CHECKING:
 
 GuiEntry = Callable[["RunConfig"], int]
 
-DESCRIPTION = (
-    "Live zero-shot recognition for event cameras (NeuroCLIP). Other commands: "
-    "'neuroclip-live train ...', 'neuroclip-live evaluate ...', 'neuroclip-live align ...' (each with --help)."
-)
+TOP_K = 3  # labels on each headless line
+
+SUMMARY = "Live zero-shot recognition for event cameras (NeuroCLIP)."
+
+
+def description(commands: dict[str, str | None]) -> str:
+    """The live app's description, naming the other subcommands registered (``name -> help``)."""
+    others = "; ".join(f"{name}, to {text}" if text else name for name, text in commands.items())
+    return f"{SUMMARY} Other commands (neuroclip-live COMMAND --help for each): {others}." if commands else SUMMARY
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("run", prog="neuroclip-live", description=DESCRIPTION, help="the live app (default)")
+    # Described by ``cli.build_parser``, which knows the other subcommands; not listed as a command.
+    p = sub.add_parser("run", prog="neuroclip-live", help="the live app (the default)")
     add_run_arguments(p)
     return p
 
@@ -57,10 +64,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
         "(events beyond it are dropped)",
     )
-    p.add_argument("--timestep", type=timestep, default=defaults.TIMESTEP, help="'30ms' or '2000ev'")
+    p.add_argument(
+        "--timestep", type=timestep, default=defaults.TIMESTEP, metavar="SIZE",
+        help="a timestep's length: a time ('30ms', '500us', '0.1s') or an event count ('2000ev', '5kev')",
+    )  # fmt: skip
     p.add_argument("-T", type=positive_int, default=defaults.T, help=f"timesteps in the window (default {defaults.T})")
-    p.add_argument("--speed", type=speed, default=defaults.SPEED, help="replay speed factor; 0 = as fast as possible")
-    p.add_argument("--loop", action="store_true", help="replay the file again and again")
+    p.add_argument(
+        "--speed", type=speed, default=defaults.SPEED, metavar="FACTOR",
+        help="with --file: replay speed, 1 = the recording's own pace, 0 = as fast as the model allows",
+    )  # fmt: skip
+    p.add_argument("--loop", action="store_true", help="with --file: replay the recording again and again")
     p.add_argument(
         "--max-rate",
         type=event_rate,
@@ -68,13 +81,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="most events per second the framer sees, e.g. '50Mev/s': beyond it each packet is subsampled evenly "
         "(live sources also limit themselves automatically when the reader falls behind)",
     )
+    p.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
     p.add_argument(
         "--labels",
         help="comma- or newline-separated labels, e.g. 'cat, dog, car' (default: an --adapter's classes, else the "
-        "model's own such as tiny-digits', else none: frames only)",
+        "model's own, such as tiny-digits' 16, else none: frames only)",
     )
-    p.add_argument("--labels-file", metavar="PATH", help="labels one per line")
-    p.add_argument("--top-k", type=positive_int, default=3, help="labels shown per timestep (headless)")
+    p.add_argument("--labels-file", metavar="PATH", help="labels one per line (added to --labels)")
     p.add_argument(
         "--min-confidence", type=probability, default=0.0, metavar="P",
         help="below this top probability a window names no label (\"–\", an empty 'top' in JSON); 0 = off",
@@ -88,17 +101,22 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
     h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
     h.add_argument("--dump", metavar="DIR", help="with --headless: write each frame as a PNG")
-    h.add_argument("--max-steps", type=positive_int, help="stop after this many timesteps (default: at the end)")
-    h.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
-    g = p.add_argument_group("window")
+    h.add_argument(
+        "--max-steps", type=positive_int, metavar="N", help="with --headless: stop after N timesteps (default: the end)"
+    )
+    h.add_argument(
+        "--top-k", type=positive_int, metavar="K", help=f"with --headless: labels on each line (default: {TOP_K})"
+    )
+    g = p.add_argument_group("scripted runs")
     g.add_argument(
         "--screenshot", metavar="PATH",
         help="save a PNG of the window once the first scores show (at the latest when --exit-after closes it)",
     )  # fmt: skip
     g.add_argument(
-        "--exit-after", type=float, metavar="SECONDS",
-        help="close the app this many seconds after the first scores show (the first frame without a model, or "
-        "an error or the end of the stream); a model load does not count (default: stay open)",
+        "--exit-after", type=seconds, metavar="SECONDS",
+        help="close the window, or stop --headless, this many seconds after the first scores (the first frame "
+        "without a model; in the window also an error or the end of the stream); a model load does not count "
+        "(default: run to the end, or stay open)",
     )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
@@ -147,14 +165,15 @@ def config_from_argv(argv: Sequence[str]) -> RunConfig:
 def main(args: argparse.Namespace, gui: GuiEntry | None) -> int:
     from neuroclip_live.runtime.headless import HeadlessOptions, run_headless
 
-    if not args.headless:
-        given = [flag for flag, value in (("--json", args.json), ("--dump", args.dump)) if value]
-        if given:
-            verb = "needs" if len(given) == 1 else "need"
-            raise NeuroclipError(f"{' and '.join(given)} {verb} --headless (the window shows the results itself)")
     config = config_from_args(args)
     if args.headless:
-        options = HeadlessOptions(as_json=args.json, dump_dir=args.dump, max_steps=args.max_steps, top_k=args.top_k)
+        options = HeadlessOptions(
+            as_json=args.json,
+            dump_dir=args.dump,
+            max_steps=args.max_steps,
+            top_k=args.top_k or TOP_K,
+            exit_after=args.exit_after,
+        )
         return run_headless(config, options)
     if gui is None:
         raise NeuroclipError("the window is not available here; add --headless to print results instead")

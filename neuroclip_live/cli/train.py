@@ -13,6 +13,7 @@ from neuroclip_live.cli.fewshot_args import (
     fewshot_settings,
 )
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.wording import counted
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -57,16 +58,17 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise NeuroclipError(f"cannot write {args.out}: {err.strerror or err}") from None
     print(
-        f"trained on {len(shots)} samples ({args.shots} a class, {args.views} augmented views each) "
-        f"for {args.epochs} epochs in {time.perf_counter() - t0:.1f} s; final loss {fit.history[-1]:.3f}"
+        f"trained on {counted(len(shots), 'sample')} ({args.shots} a class, "
+        f"{counted(args.views, 'augmented view')} each) for {counted(args.epochs, 'epoch')} "
+        f"in {time.perf_counter() - t0:.1f} s; final loss {fit.history[-1]:.3f}"
     )
     if fit.transfer:
         t = fit.transfer
-        print(f"with {t['images']} labelled images ({t['encoding']} encoding): "
+        print(f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): "
               f"λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")
     if fit.val_scores:
         print(
-            f"alpha '{fit.alpha_name}' chosen on {len(val)} validation samples: "
+            f"alpha '{fit.alpha_name}' chosen on {counted(len(val), 'validation sample')}: "
             + ", ".join(f"{k} {v * 100:.1f}%" for k, v in fit.val_scores.items())
         )
     for path, why in fit.unreadable:

@@ -32,6 +32,7 @@ from neuroclip_live.model.prompts import (
     parse_labels_with_notes,
     resolve_templates,
 )
+from neuroclip_live.wording import counted
 
 
 def uniform_alpha(T: int) -> np.ndarray:
@@ -60,7 +61,9 @@ def load_alpha(path: str | Path, T: int | None = None) -> np.ndarray:
     if alpha.ndim != 1 or alpha.size == 0 or not np.all(np.isfinite(alpha)):
         raise ModelError(f'alpha file {path} must hold a list of numbers (or {{"alpha": [...]}})')
     if T is not None and alpha.size != T:
-        raise ModelError(f"alpha file {path} has {alpha.size} weights but the window has T={T}: use -T {alpha.size}")
+        raise ModelError(
+            f"alpha file {path} has {counted(alpha.size, 'weight')} but the window has T={T}: use -T {alpha.size}"
+        )
     return alpha
 
 

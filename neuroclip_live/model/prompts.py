@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.wording import counted
 
 if TYPE_CHECKING:  # labels are parsed in runs without a model: torch only where features are made
     import torch
@@ -103,9 +104,9 @@ def parse_labels_with_notes(text: str | Iterable[str]) -> LabelSet:
                 label = label[:MAX_LABEL_CHARS].rstrip()
             labels.append(label)
     if empty:
-        notes.append(f"ignored {empty} empty label{'s' if empty > 1 else ''}")
+        notes.append(f"ignored {counted(empty, 'empty label')}")
     if blank:
-        notes.append(f"ignored {blank} label{'s' if blank > 1 else ''} made only of punctuation")
+        notes.append(f"ignored {counted(blank, 'label')} made only of punctuation")
     labels = _merge_duplicates(labels, notes)
     if not labels:
         raise LabelError("no labels given: type words separated by commas or newlines, e.g. 'cat, dog, car'")

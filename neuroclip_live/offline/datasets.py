@@ -17,6 +17,7 @@ import numpy as np
 from neuroclip_live.errors import DataError, NeuroclipError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.sources.base import SourceSpec
+from neuroclip_live.wording import counted
 
 READABLE = {".bin", ".aedat4", ".raw", ".dat", ".es", ".csv"}
 
@@ -102,7 +103,7 @@ def pick_shots(data: LabelledEvents, shots: int, seed: int = 0) -> tuple[list[Sa
     """K samples a class (seeded) and the rest; a class with fewer than K samples is a DataError."""
     for folder, group in zip(data.folders, data.by_class(), strict=True):
         if len(group) < shots:
-            raise DataError(f"--shots {shots} is more than class '{folder}' holds ({len(group)} samples)")
+            raise DataError(f"--shots {shots} is more than class '{folder}' holds ({counted(len(group), 'sample')})")
     return take_per_class(data.samples, len(data.folders), shots, np.random.default_rng(seed))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from neuroclip_live.offline.datasets import Sample
+from neuroclip_live.wording import plural
 
 if TYPE_CHECKING:  # torch and open_clip load when features are asked for, not with the command line
     from neuroclip_live.model.clip_model import ClipBackbone
@@ -77,6 +78,7 @@ def open_feature_source(
         backbone, T, cut, cache, runner=runner, batch_size=batch_size, progress=progress, weights=weights
     )
     if progress:
-        print(f"Ray {info.address}: {info.cpus:g} CPUs, {info.gpus:g} GPUs; feature cache {source.cache.folder}",
+        cpus, gpus = f"{info.cpus:g} {plural(info.cpus, 'CPU')}", f"{info.gpus:g} {plural(info.gpus, 'GPU')}"
+        print(f"Ray {info.address}: {cpus}, {gpus}; feature cache {source.cache.folder}",
               file=sys.stderr)
     return source

@@ -16,6 +16,7 @@ from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.datasets import take_per_class
+from neuroclip_live.wording import counted
 
 if TYPE_CHECKING:
     from neuroclip_live.offline.extractors import FeatureSource
@@ -75,7 +76,8 @@ def load_text_model(
     if labels:
         classes = parse_labels_with_notes(labels).labels
         if len(classes) != len(folders):
-            raise DataError(f"--labels gives {len(classes)} names for {len(folders)} class folders ({', '.join(folders)})")
+            given, folder_count = counted(len(classes), "name"), counted(len(folders), "class folder")
+            raise DataError(f"--labels gives {given} for {folder_count} ({', '.join(folders)})")
     backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
     templates = resolve_templates(model.templates)
     text = text_features(backbone, classes, templates, ensemble=model.ensemble)

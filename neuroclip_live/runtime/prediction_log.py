@@ -78,6 +78,7 @@ class PredictionLogWriter:
         source: str = "",
         option: str = "--log",
         follow_recording: bool = False,
+        origin_us: int | None = None,
     ) -> None:
         self.path = Path(path)
         check_output_file(self.path, option)
@@ -87,6 +88,7 @@ class PredictionLogWriter:
             raise NeuroclipError(f"{option} {self.path}: {err.strerror or err}") from None
         self._run = (cut, T, source)
         self._follow = follow_recording
+        self._origin = origin_us  # ``t_s`` counts from here (a recording's start); None: the first timestep's
         self._lock = threading.Lock()
         self._described: tuple[int, tuple[str, int, str]] | None = None  # what the last header said
         self._offset = 0
@@ -123,7 +125,9 @@ class PredictionLogWriter:
             self._run = (cut, T, source)
 
     def _record(self, result: StepResult) -> dict[str, Any]:
-        record = result_record(result, TOP_K)
+        if self._origin is None:
+            self._origin = result.frame.t_start_us
+        record = result_record(result, TOP_K, self._origin)
         if self._follow:
             stepped_back = self._last_end is not None and record["t_start_us"] + self._offset < self._last_end
             if result.epoch != self._epoch and stepped_back:  # a seek back or a loop: the recorder moved on
@@ -131,6 +135,7 @@ class PredictionLogWriter:
             self._epoch = result.epoch
             record["t_start_us"] += self._offset
             record["t_end_us"] += self._offset
+            record["t_s"] = round((record["t_end_us"] - self._origin) / 1e6, 6)
             self._last_end = record["t_end_us"]
         return record
 

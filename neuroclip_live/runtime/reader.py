@@ -187,6 +187,8 @@ class StreamReader:
             if self._stop.is_set():
                 return
             if isinstance(item, Discontinuity):
+                if item.reason == "loop":
+                    self._finish_stream()  # the pass's last, partial timestep, as at the end without --loop
                 self._discontinuity(item)
                 continue
             now = time.perf_counter()

@@ -22,6 +22,7 @@ from neuroclip_live.stream.sources.recording_scan import (
     ScannedFileSource,
     array_packets,
 )
+from neuroclip_live.wording import counted
 
 NMNIST_SIZE = SensorSize(34, 34)
 
@@ -59,13 +60,14 @@ class NmnistFileSource(ScannedFileSource):
         self.path = require_readable_file(path)
         raw = np.fromfile(self.path, dtype=np.uint8)
         if raw.shape[0] < 5:
-            raise SourceError(f"{self.path.name}: no complete event in this .bin file ({raw.shape[0]} bytes)")
+            size = counted(raw.shape[0], "byte")
+            raise SourceError(f"{self.path.name}: no complete event in this .bin file ({size})")
         events, leftover = decode_nmnist_bytes(raw)
         self._notes = []
         if leftover:
             self._notes.append(
-                f"{self.path.name}: truncated, read {events.shape[0]} whole events, "
-                f"ignored {leftover} trailing bytes"
+                f"{self.path.name}: truncated, read {counted(events.shape[0], 'whole event')}, "
+                f"ignored {counted(leftover, 'trailing byte')}"
             )
         # 8-bit coordinates: N-MNIST's sensor is 34x34; N-Caltech101 and others reach further.
         bounds = check_size(self.name, sensor, "--sensor gives") if sensor is not None else SensorSize(256, 256)

@@ -37,6 +37,7 @@ from neuroclip_live.stream.sources.event_checks import (
     check_events,
     new_stats,
 )
+from neuroclip_live.wording import counted
 
 # 4M events are 52 MB as EVENT_DTYPE: files up to that are decoded once and
 # kept (faery's EVT3 decode runs at about 30 Mev/s here, so a seek by
@@ -188,7 +189,7 @@ class RecordingScan:
     def describe_read(self) -> str:
         """'N events (S s)': how much a damaged file gave."""
         first, last = self.time_range
-        return f"{self.count:,} events ({(last - first) / 1e6:.3g} s)"
+        return f"{counted(self.count, 'event')} ({(last - first) / 1e6:.3g} s)"
 
     def summary(self, name: str) -> str | None:
         """The one line on what the check and the decoder skipped; None for a clean file."""
