@@ -88,6 +88,7 @@ class LabelBars(QWidget):
 
         self._labels: list[str] = []
         self._probs = np.zeros(0)
+        self._min_confidence = 0.0  # below it the window names no label: the headline shows "–"
         self._shown_step: tuple[int, int] | None = None
         self._epoch: int | None = None
         self.shown_labels: list[str] = []  # top to bottom, as drawn (tests read it)
@@ -132,6 +133,12 @@ class LabelBars(QWidget):
         return plot
 
     # ---------------------------------------------------------------- state
+    def headline(self) -> str:
+        """The label named above the bars, as plain text ("–" when none reaches the minimum confidence)."""
+        if self.prediction.isHidden():
+            return ""
+        return html.unescape(self.prediction.text().split(">", 1)[-1].split("<", 1)[0])
+
     def probabilities(self) -> dict[str, float]:
         """The latest timestep's probability for each label, in label order."""
         return {label: float(p) for label, p in zip(self._labels, self._probs, strict=True)}
@@ -180,6 +187,7 @@ class LabelBars(QWidget):
             self.plot.setMinimumHeight(min(440, max(160, 18 * len(labels) + 20)))
         self._labels = labels
         self._probs = probs
+        self._min_confidence = result.min_confidence
         t = result.frame.t_end_us / 1e6
         for label, p in zip(labels, probs, strict=True):
             h = self._history.setdefault(label, deque())
@@ -195,7 +203,8 @@ class LabelBars(QWidget):
         n = len(order)
         probs = self._probs[order] if n else np.zeros(0)
         top = int(np.argmax(self._probs)) if self._probs.size else -1
-        brushes = [pg.mkBrush(theme.HIGHLIGHT if i == top else theme.BAR) for i in order]
+        named = top >= 0 and self._probs[top] >= self._min_confidence  # else "none of these": no bar is the top
+        brushes = [pg.mkBrush(theme.HIGHLIGHT if i == top and named else theme.BAR) for i in order]
         ys = np.arange(n, dtype=float)
         # y and width change together: BarGraphItem needs matching lengths when the count changes.
         self.bars.setOpts(x0=np.zeros(n), y=ys, width=probs, height=0.72, brushes=brushes)
@@ -208,16 +217,16 @@ class LabelBars(QWidget):
         for k, text in enumerate(self._texts):
             if k < n:
                 text.setText(f"{probs[k] * 100:.1f}%")
-                text.setColor(theme.HIGHLIGHT if order[k] == top else theme.MUTED)
+                text.setColor(theme.HIGHLIGHT if order[k] == top and named else theme.MUTED)
                 text.setPos(float(probs[k]) + 0.01, float(k))
                 text.setVisible(True)
             else:
                 text.setVisible(False)
         self.shown_labels = [self._labels[j] for j in order]
         if top >= 0:
+            headline, colour = (html.escape(self._labels[top]), theme.HIGHLIGHT) if named else ("–", theme.MUTED)
             self.prediction.setText(
-                f'<span style="font-size: 20pt; font-weight: bold; color: {theme.HIGHLIGHT};">'
-                f"{html.escape(self._labels[top])}</span>"
+                f'<span style="font-size: 20pt; font-weight: bold; color: {colour};">{headline}</span>'
                 f'<span style="font-size: 13pt; color: {theme.MUTED};">&nbsp;&nbsp;{self._probs[top] * 100:.1f}%</span>'
             )
         else:

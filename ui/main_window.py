@@ -35,6 +35,7 @@ from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.sources.base import SourceSpec
 from neuroclip_live.wording import counted
 from ui import theme
+from ui.confidence_slider import ConfidenceSlider
 from ui.empty_view import EmptyView, discover_cameras, dropped_recording, recording_filter
 from ui.event_view import EventView
 from ui.label_bars import LabelBars
@@ -46,6 +47,8 @@ from ui.recording_control import RecordingControl
 from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
+from ui.timeline_control import TimelineControl
+from ui.timeline_strip import TimelineStrip
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +76,7 @@ class MainWindow(QMainWindow):
         self.recording = RecordingControl(
             self, self.session, self.actions.record, self.status, self.settings, self.show_problem
         )
+        self.timeline_control = TimelineControl(self.session, self.timeline, self.show_problem)
         self._source_changed()
         self._connect()
         self._connect_actions()
@@ -87,10 +91,12 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.event_view = EventView()
         self.playback = PlaybackBar(self.session.controls)
+        self.timeline = TimelineStrip()
         self.empty = EmptyView()
         self.bars = LabelBars()
         self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
+        self.settings_panel.add_control_row("Min. confidence", ConfidenceSlider(self.session.controls))
         self.status = StatusBar()
         self.setStatusBar(self.status)
         left_page = QWidget()
@@ -98,6 +104,7 @@ class MainWindow(QMainWindow):
         left.setContentsMargins(10, 8, 6, 8)
         left.addWidget(self.event_view, 1)
         left.addWidget(self.playback)
+        left.addWidget(self.timeline)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(left_page)
@@ -327,7 +334,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.setValue("windowGeometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self.closed_cleanly = self.session.shutdown(timeout=2.0)
+        timeline_stopped = self.timeline_control.shutdown(timeout=2.0)
+        self.closed_cleanly = self.session.shutdown(timeout=2.0) and timeline_stopped
         super().closeEvent(event)
 
     def restore_layout(self) -> None:

@@ -148,6 +148,7 @@ class SettingsPanel(QWidget):
         form.addRow("Adapter", self.adapter)
         form.addRow("Device", self.device)
         form.addRow("Noise", noise_row)
+        self._form = form
         self.apply_button = QPushButton("Apply and restart stream")
         self.apply_button.setObjectName("primary")
         self.apply_button.clicked.connect(self.apply)
@@ -196,6 +197,10 @@ class SettingsPanel(QWidget):
             self.device.addItem(str(settings.device), settings.device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
+
+    def add_control_row(self, label: str, widget: QWidget) -> None:
+        """A row for a live control that applies at once (the widget is a view of the controls itself)."""
+        self._form.addRow(label, widget)
 
     def show_noise_filter(self, noise_filter_us: int | None) -> None:
         """Show the session's noise filter (its controls own it): on with its window, or off."""

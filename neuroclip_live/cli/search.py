@@ -69,7 +69,6 @@ def _classifier(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroclip_live.offline.feature_cache import default_cache_root
     from neuroclip_live.offline.kept_features import KeptFeatureStore
     from neuroclip_live.offline.search import search_recording
     from neuroclip_live.stream.sources import open_file
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     classifier = _classifier(args)
     for note in getattr(classifier, "setup_notes", []):
         print(f"note: {note}", file=sys.stderr)
-    store = KeptFeatureStore(args.cache if args.cache else default_cache_root())
+    store = KeptFeatureStore(args.cache)  # None: the feature cache's default folder
     with _ProgressBar() as bar:
         report = search_recording(
             args.file, classifier, args.timestep, args.T, args.min_confidence, store, on_batch=bar.show

@@ -20,16 +20,16 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.offline.feature_cache import EncodingKey, FeatureCache
+
+if TYPE_CHECKING:  # torch and safetensors load where the store is used: the window draws kept rows without them
+    from neuroclip_live.offline.feature_cache import EncodingKey
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class KeptFeatures:
         self.dim = dim
         self._lock = threading.Lock()
         self._n = 0
+        self._dropped = 0
         self._columns = {name: np.zeros(capacity, dtype=np.int64) for name in _COLUMNS}
         self._feats = np.zeros((capacity, dim), dtype=np.float32)
 
@@ -113,11 +114,12 @@ class KeptFeatures:
                 self._columns[name] = np.concatenate([column[gone : self._n], np.zeros_like(column[:gone])])
             self._feats = np.concatenate([self._feats[gone : self._n], np.zeros_like(self._feats[:gone])])
             self._n = keep
+            self._dropped += gone
 
     def view(self) -> StepRows:
         with self._lock:
             n = self._n
-            return StepRows(*(self._columns[name][:n] for name in _COLUMNS), self._feats[:n])
+            return StepRows(*(self._columns[name][:n] for name in _COLUMNS), self._feats[:n], self._dropped)
 
     @classmethod
     def from_rows(cls, rows: StepRows) -> KeptFeatures:
@@ -135,6 +137,7 @@ class StepRows:
     events: np.ndarray
     segment: np.ndarray  # increases at every reset (a jump in time): windows restart there
     feats: np.ndarray
+    first: int = 0  # rows dropped before these (a bounded live timeline): the index of the first since the start
 
     def __len__(self) -> int:
         return int(self.feats.shape[0])
@@ -167,17 +170,30 @@ class RecordingKey:
 class KeptFeatureStore:
     """The kept features of recordings, in the feature cache under ``root`` (see the module's notes)."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root).expanduser()
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        """``root``: the feature cache's folder; None: its default (``$XDG_CACHE_HOME/neuroclip-live/features``)."""
+        self._root = None if root is None else Path(root).expanduser()
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            from neuroclip_live.offline.feature_cache import default_cache_root
+
+            self._root = default_cache_root()
+        return self._root
 
     def path(self, key: RecordingKey) -> Path:
         return self.folder(key) / key.file_name()
 
     def folder(self, key: RecordingKey) -> Path:
+        from neuroclip_live.offline.feature_cache import FeatureCache
+
         return FeatureCache(self.root, key.encoding, index=False).folder / "recordings"
 
     def load(self, key: RecordingKey) -> StepRows | None:
         """The rows kept for this key; None when there are none (or the file is damaged: it is removed)."""
+        from safetensors import safe_open
+
         path = self.path(key)
         if not path.is_file():
             return None
@@ -196,6 +212,9 @@ class KeptFeatureStore:
 
     def save(self, key: RecordingKey, rows: StepRows) -> Path:
         """Write the rows of a complete pass whole: readers see the file complete or not at all."""
+        import torch
+        from safetensors.torch import save_file
+
         folder = self.folder(key)
         target = self.path(key)
         tmp = folder / f".{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp"

@@ -73,25 +73,24 @@ class RecordingPass:
     ) -> bool:
         """Frame and score the whole file; False when ``cancel`` stopped it (``kept`` holds what was done)."""
         self.classifier.reset()
-        time_range = self.source.time_range
         for item in self.source.packets():
             if cancel is not None and cancel.is_set():
                 return False
             if isinstance(item, Discontinuity):
-                self._score(on_batch, time_range)
+                self._score(on_batch)
                 self._reset()
                 continue
             for frame in self.framer.frames(item):
                 if frame.after_jump:  # the framer reset its window: the classifier's starts again too
-                    self._score(on_batch, time_range)
+                    self._score(on_batch)
                     self._reset()
                 self._pending.append(frame)
                 if len(self._pending) >= batch:
-                    self._score(on_batch, time_range)
+                    self._score(on_batch)
         last = self.framer.flush()
         if last is not None:
             self._pending.append(last)
-        self._score(on_batch, time_range)
+        self._score(on_batch)
         return True
 
     def _reset(self) -> None:
@@ -99,7 +98,7 @@ class RecordingPass:
         self.classifier.reset()
         self.segment += 1
 
-    def _score(self, on_batch: ProgressCallback | None, time_range: tuple[int, int]) -> None:
+    def _score(self, on_batch: ProgressCallback | None) -> None:
         frames, self._pending = self._pending, []
         if not frames:
             return
@@ -112,7 +111,9 @@ class RecordingPass:
             np.stack([s.feature for s in scores]),
         )
         if on_batch is not None:
-            on_batch(PassProgress(frames[-1].t_end_us, time_range, len(self.kept)), self.kept.view())
+            # The range is read each time: a big EVT 3.0 file's end is still being found while it plays.
+            progress = PassProgress(frames[-1].t_end_us, self.source.time_range, len(self.kept))
+            on_batch(progress, self.kept.view())
 
 
 def adapter_sha256(classifier: Any) -> str | None:
@@ -135,6 +136,7 @@ class PassOutcome:
     complete: bool
     seconds: float
     notes: list[str]
+    time_range: tuple[int, int]  # the recording's first and last event
     interrupted: bool = False  # Ctrl-C stopped the pass: ``rows`` hold what was scored until then
 
 
@@ -147,6 +149,7 @@ def kept_features_for(
     sensor: SensorSize | None = None,
     on_batch: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    batch: int = PASS_BATCH,
 ) -> PassOutcome:
     """The recording's kept features: from ``store`` when it holds them, else a pass (kept there when complete).
 
@@ -165,10 +168,10 @@ def kept_features_for(
                 notes.append(f"features not kept: {err}")
                 key = rows = None
             if rows is not None:
-                return PassOutcome(rows, True, True, time.perf_counter() - t0, notes)
+                return PassOutcome(rows, True, True, time.perf_counter() - t0, notes, source.time_range)
         scan = RecordingPass(source, classifier, rule, T)
         try:
-            complete, interrupted = scan.run(on_batch, cancel), False
+            complete, interrupted = scan.run(on_batch, cancel, batch), False
         except KeyboardInterrupt:  # the caller reports what was found so far, nothing is lost
             complete, interrupted = False, True
         rows = scan.kept.view()
@@ -177,6 +180,6 @@ def kept_features_for(
                 store.save(key, rows)
             except DataError as err:
                 notes.append(f"features not kept: {err}")
-        return PassOutcome(rows, False, complete, time.perf_counter() - t0, notes, interrupted)
+        return PassOutcome(rows, False, complete, time.perf_counter() - t0, notes, source.time_range, interrupted)
     finally:
         source.close()

@@ -68,4 +68,3 @@ def range_lines(report: SearchReport, origin_us: int) -> list[str]:
                 f"{label:<{width}}  {start:8.3f}s  {end:8.3f}s  {r.duration_us / 1e6:8.3f}s  {r.peak * 100:5.1f}%"
             )
     return lines
-

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from neuroclip_live.offline.kept_features import StepRows
+
+# torch is imported where it is used: the window imports this module to draw its strip, and
+# torch (about 10 s to import on a busy machine) loads on the model's thread, not the GUI's.
 
 MAX_GAP_STEPS = 1  # runs of one label this many timesteps apart (or fewer) are one range
 
@@ -73,6 +75,8 @@ class LabelRange:
 
 def step_cosines(feats: np.ndarray, text: np.ndarray) -> np.ndarray:
     """(N, C) features and (L, C) normalised text features -> (N, L) cosines, as ``window_logits`` computes them."""
+    import torch
+
     f = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))
     f = f / f.norm(dim=-1, keepdim=True)
     return (f @ torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32)).T).numpy()
@@ -100,6 +104,8 @@ def window_probs(rows: StepRows, space: LabelSpace, cosines: np.ndarray | None =
     n = cosines.shape[0]
     if n == 0:
         return np.zeros((0, len(space.labels)), dtype=np.float32)
+    import torch
+
     weights, scale = _window_weights(rows.segment, space.alpha)
     cos = torch.from_numpy(cosines)
     acc = torch.zeros_like(cos)
@@ -162,3 +168,22 @@ def top_ranges(
     peak = probs.max(axis=1)
     top = np.where(peak >= min_confidence, top, -1)
     return label_ranges(top, peak, space.labels, rows, window_centres(rows, space.alpha))
+
+
+def ranges_from_tops(
+    labels: Sequence[str],
+    tops: Sequence[int],
+    peaks: Sequence[float],
+    t_start_us: Sequence[int],
+    t_end_us: Sequence[int],
+    segment: Sequence[int],
+    alpha: Sequence[float],
+) -> list[LabelRange]:
+    """Ranges from timesteps whose top label is already known (a prediction log), placed as ``top_ranges`` places them."""
+    n = len(tops)
+    rows = StepRows(
+        np.asarray(t_start_us, dtype=np.int64), np.asarray(t_end_us, dtype=np.int64), np.zeros(n, dtype=np.int64),
+        np.asarray(segment, dtype=np.int64), np.zeros((n, 0), dtype=np.float32),
+    )  # fmt: skip
+    centres = window_centres(rows, np.asarray(alpha, dtype=np.float64))
+    return label_ranges(np.asarray(tops), np.asarray(peaks, dtype=np.float64), labels, rows, centres)

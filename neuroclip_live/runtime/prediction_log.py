@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from neuroclip_live.errors import NeuroclipError
-from neuroclip_live.model.fingerprint import encoder_backend, encoder_precision, module_sha256
 from neuroclip_live.runtime.outputs import check_output_file
 from neuroclip_live.runtime.result_records import result_record
 from neuroclip_live.runtime.status import StepResult
@@ -43,19 +42,22 @@ def log_path_for(recording: str | Path) -> Path:
 
 def log_header(classifier: Any, cut: str, T: int, source: str) -> dict[str, Any]:
     """What scored the log's timesteps (a ``StreamingClassifier``'s model, weights, labels, alpha...)."""
-    backbone = classifier.backbone
+    # Here, not at the top: the window imports this module, and torch loads on the model's thread.
+    from neuroclip_live.model.fingerprint import encoder_backend, encoder_precision, module_sha256
+
+    backbone = getattr(classifier, "backbone", None)  # None: a stand-in classifier (tests) says what it can
     adapter = getattr(classifier, "adapter", None)
     return {
         HEADER_KEY: LOG_FORMAT,
-        "model": backbone.name,
-        "weights_sha256": module_sha256(backbone.model),
-        "backend": encoder_backend(backbone),
-        "precision": encoder_precision(backbone),
+        "model": None if backbone is None else backbone.name,
+        "weights_sha256": None if backbone is None else module_sha256(backbone.model),
+        "backend": None if backbone is None else encoder_backend(backbone),
+        "precision": None if backbone is None else encoder_precision(backbone),
         "adapter_sha256": None if adapter is None else module_sha256(adapter),
         "labels": list(classifier.labels),
-        "templates": list(classifier.templates),
-        "ensemble": bool(classifier.ensemble),
-        "alpha": [float(a) for a in classifier.alpha],
+        "templates": list(getattr(classifier, "templates", ())),
+        "ensemble": bool(getattr(classifier, "ensemble", True)),
+        "alpha": [float(a) for a in getattr(classifier, "alpha", [1.0 / T] * T)],
         "T": int(T),
         "cut": cut,
         "source": source,
