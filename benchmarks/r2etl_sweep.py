@@ -1,4 +1,4 @@
-"""R2ETL on N-MNIST with tiny-digits: few-shot adapter alone vs adapter + labelled images.
+"""R2ETL and jitter on N-MNIST with tiny-digits: few-shot adapter alone, with scale/placement jitter, with images.
 
     PYTHONPATH=. python benchmarks/r2etl_sweep.py [--data ../shared/data/nmnist-small] [--json out.json]
 
@@ -13,6 +13,11 @@ Protocol (all from the one labelled split, never tuned on test samples):
 - images: ``--images-per-class`` pictures a class drawn by the project's own
   renderer (fonts and pen strokes, ``tinyclip.synthetic.plain_image``) into a
   temporary IMG_ROOT and read back through ``load_image_folder``; never MNIST.
+  The image weight is chosen on the validation samples for each run, as
+  ``train --images`` does (``transfer.choose_image_weight``); its weight 0 is
+  the "alone" run, so both columns come from one choice;
+- jitter: the same shots with ``Augmentation(jitter=True)`` (scale 0.6-1.4x,
+  placed anywhere on the sensor), alpha chosen on the same validation samples.
 
 Features are computed once (the unaugmented samples once for all runs, the
 augmented shots once per K and seed); each run then costs only the adapter.
@@ -38,11 +43,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from neuroclip_live.events import SensorSize  # noqa: E402
 from neuroclip_live.model.clip_model import load_clip  # noqa: E402
 from neuroclip_live.model.prompts import resolve_templates, text_features  # noqa: E402
+from neuroclip_live.offline.augment import Augmentation  # noqa: E402
 from neuroclip_live.offline.datasets import load_split, pick_shots, read_sample_events, take_per_class  # noqa: E402
 from neuroclip_live.offline.evaluation import FeatureSet, choose_alpha, extract_features, predict  # noqa: E402
 from neuroclip_live.offline.image_encoding import encode_images, load_image_folder  # noqa: E402
 from neuroclip_live.offline.training import TrainConfig, train_adapter  # noqa: E402
-from neuroclip_live.offline.transfer import TransferConfig, train_with_images  # noqa: E402
+from neuroclip_live.offline.transfer import (  # noqa: E402
+    TransferConfig,
+    ValidationFigures,
+    choose_image_weight,
+    pick_image_weight,
+    train_with_images,
+)
 from neuroclip_live.tinyclip.synthetic import plain_image  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nmnist-small"
@@ -52,6 +64,7 @@ VIEWS = 8
 VAL_PER_CLASS = 5
 GRID_F = (0.0, 1.0, 2.0)
 GRID_T = (0.0, 1.0, 2.0)
+IMAGES = "images (w chosen)"
 
 
 def render_image_root(root: Path, folders: list[str], per_class: int, seed: int) -> None:
@@ -96,13 +109,20 @@ class Bench:
             self.image_cache[key] = encode_images(self.bb, self.images, self.size, T, encoding, views=2, seed=seed)
         return self.image_cache[key]
 
-    def split(self, shots_k: int, seed: int, pool: list) -> tuple[FeatureSet, FeatureSet, list]:
+    def split(self, shots_k: int, seed: int, pool: list, jitter: bool = False) -> tuple[FeatureSet, FeatureSet, list]:
         """Augmented shot features, validation features and the remaining samples (the test set)."""
         sub = type(self.data)(self.data.root, self.data.split, self.data.folders, self.data.classes, pool)
         shots, rest = pick_shots(sub, shots_k, seed)
         val, test = take_per_class(rest, self.k, VAL_PER_CLASS, np.random.default_rng(seed + 1))
-        train = extract_features(self.bb, shots, T, views=VIEWS, augment=True, flip=False, seed=seed, progress=False)
+        augment = Augmentation(flip=False, jitter=jitter)
+        train = extract_features(self.bb, shots, T, views=VIEWS, augment=augment, seed=seed, progress=False)
         return train, self.subset(val), test
+
+    def chosen(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig):
+        """``train --images``' choice of the image weight on ``val`` (``transfer.choose_image_weight``)."""
+        images = self.image_features(transfer.encoding, seed)
+        return choose_image_weight(train, images, val, self.text, self.bb.logit_scale, TrainConfig(seed=seed),
+                                   transfer)  # fmt: skip
 
     def run(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig | None) -> tuple:
         """Train (alone, or with images when ``transfer`` is given), choose alpha on ``val``; (adapter, alpha)."""
@@ -112,9 +132,15 @@ class Bench:
         else:
             images = self.image_features(transfer.encoding, seed)
             adapter, _ = train_with_images(train, images, self.text, self.bb.logit_scale, self.uniform, cfg,
-                                           transfer, progress=False)
+                                           transfer, progress=False)  # fmt: skip
         _, alpha, _ = choose_alpha(val, self.text, self.bb.logit_scale, T, adapter)
         return adapter, alpha
+
+    def candidate_figures(self, figures: ValidationFigures, test: FeatureSet, adapter, alpha) -> dict[str, float]:
+        """Validation top-1 and cross-entropy, selection-pool and test top-1 of one trained candidate."""
+        pool = self.top1(self.subset(self.selection), adapter, alpha)
+        return {"val_top1": figures.top1, "val_nll": figures.nll, "pool_top1": pool,
+                "test_top1": self.top1(test, adapter, alpha)}  # fmt: skip
 
     def top1(self, fs: FeatureSet, adapter, alpha) -> float:
         return float((predict(fs, self.text, self.bb.logit_scale, alpha, adapter).argmax(1) == fs.labels).mean())
@@ -156,6 +182,82 @@ def print_table(results: dict) -> None:
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
+def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -> tuple[dict, dict, list]:
+    """Every K and seed: zero-shot, alone and images (one choice of the image weight), jitter, the ablation."""
+    ablation = {
+        "ce-images-only": TransferConfig(0.0, 0.0),
+        "feature-only": TransferConfig(lf, 0.0),
+        "tcka-only": TransferConfig(0.0, lt),
+        "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
+    } if args.ablation else {}  # fmt: skip
+    results: dict[str, dict[int, list[float]]] = {n: {} for n in ("zero-shot", "alone", IMAGES, "jitter", *ablation)}
+    chosen: dict[int, list[float]] = {}
+    details: list[dict] = []  # every image weight's validation, selection-pool and test figures
+    for k in map(int, args.shots.split(",")):
+        for seed in map(int, args.seeds.split(",")):
+            t1 = time.perf_counter()
+            train, val, test = bench.split(k, seed, bench.pool)
+            test_fs = bench.subset(test)
+            results["zero-shot"].setdefault(k, []).append(bench.top1(test_fs, None, bench.uniform))
+            choice = bench.chosen(train, val, seed, TransferConfig(lf, lt))
+            chosen.setdefault(k, []).append(choice.weight)
+            details.append({"K": k, "seed": seed, "chosen": choice.weight, "candidates": {
+                f"{w:g}": bench.candidate_figures(choice.figures[w], test_fs, *c) for w, c in choice.candidates.items()
+            }})  # fmt: skip
+            results["alone"].setdefault(k, []).append(details[-1]["candidates"]["0"]["test_top1"])
+            results[IMAGES].setdefault(k, []).append(details[-1]["candidates"][f"{choice.weight:g}"]["test_top1"])
+            t2 = time.perf_counter()
+            jit_train, _, _ = bench.split(k, seed, bench.pool, jitter=True)
+            results["jitter"].setdefault(k, []).append(bench.top1(test_fs, *bench.run(jit_train, val, seed, None)))
+            t3 = time.perf_counter()
+            for name, transfer in ablation.items() if k == 4 else ():
+                results[name].setdefault(k, []).append(bench.top1(test_fs, *bench.run(train, val, seed, transfer)))
+            print(f"K={k} seed={seed} test n={len(test)}: " + ", ".join(
+                f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v)
+                + f"; w={choice.weight:g}; {t2 - t1:.0f} s alone and with images, {t3 - t2:.0f} s jitter",
+                flush=True)  # fmt: skip
+    return results, chosen, details
+
+
+def rechoose(details: list[dict]) -> tuple[dict, dict]:
+    """The images column and the weights chosen, by today's ``pick_image_weight`` from recorded figures."""
+    column: dict[int, list[float]] = {}
+    weights: dict[int, list[float]] = {}
+    for run in details:
+        figures = {float(w): ValidationFigures(c["val_top1"], c["val_nll"], VAL_PER_CLASS * 10)
+                   for w, c in run["candidates"].items()}  # fmt: skip
+        w = pick_image_weight(figures)
+        column.setdefault(run["K"], []).append(run["candidates"][f"{w:g}"]["test_top1"])
+        weights.setdefault(run["K"], []).append(w)
+    return column, weights
+
+
+def _margin_rule(c: dict, margin: int) -> float:
+    ok = [w for w in c if w > 0 and c[w]["val_top1"] * 50 >= c[0.0]["val_top1"] * 50 + margin - 1e-6
+          and c[w]["val_nll"] < c[0.0]["val_nll"]]  # fmt: skip
+    return min(ok, key=lambda w: (-c[w]["val_top1"], c[w]["val_nll"])) if ok else 0.0
+
+
+# How to keep an image weight from the validation figures: compared on the selection pool (--merge), not the test.
+RULES = {
+    "best top-1 (ties to 0)": lambda c: max(sorted(c), key=lambda w: c[w]["val_top1"]),
+    "better top-1 and cross-entropy": lambda c: _margin_rule(c, 1),
+    "2 more right and lower cross-entropy (train's)": lambda c: _margin_rule(c, 2),
+    "lowest cross-entropy": lambda c: min(sorted(c), key=lambda w: c[w]["val_nll"]),
+}
+
+
+def compare_rules(details: list[dict]) -> None:
+    """Each rule's mean gain over the adapter alone on the selection pool, by K."""
+    for name, rule in RULES.items():
+        gains: dict[int, list[float]] = {}
+        for run in details:
+            c = {float(w): f for w, f in run["candidates"].items()}
+            gains.setdefault(run["K"], []).append(c[rule(c)]["pool_top1"] - c[0.0]["pool_top1"])
+        cells = ", ".join(f"K={k} {np.mean(v) * 100:+.1f}" for k, v in sorted(gains.items()))
+        print(f"selection pool, {name}: {cells}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(DATA))
@@ -165,12 +267,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--select-per-class", type=int, default=15)
     p.add_argument("--lambdas", help="λf,λt to use instead of selecting them (e.g. 1,1)")
     p.add_argument("--select-only", action="store_true", help="choose λf, λt and stop")
+    p.add_argument("--ablation", action="store_true", help="also the loss-term ablation and the plain-image "
+                   "encoding at K = 4")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="print the table of runs saved with --json (seeds "
                    "run as separate processes)")
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
     if args.merge:
-        print_table(merge_results([json.loads(Path(f).read_text())["results"] for f in args.merge]))
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        results = merge_results([part["results"] for part in parts])
+        results[IMAGES], weights = rechoose([run for part in parts for run in part.get("details", [])])
+        print_table(results)
+        print("image weight chosen: " + "; ".join(f"K={k}: {', '.join(f'{w:g}' for w in ws)}"
+                                                  for k, ws in sorted(weights.items())))  # fmt: skip
+        compare_rules([run for part in parts for run in part.get("details", [])])
         return
     t0 = time.perf_counter()
     bench = Bench(args)
@@ -185,32 +295,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             Path(args.json).write_text(json.dumps({"lambda_feature": lf, "lambda_tcka": lt, "selection": grid}))
         return
-    settings = {
-        "alone": None,
-        "images": TransferConfig(lf, lt),
-        "ce-images-only": TransferConfig(0.0, 0.0),
-        "feature-only": TransferConfig(lf, 0.0),
-        "tcka-only": TransferConfig(0.0, lt),
-        "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
-    }
-    results: dict[str, dict[int, list[float]]] = {name: {} for name in ("zero-shot", *settings)}
-    for k in map(int, args.shots.split(",")):
-        for seed in map(int, args.seeds.split(",")):
-            train, val, test = bench.split(k, seed, bench.pool)
-            test_fs = bench.subset(test)
-            results["zero-shot"].setdefault(k, []).append(bench.top1(test_fs, None, bench.uniform))
-            for name, transfer in settings.items():
-                if k != 4 and name not in ("alone", "images"):
-                    continue  # the ablation and the encoding alternative at K = 4
-                acc = bench.top1(test_fs, *bench.run(train, val, seed, transfer))
-                results[name].setdefault(k, []).append(acc)
-            print(f"K={k} seed={seed} test n={len(test)}: " + ", ".join(
-                f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v), flush=True)
+    results, chosen, details = run_settings(bench, args, lf, lt)
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"lambda_feature": lf, "lambda_tcka": lt, "selection": grid,
-                                               "results": results}, indent=1))
+                                               "results": results, "image_weight": chosen, "details": details},
+                                              indent=1))
 
 
 if __name__ == "__main__":

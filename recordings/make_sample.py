@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,25 @@ def _offset(t_us: int) -> tuple[float, float]:
     return a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])
 
 
-def simulate(seed: int = 0, frames: list[tuple[int, np.ndarray]] | None = None) -> np.ndarray:
+def centred_pose(i: int, rng: np.random.Generator) -> synthetic.Pose:
+    """The sample's pose for every object: centred, 80% of the sensor's height."""
+    cx, cy = SIZE.width / 2 - SACCADE_PX / 2, SIZE.height / 2 - SACCADE_PX / 3
+    return synthetic.Pose(cx=cx, cy=cy, height=SIZE.height * 0.8)
+
+
+def simulate(
+    seed: int = 0,
+    frames: list[tuple[int, np.ndarray]] | None = None,
+    pose: Callable[[int, np.random.Generator], synthetic.Pose] = centred_pose,
+    sequence: list[tuple[str, str | None]] = SEQUENCE,
+) -> np.ndarray:
     """All events of the sample, ``EVENT_DTYPE``, time-ordered, starting at t = 0.
 
     With a ``frames`` list, the scene's intensity images every ``FRAME_US`` are
     appended to it as (t, H x W uint8), on the events' clock: the APS frames a
-    DAVIS would record beside the events.
+    DAVIS would record beside the events. ``pose`` places object ``i`` and
+    ``sequence`` says what is shown (other recordings of the same objects:
+    ``benchmarks/teach_jitter.py``).
     """
     rng = np.random.default_rng(seed)
     camera = synthetic.EventCameraModel(SIZE, rng, threshold=0.3, threshold_sigma=0.08, noise_rate_hz=0.2)
@@ -61,10 +75,9 @@ def simulate(seed: int = 0, frames: list[tuple[int, np.ndarray]] | None = None) 
     foreground, background = 0.75, 0.15
     chunks = []
     steps_per_object = int(SECONDS_PER_OBJECT * 1e6) // STEP_US
-    for i, (name, style) in enumerate(SEQUENCE):
+    for i, (name, style) in enumerate(sequence):
         label = synthetic.CLASSES.index(name)
-        pose = synthetic.Pose(cx=SIZE.width / 2 - SACCADE_PX / 2, cy=SIZE.height / 2 - SACCADE_PX / 3, height=SIZE.height * 0.8)
-        mask = synthetic.object_mask(label, SIZE, pose, rng, style=style, supersample=ss)
+        mask = synthetic.object_mask(label, SIZE, pose(i, rng), rng, style=style, supersample=ss)
         last_shift = None
         image = None
         for s in range(steps_per_object):

@@ -107,17 +107,56 @@ def test_too_few_timesteps_are_refused(sample_pairs):
 # ------------------------------------------------------------------ the command line
 
 
-def test_align_command_writes_an_adapter_that_loads(tmp_path, capsys):
+def test_align_command_writes_no_adapter_that_did_not_help_unless_told(tmp_path, capsys):
     from neuroclip_live.cli import main
     from neuroclip_live.model.adapter import load_adapter
 
     out = tmp_path / "aligned.safetensors"
-    rc = main(["align", "--file", str(SAMPLE), "--out", str(out), "--model", "tiny-digits", "--epochs", "2"])
-    text = capsys.readouterr().out
-    assert rc == 0 and out.is_file()
-    assert "200 timesteps" in text and "150 frames" in text and "agreement" in text and "cosine" in text
+    argv = ["align", "--file", str(SAMPLE), "--out", str(out), "--model", "tiny-digits", "--epochs", "2"]
+    rc = main(argv)
+    captured = capsys.readouterr()
+    # Two epochs pull the held-out cosine down (0.730 -> 0.282) while the agreement gains one timestep.
+    assert rc == 1 and not out.exists()
+    assert "200 timesteps" in captured.out and "150 frames" in captured.out and "cosine" in captured.out
+    assert "alignment did not help: the cosine fell" in captured.out
+    err = captured.err.strip()
+    assert "not written" in err and "--write-anyway" in err and "\n" not in err
+    assert main([*argv, "--write-anyway"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
     _, info = load_adapter(out, "tiny-digits", 128)
     assert info.classes == [] and info.transfer["mode"] == "align" and info.transfer["timesteps"] == 140
+    assert info.transfer["helped"] is False
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "held_out", "helped", "says"),
+    [
+        ((0.730, 0.917), (0.705, 0.900), True, False, "both held-out figures got worse"),
+        ((0.568, 0.0), (0.712, 0.0), True, True, "the cosine rose"),
+        ((0.5, None), (0.6, None), True, True, "the cosine rose"),
+        ((0.5, 0.5), (0.5, 0.5), True, False, "did not change"),
+        ((0.7, 0.5), (0.3, 0.6), True, False, "the cosine fell"),
+        ((0.7, 0.5), (0.3, 0.4), False, True, "nothing was held out"),
+    ],
+)
+def test_an_alignment_helped_when_a_held_out_figure_rose_and_none_fell(before, after, held_out, helped, says):
+    from neuroclip_live.offline.align import ViewAgreement, judge_alignment
+
+    verdict = judge_alignment(ViewAgreement(60, *before), ViewAgreement(60, *after), held_out)
+    assert verdict.helped is helped and says in verdict.line
+
+
+def test_align_help_says_what_seed_and_lambda_are(capsys):
+    from neuroclip_live.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["align", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED seed of the adapter's initial weights" in text
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "see README" not in text and "(default 0, chosen on N-MNIST samples" in text
 
 
 @pytest.mark.parametrize(

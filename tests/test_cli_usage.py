@@ -99,7 +99,8 @@ def test_help_does_not_advertise_the_run_command(capsys):
     text = capsys.readouterr().out
     assert stop.value.code == 0 and "{run" not in text and "neuroclip-live run" not in text
     usage = cli.build_parser().format_usage()
-    assert "{train,evaluate,align,search}" in usage and "run" not in usage
+    listed = "{" + ",".join(name for name in cli.COMMANDS if name != "run") + "}"
+    assert listed in usage and "train" in listed and "run" not in usage
 
 
 @pytest.mark.parametrize(

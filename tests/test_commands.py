@@ -47,13 +47,15 @@ def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "top-1" in table and "confusion" in table and "protocol" in table
     zs, fs = json.loads(report_zs.read_text()), json.loads(report_fs.read_text())
-    for r in (zs, fs):
+    # The adapter's own 9 shots and 6 validation samples are in this split: they are not scored (issue 20).
+    for r, n in ((zs, 24), (fs, 24 - 9 - 6)):
         assert {"top1", "top5", "n", "top1_ci95", "per_class_top1", "confusion", "protocol"} <= r.keys()
-        assert r["n"] == 24 and 0 <= r["top1"] <= r["top5"] <= 1
+        assert r["n"] == n and 0 <= r["top1"] <= r["top5"] <= 1
         assert r["top1_ci95"][0] <= r["top1"] <= r["top1_ci95"][1]
-        assert np.asarray(r["confusion"]).sum() == 24
-    # The adapter changes what the model predicts.
-    assert zs["confusion"] != fs["confusion"]
+        assert np.asarray(r["confusion"]).sum() == n
+    assert any("left out: 15 samples of split 'Train'" in p for p in fs["protocol"])
+    assert any("(3 classes: 0, 1, 7)" in p for p in fs["protocol"])  # not "trained for 0, 1, 7...": no epochs
+    assert info.data["split"] == "Train" and info.data["shots"] == 3 and len(info.data["samples"]) == 15
 
 
 def test_evaluate_with_shots_keeps_shots_and_validation_out_of_the_test(small_root, capsys):
@@ -66,6 +68,23 @@ def test_evaluate_with_shots_keeps_shots_and_validation_out_of_the_test(small_ro
     assert report["shots"] == 2
     assert any("scored once" in p for p in report["protocol"])
     assert any("validation" in p for p in report["protocol"])
+
+
+def test_an_adapter_file_that_does_not_record_its_samples_is_refused_unless_told(small_root, tmp_path, capsys):
+    from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
+
+    old = tmp_path / "old.safetensors"  # as written before adapter files recorded their samples
+    save_adapter(old, InterTimestepAdapter(128).eval(), AdapterInfo("tiny-digits", 128, ["0", "1", "7"]))
+    base = ["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--quiet",
+            "--adapter", str(old)]
+    assert main(base) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not record which samples it was trained on" in err and "--unrecorded-adapter" in err
+    assert "\n" not in err
+    assert main([*base, "--unrecorded-adapter", "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["n"] == 24 and any("scored in full" in p for p in report["protocol"])
 
 
 def test_zero_shot_floor_on_the_shared_nmnist_samples(nmnist_root, tmp_path, capsys):

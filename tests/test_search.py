@@ -12,6 +12,7 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
+from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.setup import build_classifier
@@ -104,7 +105,8 @@ def test_kept_features_score_as_the_live_app_does(tmp_path, capsys):
     rc = main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits"])
     live = json_lines(capsys.readouterr()[0])
     assert rc == 0 and len(live) == 200
-    clf = build_classifier(model="tiny-digits", labels=None, T=10)
+    config = config_from_argv(["--file", str(SAMPLE), "--model", "tiny-digits"])
+    clf = config.classifier_loader(config.initial_controls())()  # as the headless run loads it (its backend too)
     store = KeptFeatureStore(tmp_path / "cache")
     first = kept_features_for(SAMPLE, clf, RULE, 10, store)
     again = kept_features_for(SAMPLE, clf, RULE, 10, store)

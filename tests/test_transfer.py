@@ -179,6 +179,22 @@ def test_the_transfer_setting_travels_in_the_adapter_file(slice_features, tmp_pa
                              "image_weight": 1.0, "encoding": "saccade"}
 
 
+@pytest.mark.parametrize(
+    ("figures", "kept"),
+    [
+        ({0.0: (0.80, 0.60), 0.25: (0.84, 0.58), 1.0: (0.88, 0.59)}, 1.0),  # 2+ more right, lower loss: best top-1
+        ({0.0: (0.80, 0.60), 0.25: (0.86, 0.55), 1.0: (0.86, 0.50)}, 1.0),  # top-1 tie: the lower cross-entropy
+        ({0.0: (0.80, 0.60), 0.25: (0.82, 0.50), 1.0: (0.90, 0.61)}, 0.0),  # one more right; or a higher loss
+        ({0.0: (0.90, 0.60), 0.5: (0.90, 0.40)}, 0.0),  # equal top-1 is no evidence
+        ({0.5: (0.50, 2.0)}, 0.5),  # one weight given (--image-weight): that one
+    ],
+)
+def test_images_are_kept_only_when_they_beat_the_adapter_alone_on_both_validation_figures(figures, kept):
+    from neuroclip_live.offline.transfer import ValidationFigures, pick_image_weight
+
+    assert pick_image_weight({w: ValidationFigures(*f, n=50) for w, f in figures.items()}) == kept
+
+
 def test_absurd_lambdas_are_refused():
     with pytest.raises(ValueError, match="lambda_tcka"):
         TransferConfig(1.0, -1.0)
@@ -214,10 +230,21 @@ def test_train_with_images_records_the_transfer_and_loads_with_adapter(small_roo
     base = ["train", "--data", str(small_root), "--shots", "2", "--out", str(out), "--model", "tiny-digits",
             "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet", "--no-flip"]
     assert main([*base, "--images", str(images), "--lambda-feature", "0.5", "--lambda-tcka", "2"]) == 0
-    assert "with 9 labelled images" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "with 9 labelled images" in text and "chosen on 6 validation samples" in text
     _, info = load_adapter(out, "tiny-digits", 128)
     assert info.transfer["images"] == 9 and info.transfer["lambda_feature"] == 0.5
     assert info.transfer["lambda_tcka"] == 2.0 and info.transfer["encoding"] == "saccade"
+    # The image weight was chosen on the validation samples among 0 (no images), 0.25, 0.5 and 1, and the
+    # file says which and what each scored.
+    tried = info.transfer["image_weight_validation"]
+    assert sorted(tried) == ["0", "0.25", "0.5", "1"] and info.transfer["validation_samples"] == 6
+    assert info.transfer["image_weight"] in (0.0, 0.25, 0.5, 1.0)
+    assert f"image weight {info.transfer['image_weight']:g} chosen" in text
+    assert main([*base, "--images", str(images), "--image-weight", "0.5"]) == 0
+    assert "image weight 0.5 given by --image-weight" in capsys.readouterr().out
+    _, info = load_adapter(out, "tiny-digits", 128)
+    assert info.transfer["image_weight"] == 0.5 and list(info.transfer["image_weight_validation"]) == ["0.5"]
     rc = main(["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--quiet",
                "--adapter", str(out)])
     assert rc == 0 and "top-1" in capsys.readouterr().out

@@ -91,7 +91,7 @@ def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_
 ):
     w, seen = open_window("--file", str(recordings_dir / "davis346.aedat4"), "--model", "tiny-digits", "--device", "cpu")
     w.resize(640, 480)  # narrow: the fields must not be cut, the message gives way
-    qtbot.waitUntil(lambda: bool(w.bars.history_key.text()), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(w.bars.history.key_labels()), timeout=TIMEOUT_MS)
     qtbot.wait(100)
     status = w.status
     for label in (status.state_label, status.source_label, status.run_label, status.rate_label,
@@ -102,5 +102,5 @@ def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_
     start = seen[-1].time_range[0]
     assert start > 1e15 and float(w.event_view.caption.text().split()[1]) < 5
     # The top labels' key is a line of its own, not a legend over the lines.
-    assert w.bars.history_key.text().count("━") >= 1 and not hasattr(w.bars, "legend")
+    assert w.bars.history.key.text().count("━") >= 1 and w.bars.history.plot.getPlotItem().legend is None
     w.grab().save(str(tmp_path / "narrow.png"))

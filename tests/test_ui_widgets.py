@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QSlider
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QImage, QPointingDevice, QWheelEvent
+from PySide6.QtWidgets import QApplication, QBoxLayout, QSlider
 
 from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.events import BACKGROUND
@@ -15,8 +16,10 @@ from neuroclip_live.model.label_presets import CIFAR10, DIGITS, DVS128_GESTURES,
 from neuroclip_live.runtime.controls import Controls, ControlsModel
 from neuroclip_live.runtime.pipeline import PipelineStats, Snapshot, StepResult
 from ui import theme
+from ui.elided_label import ElidedLabel, elide_lines
 from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
-from ui.label_bars import LabelBars, bar_order
+from ui.history_plot import HISTORY_S, MAX_CURVES
+from ui.label_bars import HINT_LINES, MAX_BARS, MIN_PITCH_PX, LabelBars, bar_order
 from ui.playback_bar import PlaybackBar, format_time
 from ui.prompt_editor import PromptEditor
 from ui.recent_files import RecentFiles
@@ -94,8 +97,6 @@ def test_event_view_modes_and_export(qtbot, tmp_path):
     view.set_colour(True)
     path = tmp_path / "view.png"
     assert view.export_png(str(path))
-    from PySide6.QtGui import QImage
-
     img = QImage(str(path))
     assert (img.width(), img.height()) == (view.displayed.shape[1], view.displayed.shape[0])
     assert not view.aps_column.isVisible()
@@ -106,13 +107,22 @@ def test_event_view_shows_aps_beside_when_given(qtbot):
 
     view = EventView()
     qtbot.addWidget(view)
+    view.resize(800, 400)
     view.show()
-    aps = ApsFrame(0, np.arange(48, dtype=np.uint8).reshape(6, 8))
+    aps = ApsFrame(0, np.tile(np.arange(0, 240, 30, dtype=np.uint8), (6, 1)))  # a grey ramp, 6 x 8
     view.show_frames(frame(0), [frame(0)], aps)
-    assert view.aps_column.isVisible()
-    assert view.aps_box.isVisible()
+    qtbot.wait(50)
+    assert view.aps_column.isVisible() and view.aps.isVisible() and view.aps_box.isVisible()
+    np.testing.assert_array_equal(view.aps_displayed, aps.image)
+    assert view.aps.height() > 100 and view.aps.width() > 100  # a pane of its own, not a sliver
+    # What the pane paints holds the ramp: many grey levels, not an empty background.
+    grey = np.asarray(view.aps.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8).constBits())
+    assert len(np.unique(grey)) >= 6
+    assert view.panes.direction() == QBoxLayout.Direction.LeftToRight  # wide room: side by side
+    view.resize(300, 700)  # tall room: one over the other shows both bigger
+    qtbot.waitUntil(lambda: view.panes.direction() == QBoxLayout.Direction.TopToBottom)
     view.aps_box.setChecked(False)
-    assert not view.aps_column.isVisible()
+    assert not view.aps_column.isVisible() and view.aps_displayed is None
 
 
 # ------------------------------------------------------------------ label bars
@@ -139,10 +149,10 @@ def test_label_bars_follow_labels_order_and_highlight_top1(qtbot):
     bars.show_result(result(1, frame(1), scores(["car", "bus"], [0.4, 0.6])))
     assert bars.shown_labels == ["bus", "car"]
     assert len(bars.bars.opts["y"]) == 2
-    # The same timestep twice is drawn once; history plot shows the top labels.
+    # The same timestep twice is drawn once; history plot shows the top labels still scored.
     bars.show_result(result(1, frame(1), scores(["x"], [1.0])))
     assert bars.shown_labels == ["bus", "car"]
-    assert bars.plotted_labels() == {"bus", "car"}
+    assert bars.history.plotted_labels() == {"bus", "car"}
 
 
 def test_label_bars_history_restarts_after_a_seek(qtbot):
@@ -150,9 +160,112 @@ def test_label_bars_history_restarts_after_a_seek(qtbot):
     qtbot.addWidget(bars)
     for i in range(5):
         bars.show_result(result(i, frame(i), scores(["a", "b"], [0.5, 0.5])))
-    assert bars.history_lengths()["a"] == 5
+    assert bars.history.history_lengths()["a"] == 5
     bars.show_result(result(5, frame(0), scores(["a", "b"], [0.5, 0.5]), epoch=1))
-    assert bars.history_lengths()["a"] == 1
+    assert bars.history.history_lengths()["a"] == 1
+
+
+def step_at(step: int, t_s: float, s: Scores) -> StepResult:
+    t_us = int(t_s * 1e6)
+    return StepResult(step, Frame(step, t_us - 30_000, t_us, 1, frame(0).image), s, latency_ms=0.0, drops=0, epoch=0)
+
+
+def test_the_plot_keeps_an_earlier_top_labels_history(qtbot):
+    labels = ["circle", "star", "square", "7"]
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    plot = bars.history
+    step = 0
+    for label, start in (("circle", 0.0), ("star", 1.0)):  # the sample: the circle, then the star
+        for k in range(33):
+            probs = np.full(4, 0.01)
+            probs[labels.index(label)] = 0.97
+            bars.show_result(step_at(step, start + k * 0.03, scores(labels, list(probs))))
+            step += 1
+    assert "circle" in plot.plotted_labels() and plot.key_labels()[0] == "star"  # the newest top label first
+    ts, ps = plot.data.curve("circle")
+    assert ps.max() == pytest.approx(0.97) and ts.min() < -1.0  # its 97% is still on the plot a second later
+    # Once the time it was among the top three has left the plot's span, the circle goes.
+    for k in range(int((HISTORY_S + 0.5) / 0.1)):
+        bars.show_result(step_at(step, 2.0 + k * 0.1, scores(labels, [0.001, 0.97, 0.02, 0.009])))
+        step += 1
+    assert "circle" not in plot.plotted_labels() and "star" in plot.plotted_labels()
+
+
+def test_the_plot_holds_a_bounded_number_of_curves(qtbot):
+    labels = [f"label {i}" for i in range(12)]
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    for i in range(12):  # each label on top in turn, all within the plot's span
+        probs = np.full(12, 0.01)
+        probs[i] = 0.9 - 0.01 * i
+        bars.show_result(step_at(i, i * 0.2, scores(labels, list(probs))))
+    plotted = bars.history.plotted_labels()
+    assert len(plotted) == MAX_CURVES and "label 11" in plotted  # the newest top label, then the highest peaks
+    assert plotted == {"label 11", *(f"label {i}" for i in range(MAX_CURVES - 1))}
+    assert len(bars.history.key_labels()) == MAX_CURVES
+
+
+def test_forty_labels_keep_their_order_and_scroll(qtbot):
+    labels = [f"label {i}" for i in range(40)]
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    bars.resize(420, 360)
+    bars.show()
+    probs = np.linspace(0.001, 0.05, 40)
+    bars.show_result(result(0, frame(0), scores(labels, list(probs / probs.sum()))))
+    qtbot.wait(50)
+    assert bars.shown_labels == labels  # typed order: "Sort by probability" is off
+    assert bars.limit_note.isHidden()
+    assert bars.scroll.scrolls() and bars.scroll.height() < 40 * MIN_PITCH_PX  # the list scrolls...
+    bar = bars.scroll.verticalScrollBar()
+    viewport = bars.plot.viewport()
+    at = QPointF(50, 50)
+    wheel = QWheelEvent(at, viewport.mapToGlobal(at), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+                        Qt.MouseEventSource.MouseEventNotSynthesized, QPointingDevice.primaryPointingDevice())  # fmt: skip
+    QApplication.sendEvent(viewport, wheel)
+    assert bar.value() > 0  # ...with the mouse wheel over the bars
+    bars.sort_box.setChecked(True)
+    assert bars.shown_labels == labels[::-1]
+    # More than MAX_BARS: the most probable, sorted, and a line that says so.
+    many = [f"label {i}" for i in range(MAX_BARS + 10)]
+    bars.sort_box.setChecked(False)
+    bars.show_result(result(1, frame(1), scores(many, list(np.linspace(1, 2, len(many)) / 90))))
+    assert len(bars.shown_labels) == MAX_BARS and bars.shown_labels[0] == many[-1]
+    assert not bars.limit_note.isHidden() and f"of {len(many)} labels" in bars.limit_note.text()
+
+
+def test_a_long_hint_is_elided_to_its_lines_and_leaves_the_bars_their_room(qtbot):
+    bars = LabelBars()
+    qtbot.addWidget(bars)
+    bars.resize(420, 260)
+    bars.show()
+    bars.show_result(result(0, frame(0), scores(["0", "7", "circle", "star"], [0.1, 0.1, 0.7, 0.1])))
+    hint = "adapter a.safetensors was trained for 0, 1, 2, 3, 4, 5 and 4 more; scoring the labels given instead; " * 4
+    bars.set_hint(hint.strip())
+    qtbot.wait(50)
+    assert bars.hint.text() == hint.strip() and bars.hint.toolTip() == hint.strip()
+    assert bars.hint.is_elided() and bars.hint.shown_text().endswith("…")
+    assert bars.hint.shown_text().count("\n") == HINT_LINES - 1
+    assert bars.hint.geometry().bottom() < bars.scroll.geometry().top()  # nothing drawn over the bars
+    assert not bars.scroll.scrolls()  # four bars still fit below it
+
+
+def test_elided_label_shortens_with_a_mark_and_keeps_the_whole_text(qtbot):
+    label = ElidedLabel("no camera connected (neither iniVation nor Prophesee): plug one in")
+    qtbot.addWidget(label)
+    label.resize(120, 20)
+    label.show()
+    qtbot.wait(20)
+    assert label.shown_text().endswith("…") and label.shown_text().startswith("no camera")
+    assert label.text().endswith("plug one in") and label.toolTip() == label.text()
+    label.resize(900, 20)
+    qtbot.waitUntil(lambda: not label.is_elided())
+    assert elide_lines("one two three four five six", label.font(), 60, 2)[-1].endswith("…")
+    assert elide_lines("a_recording_with_a_long_name.aedat4", label.font(), 80, 3) == [
+        label.fontMetrics().elidedText("a_recording_with_a_long_name.aedat4", Qt.TextElideMode.ElideRight, 80)
+    ]  # one word too long for the line: elided, not run past the edge
 
 
 # --------------------------------------------------------------- prompt editor
@@ -263,6 +376,30 @@ def test_format_time():
 
 
 # ------------------------------------------------------------ status and files
+def test_status_bar_elides_a_long_message_and_keeps_it_whole_in_the_tooltip(qtbot):
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.resize(900, 24)
+    bar.show()
+    message = ("no camera connected (neither iniVation nor Prophesee): plug one in and check the USB cable and "
+               "permissions (udev rules)")  # fmt: skip
+    bar.show_state("error", message)
+    qtbot.wait(20)
+    shown = bar.message_label.shown_text()
+    assert shown.endswith("…") and len(shown) > len("no c…")  # not "no c", and marked where it is cut
+    assert bar.message_text == message and bar.message_label.toolTip() == message
+    metrics = bar.message_label.fontMetrics()
+    assert metrics.horizontalAdvance(shown) <= bar.message_label.contentsRect().width()
+    # A usual file name stays whole in the narrowest bar; a very long one is shortened, whole in its tooltip.
+    source = bar.source_label
+    for name, elided in (("davis346.aedat4", False), ("a_recording_from_the_lab_with_a_very_long_name.aedat4", True)):
+        source.setText(name)
+        source.show()
+        bar.resize(bar.minimumSizeHint().width(), 24)
+        qtbot.wait(20)
+        assert source.is_elided() == elided and source.toolTip() == name
+
+
 def test_status_bar_words_and_figures(qtbot):
     bar = StatusBar()
     qtbot.addWidget(bar)
@@ -279,8 +416,10 @@ def test_status_bar_words_and_figures(qtbot):
         None,
         None,
         PipelineStats(event_rate=1.25e6, steps_per_s=33.3, inference_ms=12.3, latency_ms=20, drops=7),
+        model_engine="OpenVINO bf16 · CPU",
     )
     bar.show_snapshot(snap, has_model=True)
+    assert bar.engine_label.text() == "OpenVINO bf16 · CPU"  # where the image encoder runs
     assert bar.state_text == "disconnected"
     assert bar.message_text == "camera unplugged"
     assert bar.rate_label.text() == "1.25 Mev/s"

@@ -22,6 +22,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from neuroclip_live.model.classifier import Scores, Timings
+from neuroclip_live.model.settings import openvino_importable
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.stream.sources.base import SourceSpec
@@ -115,6 +116,17 @@ def neuroclip_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("neuroclip-") and t.is_alive()]
 
 
+def aps_shown(w: MainWindow, qtbot, shape: tuple[int, int]) -> None:
+    """The APS pane is on screen, as big as the event pane, and paints an intensity frame of ``shape``."""
+    view = w.event_view
+    qtbot.waitUntil(lambda: view.aps_displayed is not None and view.aps.isVisible(), timeout=TIMEOUT_MS)
+    assert view.aps_displayed.shape == shape and view.aps_box.isChecked()
+    assert view.aps.width() * view.aps.height() >= 0.8 * view.events.width() * view.events.height()
+    painted = view.aps.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    grey = np.asarray(painted.constBits())
+    assert len(np.unique(grey)) > 20  # a picture, not an empty pane
+
+
 # ------------------------------------------------------------------ files
 def test_plays_a_shared_davis_recording_with_aps_beside(make_window, qtbot, recordings_dir):
     w = make_window()
@@ -123,7 +135,7 @@ def test_plays_a_shared_davis_recording_with_aps_beside(make_window, qtbot, reco
     assert state(w) == "playing"
     assert w.stack.currentIndex() == 1
     assert w.event_view.displayed is not None and w.event_view.displayed.shape == (260, 346)
-    qtbot.waitUntil(lambda: w.event_view.aps_column.isVisible(), timeout=TIMEOUT_MS)  # the DAVIS APS frames
+    aps_shown(w, qtbot, (260, 346))  # the DAVIS APS frames
     assert w.playback.slider.isVisible() and not w.playback.live_label.isVisible()
     assert "davis346.aedat4" in w.windowTitle()
     assert w.status.rate_label.text().endswith("ev/s")
@@ -137,6 +149,7 @@ def test_plays_the_project_sample_recording(make_window, qtbot):
     w.open_file(SAMPLE)
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
     assert w.event_view.displayed.shape == (128, 128)
+    aps_shown(w, qtbot, (128, 128))  # its 25 fps intensity frames
     w.event_view.set_window_mode(True)  # the whole T-frame window as a mosaic
     qtbot.waitUntil(lambda: "10 frames" in w.event_view.caption.text(), timeout=TIMEOUT_MS)
 
@@ -283,10 +296,13 @@ def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings
     w.settings_panel.rule_mode.setCurrentIndex(1)  # by event count
     w.settings_panel.rule_size.setValue(500)
     w.playback.speed.setCurrentIndex(w.playback.speed.findData(2.0))  # a control: it carries over the rebuild
+    w.settings_panel.backend.setCurrentIndex(w.settings_panel.backend.findData("torch"))
+    w.settings_panel.precision.setCurrentIndex(w.settings_panel.precision.findData("fp32"))
     here = w.session.latest.position_us
     w.settings_panel.apply_button.click()
     assert w.session.pipeline is not old
     assert w.session.pipeline.controls is w.session.controls and w.session.controls.value.speed == 2.0
+    assert (w.session.config.model.backend, w.session.config.model.precision) == ("torch", "fp32")
     assert w.session.pipeline.config.T == 6
     assert str(w.session.pipeline.config.rule) == "500ev"
     new = w.session.pipeline
@@ -503,3 +519,5 @@ def test_real_tiny_digits_model_scores_the_sample(make_window, qtbot):
     qtbot.waitUntil(lambda: w.bars.shown_labels == DIGITS, timeout=60_000)
     probs = np.array(list(w.bars.probabilities().values()))
     assert probs.shape == (10,) and abs(float(probs.sum()) - 1.0) < 1e-3
+    engine = "OpenVINO" if openvino_importable() else "torch fp32"  # --backend auto on a CPU
+    qtbot.waitUntil(lambda: w.status.engine_label.text().startswith(engine), timeout=TIMEOUT_MS)

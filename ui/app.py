@@ -58,8 +58,33 @@ def application() -> QApplication:
     if app is None:
         app = _app = QApplication(sys.argv[:1])
         theme.apply_theme(app)
+        if app.platformName() == "offscreen":
+            quiet_offscreen_size_hints()
     assert isinstance(app, QApplication)
     return app
+
+
+OFFSCREEN_SIZE_HINTS = "This plugin does not support propagateSizeHints()"
+
+
+def quiet_offscreen_size_hints() -> None:
+    """Drop the offscreen platform's warning that it cannot pass a window's size limits on; pass the rest on.
+
+    Qt sends a window's minimum size to the platform whenever it changes, from the first show on
+    (the window keeps it steady otherwise); the offscreen plugin (tests, scripted screenshots)
+    has no window manager to tell and says so each time.
+    """
+    previous = None
+
+    def handler(mode, context, message: str) -> None:
+        if message == OFFSCREEN_SIZE_HINTS:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(qFormatLogMessage(mode, context, message), file=sys.stderr, flush=True)
+
+    previous = qInstallMessageHandler(handler)
 
 
 def dispose(window: MainWindow) -> None:
@@ -68,15 +93,20 @@ def dispose(window: MainWindow) -> None:
 
 
 class ScriptedScreenshot:
-    """``--screenshot``: one PNG of the window once the first scores are drawn (the first frame without a model).
+    """``--screenshot``: one PNG of the window, taken when ``--exit-after`` ends (``at_exit``), else once the
+    first scores are drawn (the first frame without a model).
 
-    A stream that fails or ends before that still gets its picture, with the reason in the status bar.
+    Without ``--exit-after``, a stream that fails or ends before its first scores still gets its picture,
+    with the reason in the status bar.
     """
 
-    def __init__(self, window: MainWindow, path: str, nothing_to_wait_for: bool) -> None:
+    def __init__(self, window: MainWindow, path: str, nothing_to_wait_for: bool, at_exit: bool = False) -> None:
         self.window = window
         self.path = path
         self.saved: bool | None = None  # None until taken
+        self.stream_seconds: float | None = None  # how far into the recording the picture is
+        if at_exit:
+            return  # ScriptedExit takes it
         trigger = window.scoresShown if window.session.has_model else window.frameShown
         trigger.connect(self._soon)
         window.session.updated.connect(self._check_state)
@@ -94,6 +124,9 @@ class ScriptedScreenshot:
     def take(self) -> None:
         if self.saved is not None:
             return
+        snap = self.window.session.latest
+        if snap is not None and snap.time_range is not None and snap.position_us is not None:
+            self.stream_seconds = (snap.position_us - snap.time_range[0]) / 1e6
         self.saved = self.window.save_screenshot(self.path)
         if not self.saved:
             self.window.show_problem(f"could not write the screenshot {self.path}")
@@ -161,7 +194,8 @@ def prepare_window(window: MainWindow, config: RunConfig) -> ScriptedScreenshot 
     else:
         window.open_spec(spec)
     opts = config.window
-    shot = ScriptedScreenshot(window, opts.screenshot, spec is None) if opts.screenshot else None
+    at_exit = opts.exit_after is not None
+    shot = ScriptedScreenshot(window, opts.screenshot, spec is None, at_exit) if opts.screenshot else None
     if opts.exit_after is not None:
         ScriptedExit(window, opts.exit_after, shot, spec is None)
     return shot

@@ -11,15 +11,16 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from neuroclip_live.events import BACKGROUND, OFF_VALUE, ON_VALUE
 from neuroclip_live.stream.framing import Frame
 from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.wording import counted
 from ui import theme
+from ui.elided_label import ElidedLabel
 
 # Pixel values of the gaps between tiles and of unused grid cells in window mode
 # (frames only hold 0/127/255); the lookup tables give them their own colours.
@@ -122,9 +123,9 @@ class EventView(QWidget):
         super().__init__(parent)
         self.events = ImagePane()
         self.aps = ImagePane()
-        self.aps.setVisible(False)
-        self.caption = QLabel("")
+        self.caption = ElidedLabel()
         self.caption.setObjectName("hint")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.frame_button = QPushButton("Frame")
         self.window_button = QPushButton("Window")
@@ -151,6 +152,7 @@ class EventView(QWidget):
         self._last_window: list[Frame] = []
         self._last_aps: ApsFrame | None = None
         self.displayed: np.ndarray | None = None  # what the event pane shows now (frame values)
+        self.aps_displayed: np.ndarray | None = None  # the intensity frame the APS pane shows now
         self.modes.idToggled.connect(self._mode_toggled)
         self.colour_box.toggled.connect(self._colour_toggled)
         self.aps_box.toggled.connect(lambda _: self._update_aps(self._last_aps, force=True))
@@ -164,26 +166,44 @@ class EventView(QWidget):
         controls.addSpacing(10)
         controls.addWidget(self.colour_box)
         controls.addWidget(self.aps_box)
-        controls.addStretch(1)
-        controls.addWidget(self.caption)
+        controls.addWidget(self.caption, 1)
 
-        panes = QHBoxLayout()
-        panes.setContentsMargins(0, 0, 0, 0)
-        panes.setSpacing(6)
-        panes.addWidget(self.events, 3)
+        # Events and APS side by side or one over the other, whichever shows them bigger (_arrange).
+        self.panes = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.panes.setContentsMargins(0, 0, 0, 0)
+        self.panes.setSpacing(6)
+        self.panes.addWidget(self.events, 1)
         aps_box = QVBoxLayout()
         aps_box.setContentsMargins(0, 0, 0, 0)
         aps_box.addWidget(self.aps, 1)
         self.aps_column = QWidget()
         self.aps_column.setLayout(aps_box)
         self.aps_column.setVisible(False)
-        panes.addWidget(self.aps_column, 2)
+        self.panes.addWidget(self.aps_column, 1)
+        self.panes_host = QWidget()
+        self.panes_host.setLayout(self.panes)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         layout.addLayout(controls)
-        layout.addLayout(panes, 1)
+        layout.addWidget(self.panes_host, 1)
+
+    def _arrange(self) -> None:
+        """Side by side when that shows the frames bigger than one over the other (a wide mosaic stacks)."""
+        if self.displayed is None or self.aps_column.isHidden():
+            return
+        h, w = self.displayed.shape[:2]
+        room_w, room_h = max(self.panes_host.width(), 1), max(self.panes_host.height(), 1)
+        side = min(room_w / 2 / w, room_h / h)
+        stacked = min(room_w / w, room_h / 2 / h)
+        direction = QBoxLayout.Direction.LeftToRight if side >= stacked else QBoxLayout.Direction.TopToBottom
+        if self.panes.direction() != direction:
+            self.panes.setDirection(direction)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._arrange()
 
     # ----------------------------------------------------------------- modes
     @property
@@ -218,6 +238,7 @@ class EventView(QWidget):
         self._last_window = []
         self._last_aps = None
         self.displayed = None
+        self.aps_displayed = None
         self.events.image.clear()
         self.aps.image.clear()
         self.aps_column.setVisible(False)
@@ -228,6 +249,12 @@ class EventView(QWidget):
         self, frame: Frame | None, window: list[Frame], aps: ApsFrame | None, origin_us: int | None = None
     ) -> None:
         """Draw the newest frame (or window); cheap when nothing changed since the last call."""
+        # Times from the start of the recording (a DAVIS file's clock reads 1589163147 s), or from
+        # the first frame seen when the source has no start (live).
+        if origin_us is not None:
+            self._origin_us = origin_us
+        elif self._origin_us is None and frame is not None:
+            self._origin_us = frame.t_start_us
         self._update_aps(aps)
         if frame is None:
             return
@@ -235,10 +262,6 @@ class EventView(QWidget):
         if key == self._shown:
             return
         self._shown = key
-        # Times from the start of the recording (a DAVIS file's clock reads 1589163147 s), or from
-        # the first frame seen when the source has no start (live).
-        if origin_us is not None or self._origin_us is None:
-            self._origin_us = origin_us if origin_us is not None else frame.t_start_us
         self._last_frame = frame
         self._last_window = window
         self._redraw()
@@ -251,14 +274,20 @@ class EventView(QWidget):
             w = max(self.events.width(), 1)
             h = max(self.events.height(), 1)
             image = tile_window([f.image for f in self._last_window], w / h)
-            self.caption.setText(
+            text = (
                 f"{counted(len(self._last_window), 'frame')} · t {self._seconds(self._last_window[0].t_start_us):.3f}"
                 f"–{self._seconds(frame.t_end_us):.3f} s"
             )
         else:
             image = frame.image
-            self.caption.setText(f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events")
+            text = f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events"
+        if self.aps_displayed is not None and self._last_aps is not None:
+            text += f" · APS frame t {self._seconds(self._last_aps.t_us):.3f} s"
+        self.caption.setText(text)
+        reshaped = self.displayed is None or self.displayed.shape != image.shape
         self.displayed = image
+        if reshaped:
+            self._arrange()  # a mosaic or another sensor may sit better the other way
         self.events.show_image(image, self._lut)
 
     def _seconds(self, t_us: int) -> float:
@@ -270,10 +299,15 @@ class EventView(QWidget):
         self._last_aps = aps
         self.aps_box.setVisible(aps is not None)
         show = aps is not None and self.aps_box.isChecked()
-        self.aps_column.setVisible(show)
-        if show:
-            assert aps is not None
-            self.aps.show_image(aps.image)
+        if show != self.aps_column.isVisibleTo(self):
+            self.aps_column.setVisible(show)
+            self._arrange()
+        if not show:
+            self.aps_displayed = None
+            return
+        assert aps is not None
+        self.aps_displayed = aps.image
+        self.aps.show_image(aps.image)
 
     # ---------------------------------------------------------------- export
     def export_png(self, path: str) -> bool:

@@ -1,27 +1,43 @@
-"""Label bars (one per label, top-1 highlighted) and the top labels' probabilities over time.
+"""Label bars: one per label, top-1 highlighted, under the top label's name; they feed the plot over time.
 
-Bars are horizontal so long labels stay readable on the axis. They are fed
-from the pipeline's latest scored timestep and redrawn only when a new
-timestep arrived.
+Bars are horizontal so long labels stay readable on the axis. A long list scrolls: rows are
+``PITCH_PX`` apart when there is room and close up to ``MIN_PITCH_PX`` before the list scrolls,
+so the window's height does not depend on the number of labels. Bars are fed from the
+pipeline's latest scored timestep and redrawn only when a new timestep arrived.
 """
 
 from __future__ import annotations
 
-import html
-from collections import deque
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui import theme
+from ui.elided_label import ElidedLabel
+from ui.history_plot import TopLabelsPlot
 
-MAX_BARS = 20  # more labels than this: show the 20 most probable, sorted
-HISTORY_S = 5.0  # seconds of stream time in the probability plot
-HISTORY_TOP = 3  # labels drawn in the probability plot
+MAX_BARS = 50  # more labels than this: the 50 most probable, sorted, and a line says so
+PITCH_PX = 18  # a bar's row when there is room: every label readable at 10 pt
+MIN_PITCH_PX = 14  # the closest rows before the list scrolls
+MIN_ROWS = 3  # rows shown at the least, whatever the window's height
+ASKED_ROWS = 24  # rows asked for at the most: a longer list scrolls even in a tall window, the plot keeps its share
+PLOT_PAD_PX = 6
+HINT_LINES = 3  # a longer hint is elided; the whole of it is the tooltip
 
 
 def bar_order(labels: list[str], probs: np.ndarray, sort: bool, limit: int = MAX_BARS) -> list[int]:
@@ -31,8 +47,51 @@ def bar_order(labels: list[str], probs: np.ndarray, sort: bool, limit: int = MAX
     return list(range(len(labels)))
 
 
+class BarScroll(QScrollArea):
+    """The bar plot in a vertical scroll area that asks for ``PITCH_PX`` a row (up to ``ASKED_ROWS`` rows) and
+    settles for ``MIN_ROWS``."""
+
+    def __init__(self, plot: QWidget) -> None:
+        super().__init__()
+        self.rows = -1
+        self._plot_viewport = plot.viewport()
+        self.setWidget(plot)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # pyqtgraph's view takes the wheel even with its mouse off; the wheel over the bars scrolls the list.
+        self._plot_viewport.installEventFilter(self)
+        self.set_rows(0)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # The scroll area filters its own scroll bars' events too: only the plot's wheel is passed on.
+        if watched is self._plot_viewport and event.type() == QEvent.Type.Wheel:
+            QApplication.sendEvent(self.verticalScrollBar(), event)
+            return True
+        return super().eventFilter(watched, event)
+
+    def set_rows(self, rows: int) -> None:
+        if rows != self.rows:
+            self.rows = rows
+            self.widget().setMinimumHeight(max(rows, 1) * MIN_PITCH_PX + PLOT_PAD_PX)
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().sizeHint().width(), min(max(self.rows, MIN_ROWS), ASKED_ROWS) * PITCH_PX + PLOT_PAD_PX)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().minimumSizeHint().width(), MIN_ROWS * MIN_PITCH_PX + PLOT_PAD_PX)
+
+    def scrolls(self) -> bool:
+        """Whether some bars are out of view now."""
+        return self.verticalScrollBar().maximum() > 0
+
+
 class LabelBars(QWidget):
-    """The bar chart, a sort toggle, a loading/hint line and the probability-over-time plot."""
+    """The top label, a sort toggle, a loading/hint line and the bar chart; ``history`` is the plot over time.
+
+    The window places ``history`` (a widget of its own) where it likes; the bars feed it.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,12 +100,20 @@ class LabelBars(QWidget):
         self.sort_box = QCheckBox("Sort by probability")
         self.sort_box.setToolTip("Off: bars stay in the order the labels were typed")
         self.sort_box.toggled.connect(lambda _: self._redraw())
-        self.prediction = QLabel("")
-        self.prediction.setToolTip("The most probable label for the newest window of T timesteps")
-        self.prediction.setTextFormat(Qt.TextFormat.RichText)
-        self.hint = QLabel("")
+        self.prediction = ElidedLabel()
+        self.prediction.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.prediction.setStyleSheet(f"font-size: 18pt; font-weight: bold; color: {theme.HIGHLIGHT};")
+        self.prediction_share = QLabel("")
+        self.prediction_share.setToolTip("The most probable label's share for the newest window of T timesteps")
+        self.prediction_share.setStyleSheet(f"font-size: 12pt; color: {theme.MUTED};")
+        self.prediction_share.ensurePolished()  # the style sheet's font, then a width for "100.0%": steady layout
+        self.prediction_share.setFixedWidth(self.prediction_share.fontMetrics().horizontalAdvance("100.0%") + 6)
+        self.hint = ElidedLabel(max_lines=HINT_LINES)
         self.hint.setObjectName("hint")
-        self.hint.setWordWrap(True)
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.limit_note = ElidedLabel()
+        self.limit_note.setObjectName("hint")
+        self.limit_note.setVisible(False)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate: model loading has no progress to report
         self.busy.setMaximumHeight(4)
@@ -54,41 +121,31 @@ class LabelBars(QWidget):
         self.busy.setVisible(False)
 
         self.plot = self._build_bar_plot()
+        self.scroll = BarScroll(self.plot)
         self._texts: list[pg.TextItem] = []
-
-        self.history_plot = self._build_history_plot()
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._history: dict[str, deque[tuple[float, float]]] = {}
+        self.history = TopLabelsPlot()
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(heading)
+        top.addSpacing(10)
+        top.addWidget(self.prediction)
+        top.addWidget(self.prediction_share)
         top.addStretch(1)
         top.addWidget(self.sort_box)
-        history_heading = QLabel("TOP LABELS OVER TIME")
-        history_heading.setObjectName("heading")
-        # The key sits beside the heading, not on the plot: a legend inside covered the lines.
-        self.history_key = QLabel("")
-        self.history_key.setTextFormat(Qt.TextFormat.RichText)
-        history_top = QHBoxLayout()
-        history_top.setContentsMargins(0, 0, 0, 0)
-        history_top.addWidget(history_heading)
-        history_top.addStretch(1)
-        history_top.addWidget(self.history_key)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
-        layout.addWidget(self.prediction)
         layout.addWidget(self.busy)
         layout.addWidget(self.hint)
-        layout.addWidget(self.plot, 1)
-        layout.addLayout(history_top)
-        layout.addWidget(self.history_plot)
+        layout.addWidget(self.limit_note)
+        layout.addWidget(self.scroll, 1)
 
         self._labels: list[str] = []
         self._probs = np.zeros(0)
         self._min_confidence = 0.0  # below it the window names no label: the headline shows "–"
+        self._named: bool | None = None  # whether the headline names a label (its colour follows)
         self._shown_step: tuple[int, int] | None = None
         self._epoch: int | None = None
         self.shown_labels: list[str] = []  # top to bottom, as drawn (tests read it)
@@ -101,6 +158,7 @@ class LabelBars(QWidget):
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(False, False)
         plot.hideButtons()
+        plot.getPlotItem().setContentsMargins(0, 0, 0, 0)
         plot.getViewBox().invertY(True)
         plot.setXRange(0, 1.12, padding=0)
         plot.hideAxis("bottom")
@@ -111,45 +169,18 @@ class LabelBars(QWidget):
         font = QFont()
         font.setPointSize(10)
         left.setTickFont(font)
-        plot.setMinimumHeight(160)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.72, width=[], brushes=[], pen=None)
         plot.addItem(self.bars)
         return plot
 
-    def _build_history_plot(self) -> pg.PlotWidget:
-        """The probability of the top labels over the last seconds of stream time."""
-        plot = pg.PlotWidget()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
-        plot.setYRange(-0.03, 1.06, padding=0)
-        plot.setXRange(-HISTORY_S, 0, padding=0)
-        plot.showGrid(x=False, y=True, alpha=0.15)
-        plot.setLabel("bottom", "seconds of stream time")
-        plot.getAxis("bottom").setTickSpacing(1, 1)
-        plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
-        plot.setMaximumHeight(200)
-        plot.setMinimumHeight(150)  # the label bars give way first: squeezed to 80 px the lines were unreadable
-        return plot
-
     # ---------------------------------------------------------------- state
     def headline(self) -> str:
-        """The label named above the bars, as plain text ("–" when none reaches the minimum confidence)."""
-        if self.prediction.isHidden():
-            return ""
-        return html.unescape(self.prediction.text().split(">", 1)[-1].split("<", 1)[0])
+        """The label named above the bars ("–" when none reaches the minimum confidence; "" before any)."""
+        return self.prediction.text()
 
     def probabilities(self) -> dict[str, float]:
         """The latest timestep's probability for each label, in label order."""
         return {label: float(p) for label, p in zip(self._labels, self._probs, strict=True)}
-
-    def history_lengths(self) -> dict[str, int]:
-        """Points held per label in the over-time plot (since the last seek or label change)."""
-        return {label: len(points) for label, points in self._history.items()}
-
-    def plotted_labels(self) -> set[str]:
-        """The labels that have a curve in the over-time plot."""
-        return set(self._curves)
 
     def set_hint(self, text: str, busy: bool = False) -> None:
         """A line above the bars (model loading, no labels yet); empty hides it."""
@@ -162,9 +193,9 @@ class LabelBars(QWidget):
         self._probs = np.zeros(0)
         self._shown_step = None
         self._epoch = None
-        self._history.clear()
+        self.scroll.set_rows(0)
+        self.history.clear()
         self._redraw()
-        self._update_history_curves()
 
     def show_result(self, result: Any) -> None:
         """Draw a ``StepResult``'s scores; cheap when that timestep is already drawn."""
@@ -179,23 +210,13 @@ class LabelBars(QWidget):
         probs = np.asarray(scores.probs, dtype=np.float64)
         if result.epoch != self._epoch:  # a seek or a loop: earlier history is from another time
             self._epoch = result.epoch
-            self._history.clear()
-        if labels != self._labels:
-            for gone in set(self._history) - set(labels):
-                del self._history[gone]
-            # About 18 px a bar keeps every label readable; the plot below gives up the room.
-            self.plot.setMinimumHeight(min(440, max(160, 18 * len(labels) + 20)))
+            self.history.clear()
+        self.scroll.set_rows(min(len(labels), MAX_BARS))
         self._labels = labels
         self._probs = probs
         self._min_confidence = result.min_confidence
-        t = result.frame.t_end_us / 1e6
-        for label, p in zip(labels, probs, strict=True):
-            h = self._history.setdefault(label, deque())
-            h.append((t, float(p)))
-            while h and t - h[0][0] > HISTORY_S:
-                h.popleft()
         self._redraw()
-        self._update_history_curves(t)
+        self.history.add(result.frame.t_end_us / 1e6, labels, probs)
 
     # -------------------------------------------------------------- drawing
     def _redraw(self) -> None:
@@ -223,42 +244,12 @@ class LabelBars(QWidget):
             else:
                 text.setVisible(False)
         self.shown_labels = [self._labels[j] for j in order]
-        if top >= 0:
-            headline, colour = (html.escape(self._labels[top]), theme.HIGHLIGHT) if named else ("–", theme.MUTED)
-            self.prediction.setText(
-                f'<span style="font-size: 20pt; font-weight: bold; color: {colour};">{headline}</span>'
-                f'<span style="font-size: 13pt; color: {theme.MUTED};">&nbsp;&nbsp;{self._probs[top] * 100:.1f}%</span>'
-            )
-        else:
-            self.prediction.setText("")
-        self.prediction.setVisible(top >= 0)
-
-    def _update_history_curves(self, now: float | None = None) -> None:
-        if now is None or not self._labels:
-            wanted: list[str] = []
-        else:
-            wanted = [self._labels[int(i)] for i in np.argsort(-self._probs, kind="stable")[:HISTORY_TOP]]
-        for label in list(self._curves):
-            if label not in wanted:
-                self.history_plot.removeItem(self._curves.pop(label))
-        for label in wanted:
-            points = self._history.get(label)
-            if not points:
-                continue
-            curve = self._curves.get(label)
-            if curve is None:
-                # A label keeps its line colour while it is drawn; a new one takes the first free colour.
-                used = {c.opts["pen"].color().name() for c in self._curves.values()}
-                colour = next((c for c in theme.SERIES if c not in used), theme.SERIES[0])
-                curve = self.history_plot.plot(pen=pg.mkPen(colour, width=2), name=label)
-                self._curves[label] = curve
-            assert now is not None
-            ts = np.fromiter((t - now for t, _ in points), dtype=float, count=len(points))
-            ps = np.fromiter((p for _, p in points), dtype=float, count=len(points))
-            curve.setData(ts, ps)
-        self.history_key.setText(
-            "&nbsp;&nbsp;".join(
-                f'<span style="color:{c.opts["pen"].color().name()}">━</span> {html.escape(label)}'
-                for label, c in self._curves.items()
-            )
-        )
+        self.prediction.setText((self._labels[top] if named else "–") if top >= 0 else "")
+        if named != self._named:
+            self._named = named
+            colour = theme.HIGHLIGHT if named else theme.MUTED
+            self.prediction.setStyleSheet(f"font-size: 18pt; font-weight: bold; color: {colour};")
+        self.prediction_share.setText(f"{self._probs[top] * 100:.1f}%" if top >= 0 else "")
+        over = len(self._labels) > MAX_BARS
+        self.limit_note.setText(f"The {MAX_BARS} most probable of {len(self._labels)} labels, sorted" if over else "")
+        self.limit_note.setVisible(over)

@@ -13,19 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QInputDialog,
     QMainWindow,
-    QScrollArea,
-    QSplitter,
-    QStackedWidget,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
 )
 
 from neuroclip_live.runtime.config import RunConfig
@@ -33,8 +26,7 @@ from neuroclip_live.runtime.controls import ControlsChange
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.sources.base import SourceSpec
-from neuroclip_live.wording import counted
-from ui import theme
+from ui import theme, window_layout
 from ui.confidence_slider import ConfidenceSlider
 from ui.empty_view import EmptyView, discover_cameras, dropped_recording, recording_filter
 from ui.event_view import EventView
@@ -86,7 +78,7 @@ class MainWindow(QMainWindow):
         self._laid_out = False
         self.closed_cleanly: bool | None = None  # set on close: did every thread stop within 2 s
         self.refresh_recent()
-        self.resize(1360, 820)
+        window_layout.open_size(self)
 
     def _build_widgets(self) -> None:
         self.event_view = EventView()
@@ -99,39 +91,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.add_control_row("Min. confidence", ConfidenceSlider(self.session.controls))
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        left_page = QWidget()
-        left = QVBoxLayout(left_page)
-        left.setContentsMargins(10, 8, 6, 8)
-        left.addWidget(self.event_view, 1)
-        left.addWidget(self.playback)
-        left.addWidget(self.timeline)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(left_page)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.prompts, "Labels")
-        settings_scroll = QScrollArea()  # the form is taller than the tab; it must not squeeze the bars
-        settings_scroll.setWidget(self.settings_panel)
-        settings_scroll.setWidgetResizable(True)
-        settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.tabs.addTab(settings_scroll, "Settings")
-        right_page = QWidget()
-        right = QVBoxLayout(right_page)
-        right.setContentsMargins(6, 8, 10, 8)
-        self.right_split = right_split = QSplitter(Qt.Orientation.Vertical)
-        right_split.addWidget(self.bars)
-        right_split.addWidget(self.tabs)
-        right_split.setStretchFactor(0, 3)
-        right_split.setStretchFactor(1, 2)
-        right_split.setChildrenCollapsible(False)
-        right.addWidget(right_split)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.stack)
-        self.splitter.addWidget(right_page)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        window_layout.arrange(self)
 
     def _connect(self) -> None:
         self.session.updated.connect(self._show_snapshot)
@@ -319,29 +279,15 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if not self._laid_out:
-            # Splitter sizes only hold once the window is laid out; the label bars get the most room.
             self._laid_out = True
-            QTimer.singleShot(0, self._initial_split)
-
-    def _initial_split(self) -> None:
-        w = self.splitter.width()
-        if self.settings.value("splitter") is None:
-            self.splitter.setSizes([int(w * 0.6), w - int(w * 0.6)])
-        h = self.right_split.height()
-        self.right_split.setSizes([int(h * 0.62), h - int(h * 0.62)])
+            window_layout.split_when_shown(self, self.settings)
 
     # ------------------------------------------------------------------ close
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.settings.setValue("windowGeometry", self.saveGeometry())
-        self.settings.setValue("splitter", self.splitter.saveState())
+        window_layout.save(self, self.settings)
         timeline_stopped = self.timeline_control.shutdown(timeout=2.0)
         self.closed_cleanly = self.session.shutdown(timeout=2.0) and timeline_stopped
         super().closeEvent(event)
 
     def restore_layout(self) -> None:
-        geometry = self.settings.value("windowGeometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = self.settings.value("splitter")
-        if state is not None:
-            self.splitter.restoreState(state)
+        window_layout.restore(self, self.settings)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
+from ui.elided_label import ElidedLabel
+
+MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
+KEEP_SOURCE_PX = 180  # a source name up to this wide is always whole; a longer one ends in …
 
 
 def format_rate(events_per_s: float) -> str:
@@ -18,36 +23,70 @@ def format_rate(events_per_s: float) -> str:
     return f"{events_per_s:.0f} ev/s"
 
 
+class FigureLabel(QLabel):
+    """A status field that keeps room for its usual widest value and grows past it only for a wider one.
+
+    The window's minimum width is the sum of these: it stays put while the figures change at each
+    redraw (every change of it is a round trip to the window system).
+    """
+
+    def __init__(self, widest: str) -> None:
+        super().__init__("")
+        self.widest = widest
+        self._room: int | None = None  # the width for ``widest``, once the label has shown a text
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        if self._room is None and self.text():
+            # What QLabel adds to a text (padding, frame, indent), measured on the text it shows, plus the widest.
+            metrics = self.fontMetrics()
+            self._room = (
+                hint.width() - metrics.horizontalAdvance(self.text()) + metrics.horizontalAdvance(self.widest) + 2
+            )
+        return QSize(max(hint.width(), self._room or 0), hint.height())
+
+
 class StatusBar(QStatusBar):
     """Permanent fields, updated from each snapshot; the message field holds one-line errors and notes."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self.state_label = QLabel("no source")
-        self.state_label.setMinimumWidth(96)
-        self.source_label = QLabel("")
+        self.state_label = FigureLabel("loading model")
+        self.source_label = ElidedLabel(keep_px=KEEP_SOURCE_PX)  # only a long file name is shortened
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.source_label.setVisible(False)
         self.run_label = QLabel("")
         self.run_label.setToolTip("Model, timestep rule and window length T")
-        self.message_label = QLabel("")
-        self.message_label.setMinimumWidth(40)
-        self.rate_label = QLabel("")
-        self.steps_label = QLabel("")
-        self.inference_label = QLabel("")
-        self.latency_label = QLabel("")
-        self.drops_label = QLabel("")
+        self.engine_label = FigureLabel("OpenVINO bf16 · CPU")
+        self.engine_label.setToolTip("Where the image encoder runs, at which precision (Settings: Backend, Precision)")
+        self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
+        self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
+        self.rate_label = FigureLabel("999.9 kev/s")
+        self.steps_label = FigureLabel("99.9 steps/s")
+        self.inference_label = FigureLabel("inference 99.9 ms")
+        self.latency_label = FigureLabel("latency 99 ms")
+        self.drops_label = FigureLabel("drops 99")
         self.record_label = QLabel("")
         self.record_label.setStyleSheet(f"color: {theme.RECORD}; font-weight: bold;")
         self.record_label.setVisible(False)
         # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
         # the message gives way first and shows the whole line in its tooltip.
-        for w in (self.state_label, self.source_label, self.run_label, self.rate_label, self.steps_label,
-                  self.inference_label, self.latency_label, self.drops_label, self.record_label):
+        self._figures = (
+            self.run_label,
+            self.engine_label,
+            self.rate_label,
+            self.steps_label,
+            self.inference_label,
+            self.latency_label,
+            self.drops_label,
+        )
+        for w in (self.state_label, *self._figures, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
-        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
+        self.addWidget(self.engine_label)
         self.addWidget(self.message_label, 1)
         for w in (
             self.record_label,
@@ -91,6 +130,8 @@ class StatusBar(QStatusBar):
     def show_snapshot(self, snap: Snapshot, has_model: bool) -> None:
         self.show_state(snap.state, snap.message)
         self.source_label.setText(snap.source_name)
+        self.source_label.setVisible(bool(snap.source_name))  # no empty room held before a source opens
+        self.engine_label.setText(snap.model_engine if has_model else "")
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
@@ -108,16 +149,9 @@ class StatusBar(QStatusBar):
         self.run_label.setText(text)
 
     def clear_figures(self) -> None:
-        for w in (
-            self.source_label,
-            self.run_label,
-            self.rate_label,
-            self.steps_label,
-            self.inference_label,
-            self.latency_label,
-            self.drops_label,
-        ):
+        for w in (self.source_label, *self._figures):
             w.setText("")
+        self.source_label.setVisible(False)
 
     def show_recording(self, text: str | None) -> None:
         """'● REC name.aedat4 · 12,345 events', or None to hide the indicator."""

@@ -33,7 +33,7 @@ TILE_GAP = (52, 56, 66)
 
 # Stable per-label line colours for the probability-over-time plot.
 # No amber here: amber marks the top-1 bar, and a line must not look like it is the top-1 label.
-SERIES = ["#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#4db6ac", "#f06292", "#aed581", "#90a4ae", "#7986cb", "#a1887f"]
+SERIES = ["#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#e0e0e0", "#a1887f", "#4db6ac", "#f06292", "#7986cb", "#90a4ae"]
 
 # Source state -> pill colour in the status bar.
 STATE_COLOURS: dict[str, str] = {

@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--save-alpha", metavar="PATH", help="write the alpha used to a JSON file (for --alpha)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-' for stdout)")
     p.add_argument("--limit", type=positive_int, help="score at most this many test samples a class (quick looks)")
+    p.add_argument(
+        "--unrecorded-adapter",
+        action="store_true",
+        help="score with an --adapter file that does not "
+        "record its training samples (older files); only if it never saw the split scored",
+    )
     p.set_defaults(handler=run)
     return p
 
@@ -51,7 +57,9 @@ class _Scoring:
     adapter: Any = None
     alpha: np.ndarray | None = None
     alpha_name: str = "uniform"
-    excluded: set = field(default_factory=set)  # training-split samples used as shots or validation
+    excluded: set = field(default_factory=set)  # training-split samples used as shots or validation here
+    adapter_info: Any = None  # the --adapter file's AdapterInfo
+    adapter_seen: set = field(default_factory=set)  # test samples the --adapter was trained or validated on
     protocol: list[str] = field(default_factory=list)
     unreadable: list = field(default_factory=list)  # (path, reason) of samples that could not be read
 
@@ -64,9 +72,12 @@ def _from_files(args: argparse.Namespace, bb: Any, sc: _Scoring) -> None:
 
     if args.adapter:
         sc.adapter, info = load_adapter(args.adapter, bb.name, bb.embed_dim, bb.device)
+        sc.adapter_info = info
         if info.alpha is not None and len(info.alpha) == args.T:
             sc.alpha, sc.alpha_name = np.asarray(info.alpha), "from the adapter file"
-        sc.protocol.append(f"adapter {args.adapter} (trained for {', '.join(info.classes[:5])}...)")
+        names = ", ".join(info.classes[:5]) + (", …" if len(info.classes) > 5 else "")
+        what = f"{len(info.classes)} classes: {names}" if info.classes else "label-free"
+        sc.protocol.append(f"adapter {args.adapter} ({what})")
     if args.alpha:
         sc.alpha, sc.alpha_name = load_alpha(args.alpha, args.T), f"from {args.alpha}"
 
@@ -103,6 +114,34 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
     )
 
 
+def _leave_out_adapter_samples(args: argparse.Namespace, test: Any, sc: _Scoring) -> None:
+    """The --adapter's own shots and validation samples are not scored; a file that cannot tell is refused."""
+    from neuroclip_live.offline.datasets import samples_in_record
+
+    info = sc.adapter_info
+    if info is None:
+        return
+    record = info.data
+    if record is None and (info.transfer or {}).get("mode") == "align":
+        return  # label-free: trained on a recording's frames, never on a labelled sample
+    if record is None:
+        if not args.unrecorded_adapter:
+            raise DataError(f"adapter {args.adapter} does not record which samples it was trained on (written "
+                            "before that was recorded): train it again, or add --unrecorded-adapter if it never "
+                            f"saw split '{args.split}' of {args.data}")  # fmt: skip
+        sc.protocol.append("the adapter file does not record its training samples: scored in full "
+                           "(--unrecorded-adapter)")  # fmt: skip
+        return
+    seen = samples_in_record(record, test)
+    sc.adapter_seen = {s.path for s in seen}
+    if seen:
+        sc.protocol.append(
+            f"left out: {len(seen)} samples of split '{args.split}' that the adapter was trained or validated on "
+            f"({record['shots']} shots a class and {record['val_per_class']} validation, seed {record['seed']}, "
+            "as its file records)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -125,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     bb = tm.backbone
     ensembled = " ensembled" if not args.no_ensemble and len(tm.templates) > 1 else ""
     sc = _Scoring(protocol=[
-        f"model {bb.name} ({bb.weights}); templates: {len(tm.templates)}{ensembled}; "
+        f"model {bb.name} ({bb.weights}) on {bb.engine}; templates: {len(tm.templates)}{ensembled}; "
         f"T={args.T} frames a sample, cut by {args.cut}"
     ])  # fmt: skip
     t0 = time.perf_counter()
@@ -135,14 +174,16 @@ def run(args: argparse.Namespace) -> int:
         _from_training_split(args, train, tm, sc, features)
     else:
         sc.protocol.append(f"alpha {sc.alpha_name} (no tuning)")
-    samples = [s for s in test.samples if s.path not in sc.excluded] if same_split else test.samples
+    _leave_out_adapter_samples(args, test, sc)
+    left_out = (sc.excluded if same_split else set()) | sc.adapter_seen
+    samples = [s for s in test.samples if s.path not in left_out]
     samples = limit_per_class(samples, len(test.folders), args.limit)
     if not samples:
-        raise DataError("no test samples left after taking shots and validation from the same split")
+        raise DataError(f"no samples of split '{args.split}' left to score after leaving out those used for training")
     test_fs = features.extract(samples, desc="encoding test")
     sc.unreadable += test_fs.unreadable
     probs = predict(test_fs, tm.text, bb.logit_scale, sc.alpha, sc.adapter)
-    what = f"split '{args.split}'" + (" minus shots and validation" if same_split and sc.excluded else "")
+    what = f"split '{args.split}'" + (" minus shots and validation" if left_out else "")
     sc.protocol.append(f"test: {what}, {counted(len(samples), 'sample')}, scored once")
     if sc.unreadable:
         sc.protocol.append(f"unreadable, left out: {counted(len(sc.unreadable), 'sample')} (listed under 'unreadable')")

@@ -6,7 +6,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from neuroclip_live import defaults
-from neuroclip_live.cli.arguments import add_model_arguments, positive_int
+from neuroclip_live.cli.arguments import add_model_arguments, positive_int, say_backend_note
+from neuroclip_live.offline.transfer_defaults import DEFAULT_LAMBDA_FEATURE, DEFAULT_LAMBDA_TCKA, IMAGE_WEIGHTS
 
 if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
     from neuroclip_live.offline.extractors import FeatureSource
@@ -36,13 +37,18 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
+    p.add_argument("--jitter", action="store_true", help="also scale the shots' objects 0.6-1.4x and place them "
+                   "anywhere on the sensor (off by default: it cost N-MNIST 5.5-9.2 points)")
     g = p.add_argument_group("RGB-to-event transfer (R2ETL)")
     g.add_argument("--images", metavar="IMG_ROOT", help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that "
                    "teach the adapter beside the shots")
+    weights = ", ".join(f"{w:g}" for w in IMAGE_WEIGHTS)
+    g.add_argument("--image-weight", type=_weight, metavar="W", help="weight of everything the images add to the "
+                   f"loss (default: chosen on the validation samples from {weights}; 0 trains on the shots alone)")
     g.add_argument("--lambda-feature", type=_weight, metavar="λ", help="weight of the feature alignment (default "
-                   "chosen on N-MNIST validation samples, see README)")
+                   f"{DEFAULT_LAMBDA_FEATURE:g}, chosen on N-MNIST samples kept apart from every test)")
     g.add_argument("--lambda-tcka", type=_weight, metavar="λ", help="weight of the TCKA loss between the branches' "
-                   "LIF states (default likewise)")
+                   f"LIF states (default {DEFAULT_LAMBDA_TCKA:g}, chosen likewise)")
 
 
 def _weight(text: str) -> float:
@@ -72,6 +78,7 @@ def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
     """Where ``train`` and ``evaluate`` get their features: this process, ``--cache``, or ``--ray``."""
     from neuroclip_live.offline.extractors import open_feature_source
 
+    say_backend_note(backbone)
     return open_feature_source(
         backbone, args.T, args.cut, args.batch_size, not args.quiet, args.cache, args.ray, args.ray_workers
     )
@@ -83,5 +90,6 @@ def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
     return FewShotSettings(
         T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
         views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads, images=args.images,
-        lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka,
+        lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka, image_weight=args.image_weight,
+        jitter=args.jitter,
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from neuroclip_live.cli.arguments import model_settings, positive_int
 from neuroclip_live.cli.fewshot_args import (
@@ -13,6 +14,7 @@ from neuroclip_live.cli.fewshot_args import (
     fewshot_settings,
 )
 from neuroclip_live.errors import NeuroclipError
+from neuroclip_live.offline.transfer_defaults import IMAGE_MARGIN
 from neuroclip_live.wording import counted
 
 
@@ -31,47 +33,52 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroclip_live.model.adapter import AdapterInfo, save_adapter
-    from neuroclip_live.offline.datasets import load_split, pick_shots
-    from neuroclip_live.offline.fewshot import (
-        load_text_model,
-        split_validation,
-        train_fewshot,
-    )
+    from neuroclip_live.model.adapter import save_adapter
+    from neuroclip_live.offline.datasets import load_split
+    from neuroclip_live.offline.fewshot import load_text_model, train_on_split
     from neuroclip_live.runtime.outputs import check_output_file
 
     check_output_file(args.out, "--out")  # before the training, not after it
     settings = fewshot_settings(args)
     data = load_split(args.data, args.split)
-    shots, rest = pick_shots(data, args.shots, args.seed)
-    val, _ = split_validation(rest, len(data.folders), args.val_per_class, args.seed)
     tm = load_text_model(model_settings(args), data.folders, data.classes, args.labels)
     t0 = time.perf_counter()
-    fit = train_fewshot(tm, shots, val, settings, feature_source(args, tm.backbone), data.folders)
-    bb = tm.backbone
-    info = AdapterInfo(
-        backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates),
-        T=args.T, timestep=f"sample:{args.cut}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
-    )  # fmt: skip
+    trained = train_on_split(data, tm, settings, args.shots, args.val_per_class, feature_source(args, tm.backbone))
     try:
-        save_adapter(args.out, fit.adapter, info)
+        save_adapter(args.out, trained.adapter, trained.info)
     except OSError as err:
         raise NeuroclipError(f"cannot write {args.out}: {err.strerror or err}") from None
+    _print_summary(args, trained, time.perf_counter() - t0)
+    return 0
+
+
+def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> None:
+    fit = trained.fit
+    jitter = ", scale and placement jitter" if args.jitter else ""
     print(
-        f"trained on {counted(len(shots), 'sample')} ({args.shots} a class, "
-        f"{counted(args.views, 'augmented view')} each) for {counted(args.epochs, 'epoch')} "
-        f"in {time.perf_counter() - t0:.1f} s; final loss {fit.history[-1]:.3f}"
+        f"trained on {counted(len(trained.shots), 'sample')} ({args.shots} a class, "
+        f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} in {seconds:.1f} s; final loss {fit.history[-1]:.3f}"
     )
     if fit.transfer:
         t = fit.transfer
-        print(f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): "
-              f"λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")
+        tried = "; ".join(
+            f"{w}: {v['top1'] * 100:.1f}%, {v['nll']:.3f}" for w, v in t["image_weight_validation"].items()
+        )
+        how = (f"chosen on {t['validation_samples']} validation samples (top-1, cross-entropy by weight: {tried})"
+               if len(t["image_weight_validation"]) > 1 else "given by --image-weight")  # fmt: skip
+        print(f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): image weight {t['image_weight']:g} "
+              f"{how}; λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")  # fmt: skip
+        if t["image_weight"] == 0:
+            print(f"the images did not help on the validation samples (a weight must get {IMAGE_MARGIN} more of them "
+                  "right than the shots alone, with a lower cross-entropy): the adapter is trained on the shots "
+                  "alone")  # fmt: skip
     if fit.val_scores:
         print(
-            f"alpha '{fit.alpha_name}' chosen on {counted(len(val), 'validation sample')}: "
+            f"alpha '{fit.alpha_name}' chosen on {counted(len(trained.val), 'validation sample')}: "
             + ", ".join(f"{k} {v * 100:.1f}%" for k, v in fit.val_scores.items())
         )
     for path, why in fit.unreadable:
         print(f"unreadable, left out: {path} ({why})")
+    for note in trained.notes:
+        print(f"note: {note}")
     print(f"wrote {args.out}")
-    return 0

@@ -128,6 +128,10 @@ class AdapterInfo:
     # How it was trained beyond plain few-shot: {"mode": "images", "images": N, "lambda_feature": ...}
     # for RGB-to-event transfer, {"mode": "align", "recording": ..., "pairs": N, ...} for label-free alignment.
     transfer: dict | None = None
+    # What it was trained on, so that ``evaluate`` can leave those samples out: {"root", "split", "seed",
+    # "shots", "val_per_class", "samples": [[path in the split, bytes or None], ...], "sha1"}; None in files
+    # written before it was recorded (and in ``align``'s, trained on a recording, see ``transfer``).
+    data: dict | None = None
     format: int = ADAPTER_FORMAT
 
 

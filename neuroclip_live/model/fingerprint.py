@@ -1,25 +1,19 @@
-"""What identifies a model's numbers: the hash of its weights, where its image encoder runs, and in what precision.
+"""What identifies a model's weights: the hash of its state, computed once per loaded module.
 
-A feature cache (``offline.feature_cache``, ``offline.kept_features``) keys its rows by these,
-and a prediction log (``runtime.prediction_log``) names them in its header, so that features
-or predictions made by other weights are never taken for these. Hashing a large model's
-weights costs about a second (RN50: 100 M parameters serialised), so the hash of a loaded
-module is computed once and remembered for as long as the module lives.
+A feature cache (``offline.feature_cache``, ``offline.kept_features``) keys its rows by it (with
+the image encoder's backend and precision), and a prediction log (``runtime.prediction_log``)
+names it in its header, so that features or predictions made by other weights are never taken
+for these. Hashing a large model's weights costs about a second (RN50: 100 M parameters
+serialised), so the hash of a loaded module is computed once and remembered while it lives.
 """
 
 from __future__ import annotations
 
 import hashlib
 import weakref
-from typing import TYPE_CHECKING
 
 import torch
 from safetensors.torch import save
-
-if TYPE_CHECKING:
-    from neuroclip_live.model.clip_model import ClipBackbone
-
-PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 _HASHES: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
 
@@ -41,12 +35,3 @@ def module_sha256(module: torch.nn.Module, data: bytes | None = None) -> str:
         _HASHES[module] = known
     return known
 
-
-def encoder_backend(backbone: ClipBackbone) -> str:
-    """Where the image encoder runs ("torch" until another backend is chosen)."""
-    return "torch"
-
-
-def encoder_precision(backbone: ClipBackbone) -> str:
-    """The precision the image encoder computes in: fp32 rows are not fp16 or bf16 rows."""
-    return PRECISION_NAMES.get(backbone.dtype, str(backbone.dtype))

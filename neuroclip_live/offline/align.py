@@ -33,9 +33,8 @@ from neuroclip_live.model.classifier import (
     window_logits,
 )
 from neuroclip_live.model.clip_model import ClipBackbone
-from neuroclip_live.model.threads import torch_threads
 from neuroclip_live.offline.tcka import tcka_loss
-from neuroclip_live.offline.training import TrainConfig, optimiser_for
+from neuroclip_live.offline.training import FitProgress, TrainConfig, fit_adapter
 from neuroclip_live.stream.framing import EventFramer, TimestepRule
 from neuroclip_live.stream.sources import SourceSpec, open_source
 
@@ -123,61 +122,38 @@ def sequence_windows(n: int, T: int) -> torch.Tensor:
     return torch.arange(n - T + 1)[:, None] + torch.arange(T)[None]
 
 
+class AlignLoss:
+    """``(1 − cos(adapter(events), frames))`` + λt · TCKA over a batch of windows (``idx`` picks them)."""
+
+    def __init__(self, event_feats: torch.Tensor, frame_feats: torch.Tensor, windows: torch.Tensor, lambda_tcka: float):
+        self.events, self.frames, self.windows, self.lambda_tcka = event_feats, frame_feats, windows, lambda_tcka
+
+    def __call__(
+        self, adapter: InterTimestepAdapter, idx: torch.Tensor, gen: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        win = self.windows[idx]  # (B, T)
+        b = win.shape[0]
+        ev, fr = self.events[win].transpose(0, 1), self.frames[win].transpose(0, 1)  # (T, B, C)
+        out, mem = adapter.sequence_with_states(torch.cat([ev, fr], dim=1))
+        terms = {"feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
+                 "tcka": tcka_loss(mem[:, :b], mem[:, b:])}  # fmt: skip
+        terms["total"] = terms["feature"] + self.lambda_tcka * terms["tcka"]
+        return terms
+
+
 def align_adapter(
-    event_feats: torch.Tensor, frame_feats: torch.Tensor, config: AlignConfig | None = None
+    event_feats: torch.Tensor,
+    frame_feats: torch.Tensor,
+    config: AlignConfig | None = None,
+    progress: FitProgress | None = None,
 ) -> tuple[InterTimestepAdapter, dict[str, list[float]]]:
     """Train a fresh adapter so its output on ``event_feats`` (N, C) matches ``frame_feats``; loss terms per epoch."""
     cfg = config or AlignConfig()
-    tc = cfg.train
     windows = sequence_windows(event_feats.shape[0], cfg.T)
     if windows.shape[0] < 2:
         raise DataError(f"too few timesteps to align ({event_feats.shape[0]}): the recording needs at least {cfg.T + 1}")
-    torch.manual_seed(tc.seed)
-    gen = torch.Generator().manual_seed(tc.seed)
-    adapter = InterTimestepAdapter(event_feats.shape[-1])
-    opt, sched = optimiser_for(adapter, tc, windows.shape[0])
-    history: dict[str, list[float]] = {"feature": [], "tcka": [], "total": []}
-    with torch_threads(tc.threads):  # small ops: one thread (model.threads)
-        _align_epochs(adapter, event_feats, frame_feats, windows, cfg, opt, sched, gen, history)
-    adapter.eval()
-    adapter.reset_state()
-    return adapter, history
-
-
-def _align_epochs(
-    adapter: InterTimestepAdapter,
-    event_feats: torch.Tensor,
-    frame_feats: torch.Tensor,
-    windows: torch.Tensor,
-    cfg: AlignConfig,
-    opt: torch.optim.Optimizer,
-    sched: torch.optim.lr_scheduler.LRScheduler,
-    gen: torch.Generator,
-    history: dict[str, list[float]],
-) -> None:
-    tc = cfg.train
-    for _ in range(tc.epochs):
-        adapter.train()
-        order = torch.randperm(windows.shape[0], generator=gen)
-        sums = dict.fromkeys(history, 0.0)
-        for i in range(0, windows.shape[0], tc.batch_size):
-            idx = windows[order[i : i + tc.batch_size]]  # (B, T)
-            b = idx.shape[0]
-            if b < 2:
-                continue  # BatchNorm needs two samples in training mode
-            ev, fr = event_feats[idx].transpose(0, 1), frame_feats[idx].transpose(0, 1)  # (T, B, C)
-            out, mem = adapter.sequence_with_states(torch.cat([ev, fr], dim=1))
-            terms = {"feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
-                     "tcka": tcka_loss(mem[:, :b], mem[:, b:])}
-            loss = terms["feature"] + cfg.lambda_tcka * terms["tcka"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            for k, v in (*terms.items(), ("total", loss)):
-                sums[k] += float(v.detach()) * b
-        for k in history:
-            history[k].append(sums[k] / windows.shape[0])
+    loss = AlignLoss(event_feats, frame_feats, windows, cfg.lambda_tcka)
+    return fit_adapter(event_feats.shape[-1], windows.shape[0], loss, cfg.train, "cpu", progress)
 
 
 @torch.no_grad()
@@ -265,3 +241,32 @@ def align_recording(
     before = view_agreement(events[held], frames[held], cfg.T, None, text, backbone.logit_scale)
     after = view_agreement(events[held], frames[held], cfg.T, adapter, text, backbone.logit_scale)
     return AlignOutcome(adapter, history, len(paired), cut, len(paired.aps_images), before, after)
+
+
+@dataclass(frozen=True)
+class AlignVerdict:
+    """Whether an alignment helped on the held-out timesteps, and the line that says so."""
+
+    helped: bool
+    line: str
+
+
+def judge_alignment(before: ViewAgreement, after: ViewAgreement, held_out: bool) -> AlignVerdict:
+    """It helped when a held-out figure (cosine, top-1 agreement) rose and none fell; else it did not."""
+    if not held_out:
+        return AlignVerdict(True, "nothing was held out: these figures are on the training timesteps and do not "
+                                  "show whether the alignment carries over to others")  # fmt: skip
+    figures = {"the cosine": (before.cosine, after.cosine)}
+    if before.agreement is not None and after.agreement is not None:
+        figures["the top-1 agreement"] = (before.agreement, after.agreement)
+    rose = [name for name, (b, a) in figures.items() if a > b]
+    fell = [name for name, (b, a) in figures.items() if a < b]
+    if fell and rose:
+        return AlignVerdict(False, f"alignment did not help: {' and '.join(fell)} fell on the held-out timesteps "
+                                   f"(while {' and '.join(rose)} rose)")  # fmt: skip
+    if fell:
+        what = "both held-out figures" if len(fell) == 2 else f"{fell[0]} on the held-out timesteps"
+        return AlignVerdict(False, f"alignment did not help: {what} got worse")
+    if not rose:
+        return AlignVerdict(False, "alignment did not help: the held-out figures did not change")
+    return AlignVerdict(True, f"alignment helped: {' and '.join(rose)} rose on the held-out timesteps")

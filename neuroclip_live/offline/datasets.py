@@ -20,6 +20,7 @@ from neuroclip_live.stream.sources.base import SourceSpec
 from neuroclip_live.wording import counted
 
 READABLE = {".bin", ".aedat4", ".raw", ".dat", ".es", ".csv"}
+MEMORY_ROOT = Path("<examples in memory>")  # the root of a split held in memory (offline.examples)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class LabelledEvents:
         return groups
 
 
-def _natural_key(name: str) -> tuple:
+def folder_order_key(name: str) -> tuple:
+    """Class folders in label order: numbers by value first ("2" before "10"), then names."""
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
@@ -73,7 +75,7 @@ def load_split(root: str | os.PathLike, split: str) -> LabelledEvents:
     if not base.is_dir():
         found = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir())) or "none"
         raise DataError(f"{root} has no '{split}' split folder (found: {found})")
-    folders = sorted((p.name for p in base.iterdir() if p.is_dir()), key=_natural_key)
+    folders = sorted((p.name for p in base.iterdir() if p.is_dir()), key=folder_order_key)
     if not folders:
         raise DataError(f"{base} holds no class folders (expected {base}/<class>/<file>)")
     names = _read_class_map(root)
@@ -84,6 +86,19 @@ def load_split(root: str | os.PathLike, split: str) -> LabelledEvents:
             raise DataError(f"class folder {base / folder} has no readable event files ({', '.join(sorted(READABLE))})")
         samples.extend(Sample(f, label) for f in files)
     return LabelledEvents(root, split, folders, [names.get(f, f) for f in folders], samples)
+
+
+def check_trainable(data: LabelledEvents) -> None:
+    """An adapter needs two classes or more, each with an example: a DataError (one line) otherwise."""
+    if len(data.folders) < 2:
+        raise DataError(f"training needs at least 2 classes, {data.root / data.split} holds "
+                        f"{len(data.folders)} ({', '.join(data.classes) or 'none'})")  # fmt: skip
+    empty = [c for c, group in zip(data.classes, data.by_class(), strict=True) if not group]
+    if empty:
+        raise DataError(f"class '{empty[0]}' has no example: add some or leave the class out")
+    blank = [f for f, c in zip(data.folders, data.classes, strict=True) if not c.strip()]
+    if blank:
+        raise DataError(f"class folder '{blank[0]}' has an empty name")
 
 
 def take_per_class(
@@ -118,3 +133,21 @@ def read_sample_events(path: Path) -> tuple[np.ndarray, SensorSize]:
             return concatenate(chunks), src.size
     except NeuroclipError as err:
         raise DataError(f"{path}: {err}") from None
+
+
+def samples_in_record(record: dict, data: LabelledEvents) -> list[Sample]:
+    """The samples of ``data`` that an adapter's training record (``AdapterInfo.data``) lists as shots or validation.
+
+    A sample matches when it has the record's split name, path in the split and size in bytes (a record
+    made in memory has no sizes: the path decides), so a copy of the data set elsewhere matches too.
+    """
+    if record.get("split") != data.split:
+        return []
+    listed = {str(path): size for path, size in record.get("samples", [])}
+    base = data.root / data.split
+    seen = []
+    for s in data.samples:
+        rel = Path(s.path).relative_to(base).as_posix()
+        if rel in listed and listed[rel] in (None, Path(s.path).stat().st_size):
+            seen.append(s)
+    return seen

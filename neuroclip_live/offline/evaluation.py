@@ -21,8 +21,9 @@ from tqdm import tqdm
 from neuroclip_live import defaults
 from neuroclip_live.model.classifier import window_probs
 from neuroclip_live.model.clip_model import ClipBackbone
+from neuroclip_live.offline.augment import Augmentation
 from neuroclip_live.offline.datasets import Sample
-from neuroclip_live.offline.extraction import encode_views, frame_views, plan_views
+from neuroclip_live.offline.extraction import EventReader, encode_views, frame_views, plan_views, read_view_events
 
 Cut = Literal["count", "time"]
 
@@ -42,6 +43,10 @@ class FeatureSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def empty(self) -> FeatureSet:
+        """No rows, of the same shape otherwise (an empty validation set)."""
+        return FeatureSet(self.feats[:0], self.labels[:0])
+
 
 def extract_features(
     backbone: ClipBackbone,
@@ -49,19 +54,20 @@ def extract_features(
     T: int = defaults.T,
     cut: Cut = "count",
     views: int = 1,
-    augment: bool = False,
+    augment: bool | Augmentation = False,
     flip: bool = True,
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
     desc: str = "encoding",
+    read: EventReader | None = None,
 ) -> FeatureSet:
     """Encode ``views`` framings of each sample (augmented when asked) in batches of frames, in this process.
 
     The result holds a row per readable view, views of one sample next to each other.
     ``flip`` allows horizontal flips among the augmentations (not for digits or text: a
     mirrored 2 is no 2). ``feature_cache.CachedExtractor`` gives the same rows from a cache
-    or a Ray cluster.
+    or a Ray cluster. ``read`` gives a sample's events (default: from its file).
     """
     jobs = plan_views(samples, views, augment, flip, seed)
     per_chunk = max(1, batch_size // T) * views  # whole samples a chunk
@@ -70,7 +76,7 @@ def extract_features(
     unreadable: dict[str, str] = {}
     bar = tqdm(total=len(samples), desc=desc, unit="sample", disable=not progress, leave=False)
     for start in range(0, len(jobs), per_chunk):
-        frames, done, failed = frame_views(jobs[start : start + per_chunk], T, cut)
+        frames, done, failed = frame_views(jobs[start : start + per_chunk], T, cut, read or read_view_events)
         unreadable.update(failed)
         if frames:
             feats.append(encode_views(backbone, frames, T, batch_size))

@@ -10,7 +10,7 @@ the work is sharded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
-from neuroclip_live.offline.augment import affine_events, draw_augment
+from neuroclip_live.offline.augment import Augmentation, apply_view, draw_view
 from neuroclip_live.offline.datasets import Sample, read_sample_events
 from neuroclip_live.stream.framing import sample_frames
 
@@ -61,15 +61,23 @@ def row_id(identity: str, transform: tuple[float, ...] | None) -> str:
 
 
 def plan_views(
-    samples: Sequence[Sample], views: int = 1, augment: bool = False, flip: bool = True, seed: int = 0
+    samples: Sequence[Sample],
+    views: int = 1,
+    augment: bool | Augmentation = False,
+    flip: bool = True,
+    seed: int = 0,
 ) -> list[ViewJob]:
-    """``views`` jobs a sample, views of one sample next to each other; maps drawn in sample order from ``seed``."""
+    """``views`` jobs a sample, views of one sample next to each other; maps drawn in sample order from ``seed``.
+
+    ``augment``: False (as recorded), True (the default ``Augmentation`` with ``flip``) or an ``Augmentation``.
+    """
+    spec = augment if isinstance(augment, Augmentation) else Augmentation(flip=flip)
     rng = np.random.default_rng(seed)
     jobs = []
     for sample in samples:
         identity = file_identity(Path(sample.path))
         for _ in range(views):
-            m = tuple(float(v) for v in draw_augment(rng, flip=flip).ravel()) if augment else None
+            m = draw_view(rng, spec) if augment else None
             jobs.append(ViewJob(str(sample.path), sample.label, m, row_id(identity, m)))  # type: ignore[arg-type]
     return jobs
 
@@ -85,17 +93,23 @@ def read_view_events(path: str) -> tuple[np.ndarray, SensorSize]:
     raise AssertionError("unreachable")
 
 
-def frame_views(jobs: Sequence[ViewJob], T: int, cut: str) -> tuple[list[np.ndarray], list[ViewJob], dict[str, str]]:
+EventReader = Callable[[str], tuple[np.ndarray, SensorSize]]
+
+
+def frame_views(
+    jobs: Sequence[ViewJob], T: int, cut: str, read: EventReader = read_view_events
+) -> tuple[list[np.ndarray], list[ViewJob], dict[str, str]]:
     """(T, H, W) frames of the readable views, those views, and {path: reason} for the unreadable ones.
 
-    Views of one sample sit next to each other: its file is read once for all of them.
+    Views of one sample sit next to each other: its file is read once for all of them. ``read``
+    gives a sample's events and sensor size (examples held in memory have their own).
     """
     frames, done, failed = [], [], {}
     last: tuple[str, np.ndarray | None, SensorSize | None] = ("", None, None)
     for job in jobs:
         if job.path != last[0]:
             try:
-                last = (job.path, *read_view_events(job.path))
+                last = (job.path, *read(job.path))
             except (NeuroclipError, OSError) as err:
                 last = (job.path, None, None)
                 failed[job.path] = (str(err).splitlines() or [type(err).__name__])[0]
@@ -103,7 +117,7 @@ def frame_views(jobs: Sequence[ViewJob], T: int, cut: str) -> tuple[list[np.ndar
         if events is None or size is None:
             continue
         if job.transform is not None:
-            events = affine_events(events, size, np.asarray(job.transform).reshape(2, 2))
+            events = apply_view(events, size, job.transform)
         frames.append(sample_frames(events, size, T, cut))  # type: ignore[arg-type]
         done.append(job)
     return frames, done, failed

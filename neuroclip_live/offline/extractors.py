@@ -18,32 +18,38 @@ from neuroclip_live.wording import plural
 
 if TYPE_CHECKING:  # torch and open_clip load when features are asked for, not with the command line
     from neuroclip_live.model.clip_model import ClipBackbone
+    from neuroclip_live.offline.augment import Augmentation
     from neuroclip_live.offline.evaluation import FeatureSet
+    from neuroclip_live.offline.extraction import EventReader
 
 
 class FeatureSource(Protocol):
     def extract(
-        self, samples: Sequence[Sample], views: int = 1, augment: bool = False, flip: bool = True, seed: int = 0,
-        desc: str = "encoding",
+        self, samples: Sequence[Sample], views: int = 1, augment: bool | Augmentation = False, flip: bool = True,
+        seed: int = 0, desc: str = "encoding",
     ) -> FeatureSet: ...  # fmt: skip
 
 
 class LocalExtractor:
     """``extract_features`` in this process, nothing kept (the default)."""
 
-    def __init__(self, backbone: ClipBackbone, T: int, cut: str, batch_size: int = 256, progress: bool = True) -> None:
+    def __init__(
+        self, backbone: ClipBackbone, T: int, cut: str, batch_size: int = 256, progress: bool = True,
+        read: EventReader | None = None,
+    ) -> None:  # fmt: skip
         self.backbone, self.T, self.cut = backbone, T, cut
         self.batch_size, self.progress = batch_size, progress
+        self.read = read  # a sample's events (examples in memory); None: from its file
 
     def extract(
-        self, samples: Sequence[Sample], views: int = 1, augment: bool = False, flip: bool = True, seed: int = 0,
-        desc: str = "encoding",
+        self, samples: Sequence[Sample], views: int = 1, augment: bool | Augmentation = False, flip: bool = True,
+        seed: int = 0, desc: str = "encoding",
     ) -> FeatureSet:  # fmt: skip
         from neuroclip_live.offline.evaluation import extract_features
 
         return extract_features(
             self.backbone, samples, self.T, self.cut, views=views, augment=augment, flip=flip, seed=seed,  # type: ignore[arg-type]
-            batch_size=self.batch_size, progress=self.progress, desc=desc,
+            batch_size=self.batch_size, progress=self.progress, desc=desc, read=self.read,
         )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """A cache of per-view CLIP frame features in safetensors shards, keyed by what made them.
 
-One folder per encoding key (model, weights hash, precision, preprocessing, T,
-cut rule); in it, shard files of a few hundred views each, written whole (a
+One folder per encoding key (model, weights hash, image backend and precision,
+preprocessing, T, cut rule); in it, shard files of a few hundred views each, written whole (a
 temporary file, then a rename) so that a run stopped at any moment leaves only
 complete shards, and the next run computes only the views no shard holds. A
 row is found by its view's id (sample file path, size and modification time,
@@ -29,8 +29,9 @@ from tqdm import tqdm
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.clip_model import ClipBackbone
-from neuroclip_live.model.fingerprint import encoder_precision, module_sha256, state_bytes
+from neuroclip_live.model.fingerprint import module_sha256, state_bytes
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD
+from neuroclip_live.offline.augment import Augmentation
 from neuroclip_live.offline.datasets import Sample
 from neuroclip_live.offline.evaluation import FeatureSet
 from neuroclip_live.offline.extraction import (
@@ -61,12 +62,13 @@ class EncodingKey:
 
     model: str
     weights_sha256: str
-    precision: str
+    precision: str  # what the image encoder computes in (ImageEncoder.precision): bf16 rows are not fp32 rows
     image_size: tuple[int, int]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     T: int
     cut: str
+    backend: str = "torch"  # where the image encoder ran: "torch" or "openvino"
     version: int = FORMAT_VERSION
 
     @classmethod
@@ -75,12 +77,13 @@ class EncodingKey:
         return cls(
             model=backbone.name,
             weights_sha256=module_sha256(backbone.model, weights),  # hashed once per loaded model
-            precision=encoder_precision(backbone),
+            precision=backbone.image_encoder.precision,
             image_size=tuple(backbone.image_size),  # type: ignore[arg-type]
             mean=tuple(float(v) for v in cfg.get("mean", OPENAI_MEAN)),
             std=tuple(float(v) for v in cfg.get("std", OPENAI_STD)),
             T=int(T),
             cut=str(cut),
+            backend=backbone.image_encoder.backend,
         )
 
     def as_json(self) -> str:
@@ -255,7 +258,7 @@ class CachedExtractor:
         self,
         samples: Sequence[Sample],
         views: int = 1,
-        augment: bool = False,
+        augment: bool | Augmentation = False,
         flip: bool = True,
         seed: int = 0,
         desc: str = "encoding",

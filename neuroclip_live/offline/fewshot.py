@@ -8,6 +8,7 @@ how or where the features were computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,11 +16,13 @@ import numpy as np
 from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.settings import ModelSettings
-from neuroclip_live.offline.datasets import take_per_class
+from neuroclip_live.offline.datasets import MEMORY_ROOT, LabelledEvents, take_per_class
 from neuroclip_live.wording import counted
 
 if TYPE_CHECKING:
+    from neuroclip_live.events import SensorSize
     from neuroclip_live.offline.extractors import FeatureSource
+    from neuroclip_live.offline.training import FitProgress
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class FewShotSettings:
     images: str | None = None  # IMG_ROOT of labelled images: RGB-to-event transfer (offline/transfer.py)
     lambda_feature: float | None = None  # None: the transfer module's defaults
     lambda_tcka: float | None = None
+    image_weight: float | None = None  # None: chosen on the validation samples (transfer.IMAGE_WEIGHTS)
+    jitter: bool = False  # scale and place the shots' events at random too (augment.Augmentation)
 
 
 @dataclass
@@ -65,7 +70,7 @@ def load_text_model(
     model: ModelSettings, folders: list[str], default_classes: list[str], labels: str | None
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
-    from neuroclip_live.model.clip_model import load_clip
+    from neuroclip_live.model.clip_model import load_for
     from neuroclip_live.model.prompts import (
         parse_labels_with_notes,
         resolve_templates,
@@ -78,7 +83,7 @@ def load_text_model(
         if len(classes) != len(folders):
             given, folder_count = counted(len(classes), "name"), counted(len(folders), "class folder")
             raise DataError(f"--labels gives {given} for {folder_count} ({', '.join(folders)})")
-    backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
+    backbone = load_for(model)
     templates = resolve_templates(model.templates)
     text = text_features(backbone, classes, templates, ensemble=model.ensemble)
     return TextModel(backbone, classes, templates, text)
@@ -99,24 +104,45 @@ def limit_per_class(samples: list, n_classes: int, per_class: int | None) -> lis
     return out
 
 
-def _train_with_images(tm: TextModel, train_fs: Any, shots: list, folders: list[str], s: FewShotSettings, cfg: Any):
-    """R2ETL: read and encode the labelled images at the shots' sensor size, then train jointly."""
-    from neuroclip_live.offline.datasets import read_sample_events
-    from neuroclip_live.offline.image_encoding import encode_images, load_image_folder
-    from neuroclip_live.offline.transfer import TransferConfig, train_with_images
+def _transfer_settings(s: FewShotSettings) -> Any:
+    from neuroclip_live.offline.transfer import TransferConfig
 
-    tcfg = TransferConfig()
-    tcfg = TransferConfig(tcfg.lambda_feature if s.lambda_feature is None else s.lambda_feature,
-                          tcfg.lambda_tcka if s.lambda_tcka is None else s.lambda_tcka)
+    d = TransferConfig()
+    return TransferConfig(d.lambda_feature if s.lambda_feature is None else s.lambda_feature,
+                          d.lambda_tcka if s.lambda_tcka is None else s.lambda_tcka)  # fmt: skip
+
+
+def _train_with_images(
+    tm: TextModel, train_fs: Any, val_fs: Any, folders: list[str], size: SensorSize, s: FewShotSettings, cfg: Any,
+    progress: Any,
+) -> FewShotResult:  # fmt: skip
+    """R2ETL: encode the labelled images at the shots' sensor size; train with the image weight chosen on ``val_fs``."""
+    from dataclasses import replace
+
+    from neuroclip_live.offline.image_encoding import encode_images, load_image_folder
+    from neuroclip_live.offline.transfer import IMAGE_WEIGHTS, choose_image_weight
+
+    tcfg = _transfer_settings(s)
     images = load_image_folder(s.images, folders, tm.classes)
-    size = read_sample_events(shots[0].path)[1]
-    image_fs = encode_images(tm.backbone, images, size, s.T, tcfg.encoding, views=2, seed=s.seed,
-                             batch_size=s.batch_size)
     bb = tm.backbone
-    uniform = np.full(s.T, 1.0 / s.T)
-    adapter, terms = train_with_images(train_fs, image_fs, tm.text, bb.logit_scale, uniform, cfg, tcfg, bb.device,
-                                       s.progress)
-    return adapter, terms["total"], tcfg.metadata(len(images))
+    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size)
+    if s.image_weight is None and len(val_fs) == 0:
+        raise DataError(
+            "--images chooses the image weight on validation samples: use --val-per-class 1 or more, "
+            "or give --image-weight"
+        )
+    weights = IMAGE_WEIGHTS if s.image_weight is None else (s.image_weight,)
+    choice = choose_image_weight(train_fs, image_fs, val_fs, tm.text, bb.logit_scale, cfg, tcfg, weights, bb.device,
+                                 progress)  # fmt: skip
+    transfer = replace(tcfg, image_weight=choice.weight).metadata(len(images))
+    # What the weight was chosen from: validation top-1 with each weight (one entry when --image-weight fixed it).
+    transfer["image_weight_validation"] = {
+        f"{w:g}": {"top1": f.top1, "nll": round(f.nll, 4)} for w, f in choice.figures.items()
+    }
+    transfer["validation_samples"] = len(val_fs)
+    return FewShotResult(
+        choice.adapter, choice.history, choice.alpha_name, choice.alpha, choice.val_scores, transfer=transfer
+    )
 
 
 def train_fewshot(
@@ -126,33 +152,118 @@ def train_fewshot(
     s: FewShotSettings,
     features: FeatureSource | None = None,
     folders: list[str] | None = None,
+    sensor: SensorSize | None = None,
+    progress: FitProgress | None = None,
 ) -> FewShotResult:
     """Encode the shots (augmented views, once), train the adapter (with images when asked), choose alpha on ``val``.
 
     ``features`` computes the rows (default: this process; a cache or a Ray cluster give the same);
-    ``folders``: the event class folders, which image folders are matched against (needed with images).
+    ``folders``: the event class folders, which image folders are matched against (needed with images);
+    ``sensor``: the shots' sensor size (default: read from the first shot's file); ``progress``: how the
+    fit reports and whether it was cancelled (default: a bar when ``s.progress``).
     """
     from neuroclip_live.model.threads import ADAPTER_THREADS
+    from neuroclip_live.offline.augment import Augmentation
+    from neuroclip_live.offline.datasets import read_sample_events
     from neuroclip_live.offline.evaluation import choose_alpha
     from neuroclip_live.offline.extractors import LocalExtractor
-    from neuroclip_live.offline.training import TrainConfig, train_adapter
+    from neuroclip_live.offline.training import FitProgress, TrainConfig, train_adapter
 
     bb = tm.backbone
     features = features or LocalExtractor(bb, s.T, s.cut, s.batch_size, s.progress)
-    train_fs = features.extract(shots, views=s.views, augment=True, flip=s.flip, seed=s.seed, desc="encoding shots")
-    uniform = np.full(s.T, 1.0 / s.T)
+    progress = progress or FitProgress(bar=s.progress)
+    augment = Augmentation(flip=s.flip, jitter=s.jitter)
+    train_fs = features.extract(shots, views=s.views, augment=augment, seed=s.seed, desc="encoding shots")
+    val_fs = features.extract(val, desc="encoding validation") if val else train_fs.empty()
     cfg = TrainConfig(epochs=s.epochs, seed=s.seed, threads=s.threads or ADAPTER_THREADS)
-    transfer = None
     if s.images:
-        adapter, history, transfer = _train_with_images(tm, train_fs, shots, folders or tm.classes, s, cfg)
+        size = sensor or read_sample_events(shots[0].path)[1]
+        result = _train_with_images(tm, train_fs, val_fs, folders or tm.classes, size, s, cfg, progress)
     else:
-        adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, s.progress)
-    result = FewShotResult(adapter, history, "uniform", uniform, unreadable=list(train_fs.unreadable),
-                           transfer=transfer)
-    if val:
-        val_fs = features.extract(val, desc="encoding validation")
-        result.unreadable += val_fs.unreadable
-        result.alpha_name, result.alpha, result.val_scores = choose_alpha(
-            val_fs, tm.text, bb.logit_scale, s.T, adapter
-        )
+        uniform = np.full(s.T, 1.0 / s.T)
+        adapter, history = train_adapter(train_fs, tm.text, bb.logit_scale, uniform, cfg, bb.device, progress)
+        result = FewShotResult(adapter, history, "uniform", uniform)
+        if len(val_fs):
+            result.alpha_name, result.alpha, result.val_scores = choose_alpha(
+                val_fs, tm.text, bb.logit_scale, s.T, adapter
+            )
+    result.unreadable = list(train_fs.unreadable) + list(val_fs.unreadable)
     return result
+
+
+@dataclass
+class TrainedAdapter:
+    """An adapter trained by the recipe, what its file records (``AdapterInfo``), and the samples it used."""
+
+    adapter: Any  # model.adapter.InterTimestepAdapter
+    info: Any  # model.adapter.AdapterInfo
+    fit: FewShotResult
+    shots: list
+    val: list
+    notes: list[str] = field(default_factory=list)  # what the user should know (classes the model reads alike)
+
+
+# Above this cosine two classes' text features are one direction for the adapter, whose window score is
+# against the fixed text: tiny-digits reads "bravo" and "charlie" at 0.996 (words it never learnt).
+ALIKE_COSINE = 0.99
+
+
+def classes_read_alike(text: Any, classes: list[str], threshold: float = ALIKE_COSINE) -> list[str]:
+    """One note for each pair of classes whose text features are nearly the same (the adapter cannot part them)."""
+    sims = (text @ text.T).cpu().numpy()
+    notes = []
+    for i in range(len(classes)):
+        for j in range(i + 1, len(classes)):
+            if sims[i, j] >= threshold:
+                notes.append(f"classes '{classes[i]}' and '{classes[j]}' read alike to this model (text cosine "
+                             f"{sims[i, j]:.3f}): the adapter cannot tell them apart; rename one")  # fmt: skip
+    return notes
+
+
+def training_record(data: LabelledEvents, shots: list, val: list, seed: int, shots_per_class: int,
+                    val_per_class: int) -> dict:  # fmt: skip
+    """``AdapterInfo.data``: the split and every shot and validation sample (path in the split, size in bytes)."""
+    import hashlib
+    import json
+
+    base = data.root / data.split
+    samples = []
+    for s in [*shots, *val]:
+        path = Path(s.path)
+        size = path.stat().st_size if path.is_file() else None  # None: an example held in memory
+        samples.append([path.relative_to(base).as_posix(), size])
+    digest = hashlib.sha1(json.dumps(samples).encode()).hexdigest()
+    root = str(data.root) if data.root == MEMORY_ROOT else str(data.root.resolve())
+    return {"root": root, "split": data.split, "seed": seed, "shots": shots_per_class,
+            "val_per_class": val_per_class, "samples": samples, "sha1": digest}  # fmt: skip
+
+
+def train_on_split(
+    data: LabelledEvents,
+    tm: TextModel,
+    s: FewShotSettings,
+    shots_per_class: int,
+    val_per_class: int,
+    features: FeatureSource | None = None,
+    sensor: SensorSize | None = None,
+    progress: FitProgress | None = None,
+) -> TrainedAdapter:
+    """``train``'s recipe: K shots a class and validation samples drawn from ``data`` (seeded), the adapter, its info.
+
+    ``data`` is a split read from disk or an ``ExampleSet.as_split()`` (with its ``read`` in ``features``);
+    fewer than 2 classes, or a class without examples, is a DataError.
+    """
+    from neuroclip_live.model.adapter import AdapterInfo
+    from neuroclip_live.offline.datasets import check_trainable, pick_shots
+
+    check_trainable(data)
+    shots, rest = pick_shots(data, shots_per_class, s.seed)
+    val, _ = split_validation(rest, len(data.folders), val_per_class, s.seed)
+    fit = train_fewshot(tm, shots, val, s, features, data.folders, sensor, progress)
+    bb = tm.backbone
+    info = AdapterInfo(
+        backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates), T=s.T,
+        timestep=f"sample:{s.cut}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
+        data=training_record(data, shots, val, s.seed, shots_per_class, val_per_class),
+    )  # fmt: skip
+    return TrainedAdapter(fit.adapter, info, fit, shots, val, classes_read_alike(tm.text, tm.classes))

@@ -227,10 +227,12 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
             prediction_log.close()
     ending = " (interrupted)" if interrupted else f" (--exit-after {options.exit_after:g} s)" if exit_after.reached else ""
     log_error = prediction_log.error if prediction_log is not None else None
-    return _finish(pipeline, first, sink.count, ending, err, [log_error] if log_error else [])
+    return _finish(pipeline, first, sink.count, ending, err, config.model.name, [log_error] if log_error else [])
 
 
-def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO, notes: list[str]) -> int:
+def _finish(
+    pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO, model_name: str, notes: list[str]
+) -> int:
     """The notes, then the error or the summary line; the exit code."""
     snapshot = pipeline.snapshot()
     notice = snapshot.notice  # how the model, adapter and labels were combined
@@ -240,6 +242,8 @@ def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextI
         print(f"neuroclip-live: {pipeline.message}", file=err)
         return EXIT_USER_ERROR
     summary = f"{counted(count, 'timestep')}, {pipeline.dropped:,} dropped"
+    if snapshot.model_engine:  # what ran: "RN50 · OpenVINO bf16 · CPU"
+        summary += f" ({model_name} · {snapshot.model_engine})"
     events_dropped = snapshot.stats.events_dropped
     if events_dropped:
         summary += f", {counted(events_dropped, 'event')} dropped by the rate limit"

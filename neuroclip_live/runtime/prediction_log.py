@@ -43,7 +43,7 @@ def log_path_for(recording: str | Path) -> Path:
 def log_header(classifier: Any, cut: str, T: int, source: str) -> dict[str, Any]:
     """What scored the log's timesteps (a ``StreamingClassifier``'s model, weights, labels, alpha...)."""
     # Here, not at the top: the window imports this module, and torch loads on the model's thread.
-    from neuroclip_live.model.fingerprint import encoder_backend, encoder_precision, module_sha256
+    from neuroclip_live.model.fingerprint import module_sha256
 
     backbone = getattr(classifier, "backbone", None)  # None: a stand-in classifier (tests) says what it can
     adapter = getattr(classifier, "adapter", None)
@@ -51,8 +51,8 @@ def log_header(classifier: Any, cut: str, T: int, source: str) -> dict[str, Any]
         HEADER_KEY: LOG_FORMAT,
         "model": None if backbone is None else backbone.name,
         "weights_sha256": None if backbone is None else module_sha256(backbone.model),
-        "backend": None if backbone is None else encoder_backend(backbone),
-        "precision": None if backbone is None else encoder_precision(backbone),
+        "backend": None if backbone is None else backbone.image_encoder.backend,
+        "precision": None if backbone is None else backbone.image_encoder.precision,
         "adapter_sha256": None if adapter is None else module_sha256(adapter),
         "labels": list(classifier.labels),
         "templates": list(getattr(classifier, "templates", ())),

@@ -108,6 +108,8 @@ class ModelWorker:
                 self._set_model_state(ModelState.FAILED)
                 raise
             self._set_model_state(ModelState.READY)
+            with status.lock:
+                status.model_engine = str(getattr(self._classifier, "engine", ""))
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
             setup_notes = getattr(self._classifier, "setup_notes", None)
             if setup_notes:
