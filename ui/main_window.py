@@ -233,8 +233,7 @@ class MainWindow(QMainWindow):
 
     def show_problem(self, message: str) -> None:
         """A one-line error in the status bar (never a traceback)."""
-        self.status.message_label.setText(message)
-        self.status.message_label.setToolTip(message)
+        self.status.show_problem(message)
 
     # --------------------------------------------------------------- settings
     def _apply_settings(self, settings: RunSettings) -> None:
