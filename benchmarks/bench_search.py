@@ -66,19 +66,21 @@ def _round(clf, store: KeptFeatureStore, frames: list[int]) -> dict[str, float]:
     return out
 
 
-def model_figures(name: str, rounds: int) -> dict[str, float]:
+def model_figures(name: str, rounds: int, backend: str = "auto") -> dict[str, float]:
     t0 = time.perf_counter()
     if name == "tiny-digits":
-        clf = build_classifier(model=name, labels=FIRST, T=T)
+        clf = build_classifier(model=name, labels=FIRST, T=T, backend=backend)
     else:
-        clf = StreamingClassifier(create_clip(name), FIRST, T=T)
+        torch.manual_seed(0)  # the same random weights each time: OpenVINO converts them once (cached on disk)
+        clf = StreamingClassifier(create_clip(name, backend=backend), FIRST, T=T)
     load_s = time.perf_counter() - t0
+    print(f"  {name}: {clf.backbone.describe()}", flush=True)
     frames = _counting(clf.backbone)
     runs = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(_round(clf, KeptFeatureStore(tmp), frames))
-    tag = name.lower().replace("-", "_")
+    tag = f"{name.lower().replace('-', '_')}_{clf.backbone.image_encoder.backend}"
     out = {f"{tag}_{k}": float(np.median([r[k] for r in runs])) for k in runs[0]}
     out[f"{tag}_model_load_s"] = load_s
     out[f"{tag}_kept_mb"] = 200 * clf.backbone.embed_dim * 4 / 1e6
@@ -100,10 +102,11 @@ def cli_figures(rounds: int) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in runs.items()}
 
 
-def collect(quick: bool = False, cli: bool = False) -> dict[str, float]:
-    torch.manual_seed(0)
-    out = model_figures("tiny-digits", 2 if quick else 5)
-    out.update(model_figures("RN50", 1 if quick else 2))
+def collect(quick: bool = False, cli: bool = False, backends: tuple[str, ...] = ("auto",)) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for backend in backends:
+        out.update(model_figures("tiny-digits", 2 if quick else 5, backend))
+        out.update(model_figures("RN50", 1 if quick else 2, backend))
     if cli:
         out.update(cli_figures(1 if quick else 3))
     out["load_average_1min"] = os.getloadavg()[0]
@@ -114,7 +117,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--cli", action="store_true", help="also time whole neuroclip-live search processes")
+    p.add_argument("--backend", nargs="+", default=["auto"], help="image encoder backends to measure (auto, torch)")
     args = p.parse_args()
     print(f"load average before: {os.getloadavg()}")
-    for key, value in collect(args.quick, args.cli).items():
+    for key, value in collect(args.quick, args.cli, tuple(args.backend)).items():
         print(f"  {key:<40} {value:10.3f}")

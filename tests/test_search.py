@@ -9,11 +9,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.events import SensorSize
+from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.setup import build_classifier
 from neuroclip_live.offline.kept_features import KeptFeatureStore
@@ -119,6 +121,23 @@ def test_kept_features_score_as_the_live_app_does(tmp_path, capsys):
         probs = window_probs(rows, LabelSpace.of(clf))
         expected = np.array([[r["scores"][label] for label in clf.labels] for r in live])
         assert np.abs(probs - expected).max() < 2e-5
+
+
+def test_with_an_adapter_the_kept_features_are_after_it_and_keyed_by_it(tmp_path):
+    clf = build_classifier(model="tiny-digits", labels=LABELS, T=10)
+    store = KeptFeatureStore(tmp_path / "cache")
+    plain = kept_features_for(SAMPLE, clf, RULE, 10, store)
+    torch.manual_seed(0)
+    clf.set_adapter(InterTimestepAdapter(clf.backbone.embed_dim))
+    scored: list[np.ndarray] = []
+    step = clf.step
+    clf.step = lambda frames: [scored.append(s.probs) or s for s in step(frames)]  # the live path's own scores
+    adapted = kept_features_for(SAMPLE, clf, RULE, 10, store)
+    assert not adapted.reused and len(adapted.rows) == len(plain.rows) == 200  # another adapter, another key
+    assert np.abs(adapted.rows.feats - plain.rows.feats).max() > 1e-3
+    probs = window_probs(adapted.rows, LabelSpace.of(clf))
+    assert np.abs(probs - np.stack(scored)).max() < 1e-5  # the membrane carried along the pass, as live
+    assert kept_features_for(SAMPLE, clf, RULE, 10, store).reused
 
 
 def test_an_interrupted_search_keeps_what_it_found(tmp_path):

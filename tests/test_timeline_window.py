@@ -159,6 +159,19 @@ def test_a_recording_from_the_window_keeps_its_log_which_shows_when_reopened(win
     assert set(band_labels(again, log=True)) == set(logged)
 
 
+def test_log_from_the_window_holds_every_scored_timestep(window, qtbot, tmp_path):
+    path = tmp_path / "window.jsonl"
+    w = window("--labels", ", ".join(SCHEDULE), "--speed", "4", "--log", str(path))
+    w.open_file(SAMPLE)
+    qtbot.waitUntil(lambda: w.session.latest is not None and w.session.latest.state.value == "ended", timeout=TIMEOUT_MS)
+    w.close()
+    log = read_prediction_log(path)
+    assert log.note is None and log.header["source"] == str(SAMPLE) and log.header["labels"] == list(SCHEDULE)
+    steps = [r["step"] for r in log.records]
+    assert steps == list(range(steps[0], steps[0] + len(steps)))  # every scored timestep, none skipped
+    assert len(steps) + w.session.latest.stats.drops >= 190  # a paced replay may drop frames it could not score
+
+
 def test_a_damaged_log_shows_up_to_the_damage_and_another_recordings_log_not_at_all(window, qtbot, tmp_path, capsys):
     copy = tmp_path / "sample.aedat4"
     shutil.copy(SAMPLE, copy)

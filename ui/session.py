@@ -128,9 +128,9 @@ class StreamSession(QObject):
         loader = self._classifier_factory(self.config, controls) if wanted else None
         self.has_model = loader is not None
         self.pipeline = Pipeline(lambda: opener(spec), self.config, loader, controls=self.controls)
-        self._follow_run_log(spec)
         for fn in self._result_listeners:
             self.pipeline.add_result_listener(fn)
+        self._follow_run_log(spec)  # after: the first time, it adds itself to this pipeline
         if start_us is not None:
             self.pipeline.seek(start_us)  # kept until the file opens: the replay starts there
         self.pipeline.start()
