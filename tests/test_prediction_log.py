@@ -108,7 +108,7 @@ def test_min_confidence_names_no_label_below_it(capsys):
 
 @pytest.mark.parametrize("value", ["1.01", "-0.5", "nan", "high"])
 def test_min_confidence_outside_0_1_is_refused(capsys, value):
-    rc, out, err = headless(capsys, "--min-confidence", value)
+    rc, _, err = headless(capsys, "--min-confidence", value)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "--min-confidence" in err
     with pytest.raises((ValueError, TypeError)):
         Controls(min_confidence=float(value) if value != "high" else value)

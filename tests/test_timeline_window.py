@@ -3,6 +3,7 @@ that never stalls the view, recolouring without the encoder, seeking, the predic
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import sys
@@ -90,7 +91,7 @@ def test_the_timeline_fills_from_a_background_pass_while_the_view_keeps_refreshi
     started = time.perf_counter()
     wait_timeline_done(w, qtbot)
     ended = time.perf_counter()
-    during = [b - a for a, b in zip(updates, updates[1:]) if a >= started and b <= ended]
+    during = [b - a for a, b in itertools.pairwise(updates) if a >= started and b <= ended]
     largest = max(during)
     print(f"\nbackground pass {ended - started:.2f} s; {len(during)} frame updates during it, "
           f"largest gap {largest * 1e3:.0f} ms, median {np.median(during) * 1e3:.0f} ms")  # fmt: skip
@@ -163,7 +164,9 @@ def test_log_from_the_window_holds_every_scored_timestep(window, qtbot, tmp_path
     path = tmp_path / "window.jsonl"
     w = window("--labels", ", ".join(SCHEDULE), "--speed", "4", "--log", str(path))
     w.open_file(SAMPLE)
-    qtbot.waitUntil(lambda: w.session.latest is not None and w.session.latest.state.value == "ended", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: w.session.latest is not None and w.session.latest.state.value == "ended", timeout=TIMEOUT_MS
+    )
     w.close()
     log = read_prediction_log(path)
     assert log.note is None and log.header["source"] == str(SAMPLE) and log.header["labels"] == list(SCHEDULE)
@@ -267,5 +270,7 @@ def test_a_camera_has_no_timeline_so_the_strip_shows_this_session(window, qtbot)
 def test_the_window_modules_load_no_torch():
     """The window opens before torch loads: the timeline's modules import it on their threads."""
     code = "import sys, ui.main_window; print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300, check=False
+    )
     assert proc.stdout.strip() == "False", proc.stderr

@@ -76,7 +76,7 @@ class BackgroundTimeline:
         self._store = store
         self._cond = threading.Condition()
         self._request = request
-        self._applied: LabelRequest | None = None
+        self._applied = request  # what the classifier is made from (the loader was made with these controls)
         self._stop = threading.Event()
         self._snapshot = TimelineSnapshot()
         self._scorer = TimelineScorer()
@@ -84,7 +84,6 @@ class BackgroundTimeline:
         self._time_range: tuple[int, int] | None = None
         self._published = 0.0
         self._batch_started = time.monotonic()
-        self.encoded_steps = 0  # timesteps this timeline sent through the image encoder
         self._thread = threading.Thread(target=self._run, name="neuroclip-timeline", daemon=True)
 
     def start(self) -> BackgroundTimeline:
@@ -123,10 +122,8 @@ class BackgroundTimeline:
                 self.path, clf, self.rule, self.T, self._store, self.sensor, on_batch, self._stop, BATCH
             )
             self._rows, self._time_range = outcome.rows, outcome.time_range
-            if not outcome.reused:
-                self.encoded_steps = len(outcome.rows)
-            self._publish(fraction=1.0 if outcome.complete else self._snapshot.fraction, done=outcome.complete,
-                          reused=outcome.reused, note="; ".join(outcome.notes))  # fmt: skip
+            fraction = 1.0 if outcome.complete else self._snapshot.fraction
+            self._publish(fraction, outcome.complete, reused=outcome.reused, note="; ".join(outcome.notes))
             while not self._stop.is_set():
                 with self._cond:
                     while self._request == self._applied and not self._stop.is_set():
@@ -163,18 +160,21 @@ class BackgroundTimeline:
         with self._cond:
             wanted = self._request
         applied, self._applied = self._applied, wanted
-        text = (wanted.labels, wanted.templates, wanted.ensemble)
-        if applied is not None and text == (applied.labels, applied.templates, applied.ensemble):
-            return  # the minimum confidence alone: the same cosines, another threshold
-        try:  # the first time, the classifier was made from these controls already
-            if applied is not None and (wanted.templates, wanted.ensemble) != (applied.templates, applied.ensemble):
+        try:
+            if (wanted.templates, wanted.ensemble) != (applied.templates, applied.ensemble):
                 clf.set_templates(wanted.templates, ensemble=wanted.ensemble)
-            if applied is not None and wanted.labels and wanted.labels != applied.labels:
+            if wanted.labels and wanted.labels != applied.labels:
                 clf.set_labels(list(wanted.labels))
         except NeuroclipError as err:
             with self._cond:
                 self._snapshot = replace(self._snapshot, note=str(err))
-        self._scorer.set_space(LabelSpace.of(clf))
+        text = (wanted.labels, wanted.templates, wanted.ensemble) != (
+            applied.labels,
+            applied.templates,
+            applied.ensemble,
+        )
+        if text or self._scorer.space is None:
+            self._scorer.set_space(LabelSpace.of(clf))  # new text: every kept row is scored again (no encoder)
 
     def _publish(self, fraction: float | None = None, done: bool | None = None, **changes: Any) -> None:
         rows, request, space = self._rows, self._applied, self._scorer.space
