@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neuroclip_live import defaults
-from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.model.settings import ModelSettings, is_known_model
 from neuroclip_live.runtime.controls import Controls
@@ -118,15 +117,11 @@ class RunConfig:
 
 def read_labels(text: str | None, path: str | None) -> tuple[str, ...] | None:
     """Labels from a text ("cat, dog" or one a line) and/or a file of them; None when neither is given."""
-    from neuroclip_live.model.prompts import parse_labels
+    from neuroclip_live.model.prompts import log_notes, parse_labels, read_label_file
 
-    if path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                from_file = fh.read()
-        except OSError as err:
-            raise NeuroclipError(f"--labels-file {path}: {err.strerror}") from None
-        text = from_file if text is None else from_file + "\n" + text
-    if text is None:
-        return None
-    return tuple(parse_labels(text))
+    if not path:
+        return None if text is None else tuple(parse_labels(text))
+    from_file = read_label_file(path)  # the one reader of label files (comments, BOM, CRLF, bad bytes)
+    log_notes(from_file.notes)
+    typed = parse_labels(text) if text is not None else []
+    return tuple(parse_labels([*from_file.labels, *typed]))

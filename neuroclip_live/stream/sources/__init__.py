@@ -25,7 +25,7 @@ from neuroclip_live.stream.sources.base import (
 from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
 from neuroclip_live.stream.sources.damage import quote
 from neuroclip_live.stream.sources.dat_files import DatFileSource
-from neuroclip_live.stream.sources.es_files import open_es
+from neuroclip_live.stream.sources.es_files import EsFileSource
 from neuroclip_live.stream.sources.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
@@ -36,7 +36,7 @@ _FILE_READERS: dict[str, Callable[..., FileSource]] = {
     ".aedat4": AedatFileSource,
     **dict.fromkeys(FAERY_EXTENSIONS, FaeryFileSource),
     ".dat": DatFileSource,  # by hand: steps over damage where faery stops (dat_files)
-    ".es": open_es,  # DVS type by hand, the other types through faery (es_files)
+    ".es": EsFileSource,  # DVS and ATIS by hand: steps over damage where faery stops (es_files)
     ".bin": NmnistFileSource,
 }
 assert set(_FILE_READERS) == set(SUPPORTED_EXTENSIONS), "stream.formats and the readers disagree"
@@ -52,7 +52,9 @@ def open_file(path: str, sensor: SensorSize | None = None) -> FileSource:
     reader = _FILE_READERS.get(p.suffix.lower())
     if reader is None:
         what = f"the extension {quote(p.suffix)!r}" if p.suffix else "no extension"
-        raise SourceError(f"{quote(p.name)}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+        raise SourceError(
+            f"{quote(p.name)}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
     return reader(str(p), sensor=sensor)
 
 

@@ -9,18 +9,19 @@ single-corruption trials: the whole app freezes), or silently drop the
 packet, and it refuses a truncated file outright. faery's AEDAT4 decoder
 checks every LZ4/zstd checksum, raises for a bad packet and goes on with the
 next one, so every decode goes through faery, packet by packet: a damaged
-packet is skipped and counted, the rest replays. Small files are scanned and
-kept on open; big ones stream (decoded once, as they play; the time range
-comes from dv's packet table), and dv serves their seeks only once a whole
-faery pass found no damage. A file cut short (its packet table at the end is gone, which both
-libraries refuse) is read from a copy whose header no longer points at the
-table. IMU and trigger streams are skipped.
+packet is skipped and counted, the rest replays. Before faery sees a file,
+its header and packet chain are checked (``aedat_repair``): damaged packet
+headers, a cut or a garbage tail are stepped over by decoding a copy of the
+plausible packets. Small files are scanned and kept on open; big ones stream
+(decoded once, as they play; the time range comes from the packet table,
+trusted only when it names exactly the packets found), and dv serves their
+seeks only once a whole faery pass found no damage and the table's times.
+IMU and trigger streams are skipped.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -37,10 +38,10 @@ from neuroclip_live.stream.sources.aedat_held_time import (
     is_held,
     resumed_copy,
 )
-from neuroclip_live.stream.sources.aedat_packets import repaired_copy, walk
+from neuroclip_live.stream.sources.aedat_repair import CheckedAedat
 from neuroclip_live.stream.sources.base import ApsFrame
-from neuroclip_live.stream.sources.damage import check_size, reason_of
-from neuroclip_live.stream.sources.dv_interop import dv_error_reason, from_dv_store
+from neuroclip_live.stream.sources.damage import MAX_SENSOR, check_size, reason_of
+from neuroclip_live.stream.sources.dv_interop import from_dv_store
 from neuroclip_live.stream.sources.faery_files import is_library_error, size_mismatch
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.panics import contained_panics
@@ -87,87 +88,53 @@ class AedatFileSource(ScannedFileSource):
         sensor: SensorSize | None = None,
     ) -> None:
         self.path = require_readable_file(path)
-        self._decode_path = self.path
-        self._copy: tempfile._TemporaryFileWrapper | None = None
-        self._gaps = 0
-        self._stream_ids: set[int] = set(range(256))  # until the tracks are known
-        self._notes: list[str] = []
+        self._file = CheckedAedat(self.path)  # header and packets checked before faery sees a byte
         self._frames: list[ApsFrame] = []
         self._aps_budget = aps_budget_bytes
         self._recording: dv.io.MonoCameraRecording | None = None
         track = self._event_track()
+        self._notes: list[str] = list(self._file.notes)
         self._track_id = track.id
         self._size = check_size(self.name, SensorSize(*track.dimensions))
         self._user_size = sensor is not None
         if sensor is not None:
             self._size = check_size(self.name, sensor, "--sensor gives")
-        self._verified = False  # a whole pass found every packet sound: dv may serve seeks
-        if self._streams(in_memory_max_events) and self._start_streaming():
+        table_range = self._table_range() if self._streams(in_memory_max_events) else None
+        if table_range is not None:
+            self._start_streaming(table_range)
             return
         self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
-        if self._scan.damage is not None and self._copy is None and self._repair():
-            # A packet header was damaged: faery stopped there. Read the good packets past it.
-            self._frames.clear()
-            self._aps_budget = aps_budget_bytes
-            self._notes = self._notes[-1:]  # the repair's note; the first pass's are superseded
-            self._scan = self._scan_file(RecordingScan(self._size, in_memory_max_events))
         summary = self._scan.summary(self.name)
         if summary is not None:
             self._notes.append(summary)
         self._events = self._scan.kept_events
-        clean = self._scan.summary(self.name) is None and self._copy is None
-        if self._events is None and clean:
-            self._recording = self._open_dv()
+        if self._events is None and summary is None:
+            self._recording = self._dv_if_sound(self._scan.time_range)
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _start_streaming(self) -> bool:
-        """Stream a big file: no pass on open; the time range from dv's packet table (read, not decoded).
+    def _start_streaming(self, time_range: tuple[int, int]) -> None:
+        """Stream a big file: no pass on open; the time range from the packet table (read, not decoded).
 
-        Every read decodes with faery (checksums checked, damaged packets skipped);
-        the first whole pass fills the scan, and once one found no damage, dv's
-        indexed reads serve seeks. False when dv cannot open the file (cut short).
+        Every read decodes with faery (checksums checked, damaged packets skipped); the
+        first whole pass fills the scan, and once one found no damage and the table's
+        times, dv-processing's indexed reads serve seeks.
         """
-        try:
-            recording = self._open_dv()
-            first, last = recording.getTimeRange()
-        except (SourceError, RuntimeError):
-            return False
-        self._recording = recording
-        self._streamed_range = (int(first), int(last))
+        self._streamed_range = time_range
         self._scan = RecordingScan(self._size, keep_max_events=0)
         self._events = None
-        return True
 
     def _decoder(self) -> faery.aedat.Decoder:
-        try:
-            with contained_panics():
-                return faery.aedat.Decoder(self._decode_path)
-        except BaseException as err:
-            if not is_library_error(err):
-                raise
-            if self._copy is None and self._repair(any_cut=True):
-                return self._decoder()
-            raise SourceError(f"{self.name}: not a readable AEDAT4 file ({reason_of(err)})") from None
+        return self._file.decoder()
 
-    def _repair(self, any_cut: bool = False) -> bool:
-        """Point decoding at a copy of the good packets when damage (or, with ``any_cut``, a cut) made faery stop."""
-        chain = walk(self.path, self._stream_ids)
-        if chain is None or not chain.runs or (chain.intact and not any_cut):
-            return False
-        self._copy = repaired_copy(self.path, chain)
-        self._decode_path = Path(self._copy.name)
-        self._gaps = chain.gaps
-        what = f"{chain.gaps:,} damaged place{'s' * (chain.gaps > 1)} ({chain.skipped_bytes:,} bytes)"
-        self._notes.append(f"{self.name}: stepped over {what} to the next packets" if chain.gaps else (
-            f"{self.name}: its packet table is missing or damaged (cut short?); read packet by packet"
-        ))
-        return True
+    def _table_range(self) -> tuple[int, int] | None:
+        """The event time range the packet table gives, when it names exactly the packets found (else None)."""
+        with self._decoder() as decoder:
+            return self._file.table_time_range(decoder, self._track_id)
 
     def _event_track(self) -> faery.aedat.Track:
         with self._decoder() as decoder:
             tracks = decoder.tracks()
-        self._stream_ids = {t.id for t in tracks}
         for track in tracks:
             if track.data_type == "events":
                 return track
@@ -178,7 +145,7 @@ class AedatFileSource(ScannedFileSource):
         with self._decoder() as decoder, contained_panics():
             for _ in scan.feed(self._faery_events(decoder, scan, keep_frames=True, guard_each=False)):
                 pass
-        scan.damaged_packets += self._gaps
+        scan.damaged_packets += self._file.gaps
         name = self.name
         mismatch = size_mismatch(name, self._size, scan) if not self._user_size else None
         if mismatch is not None:
@@ -193,7 +160,7 @@ class AedatFileSource(ScannedFileSource):
     ) -> Iterator[np.ndarray]:
         """The event packets, each held back until the next shows whether faery held time after it."""
         with ExitStack() as resumed:
-            path, items = self._decode_path, self._packets(decoder, scan, keep_frames, guard_each)
+            path, items = self._file.path, self._packets(decoder, scan, keep_frames, guard_each)
             pending, before_t, resumes = None, -1, 0
             while (item := next(items, None)) is not None:
                 index, events = item
@@ -217,7 +184,7 @@ class AedatFileSource(ScannedFileSource):
         self, stack: ExitStack, path: Path, index: int, scan: RecordingScan, keep_frames: bool, guard_each: bool
     ) -> tuple[Path, Iterator[tuple[int, np.ndarray]]] | None:
         """A fresh decoder's packets from ``path``'s ``index``-th packet on (its own copy of the file)."""
-        copy = resumed_copy(path, self._stream_ids, index)
+        copy = resumed_copy(path, index)
         if copy is None:
             return None
         stack.callback(copy.close)
@@ -236,7 +203,6 @@ class AedatFileSource(ScannedFileSource):
         """(index of the packet in the file, its events) for the event track; damaged packets skipped and counted."""
         packets = iter(decoder)
         bad_in_a_row = 0
-        last_error = None
         index = -1
         while bad_in_a_row < _MAX_BAD_IN_A_ROW:
             index += 1
@@ -248,16 +214,11 @@ class AedatFileSource(ScannedFileSource):
             except BaseException as err:
                 if not is_library_error(err):
                     raise
-                reason = reason_of(err)
-                if reason == last_error:
-                    scan.stop(reason)  # the decoder no longer moves on: the end of what is readable
-                    return
-                scan.skip_packet(reason)  # the decoder goes on at the next packet header
+                # Every packet's size was checked (CheckedAedat): faery goes on at the next one.
+                scan.skip_packet(reason_of(err))
                 bad_in_a_row += 1
-                last_error = reason
                 continue
             bad_in_a_row = 0
-            last_error = None
             if track.id == self._track_id:
                 if packet.shape[0]:
                     yield index, events_from_faery(packet)
@@ -266,29 +227,46 @@ class AedatFileSource(ScannedFileSource):
         scan.stop(f"{_MAX_BAD_IN_A_ROW} damaged packets in a row")
 
     def _keep_frame(self, frame: faery.aedat.Frame, dimensions: tuple[int, int]) -> None:
-        image = aps_to_gray(frame.pixels, frame.format)
-        if image.shape != (dimensions[1], dimensions[0]):
-            # A region-of-interest frame: place it on the full sensor.
-            full = np.zeros((dimensions[1], dimensions[0]), np.uint8)
-            h, w = image.shape
-            full[frame.offset_y : frame.offset_y + h, frame.offset_x : frame.offset_x + w] = image
-            image = full
-        if (len(self._frames) + 1) * image.nbytes > self._aps_budget:
-            if len(self._frames) * image.nbytes <= self._aps_budget:
+        width, height = dimensions
+        if not (0 < width <= MAX_SENSOR.width and 0 < height <= MAX_SENSOR.height):
+            self._note_once(f"{self.name}: its header claims {width}x{height} APS frames; they are not shown")
+            return
+        if (len(self._frames) + 1) * width * height > self._aps_budget:
+            if self._aps_budget >= 0:
                 self._notes.append(f"{self.name}: kept the first {len(self._frames)} APS frames (memory budget)")
                 self._aps_budget = -1  # note once
             return
+        image = aps_to_gray(frame.pixels, frame.format)
+        if image.shape != (height, width):
+            # A region-of-interest frame: place it on the full sensor (a damaged one may not fit).
+            h, w = image.shape[:2]
+            x, y = frame.offset_x, frame.offset_y
+            if image.ndim != 2 or x < 0 or y < 0 or x + w > width or y + h > height:
+                self._note_once(
+                    f"{self.name}: skipped APS frames that do not fit its {width}x{height} sensor (damaged)"
+                )
+                return
+            full = np.zeros((height, width), np.uint8)
+            full[y : y + h, x : x + w] = image
+            image = full
         # exposure_start_t is what dv-processing calls Frame.timestamp.
         self._frames.append(ApsFrame(int(frame.exposure_start_t), image))
 
-    def _open_dv(self) -> dv.io.MonoCameraRecording:
+    def _note_once(self, note: str) -> None:
+        if note not in self._notes:
+            self._notes.append(note)
+
+    def _dv_if_sound(self, time_range: tuple[int, int]) -> dv.io.MonoCameraRecording | None:
+        """dv-processing for seeks, only on a file whose packets and table proved sound (it can hang on damage)."""
+        if self._file.repaired or self._table_range() != time_range:
+            return None
         try:
             recording = dv.io.MonoCameraRecording(str(self.path))
-        except RuntimeError as err:
-            raise SourceError(f"{self.name}: dv-processing cannot open it ({dv_error_reason(err)})") from None
+        except RuntimeError:
+            return None  # faery serves every read
         names = [n for n in recording.getStreamNames() if recording.isStreamOfEventType(n)]
         if not names:
-            raise SourceError(f"{self.name}: dv-processing finds no event stream in it")
+            return None
         self._stream = names[0]
         return recording
 
@@ -299,7 +277,7 @@ class AedatFileSource(ScannedFileSource):
         return self._frames
 
     def _read_from_disk(self, start_us: int | None) -> Iterator[np.ndarray]:
-        if self._recording is not None and (self._streamed_range is None or self._verified):
+        if self._recording is not None:
             yield from self._dv_packets(self._recording, start_us)
             return
         # Streamed, or big and damaged: decode with faery, through the same checks as the scan.
@@ -309,8 +287,8 @@ class AedatFileSource(ScannedFileSource):
             self._frames = []  # APS frames arrive with the first whole pass (an abandoned one starts over)
         with self._decoder() as decoder:
             yield from skip_before(scan.feed(self._faery_events(decoder, scan, keep_frames=whole)), start_us)
-        if whole:
-            self._verified = self._end_of_pass(scan) and self._copy is None
+        if whole and self._end_of_pass(scan):
+            self._recording = self._dv_if_sound(scan.time_range)
 
     def _dv_packets(self, recording: dv.io.MonoCameraRecording, start_us: int | None) -> Iterator[np.ndarray]:
         # Stateless time-window reads (not the shared sequential cursor), so any
@@ -330,7 +308,4 @@ class AedatFileSource(ScannedFileSource):
 
     def close(self) -> None:
         self._recording = None
-        if self._copy is not None:
-            self._copy.close()
-            self._copy = None
-
+        self._file.close()

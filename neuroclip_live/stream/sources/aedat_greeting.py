@@ -13,19 +13,17 @@ from __future__ import annotations
 import socket
 import struct
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from neuroclip_live.events import SensorSize
+from neuroclip_live.stream.sources.aedat_header import (
+    HeaderError,
+    check_header_size,
+    parse_io_header,
+)
 
-# A real greeting is under 1 KiB per stream; anything near this is not a DV server.
-MAX_GREETING_BYTES = 1 << 20
-_IDENTIFIER = b"IOHE"
-_INFO_NODE_FIELD = 2  # IOHeader: compression, dataTablePosition, infoNode
-
-
-class GreetingError(Exception):
-    """The peer's greeting is not a DV event stream's (the message says what is wrong)."""
+# The peer's greeting is not a DV event stream's: the same checks as a file's header, the same error.
+GreetingError = HeaderError
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,10 @@ def read_greeting(sock: socket.socket, timeout_s: float) -> Greeting:
     deadline = time.monotonic() + timeout_s
     prefix = _read_exactly(sock, 4, deadline)
     (size,) = struct.unpack("<I", prefix)
-    if not 12 <= size <= MAX_GREETING_BYTES:
-        raise GreetingError(f"it announces a {size:,}-byte header, not an AEDAT4 one")
+    check_header_size(size, size)
     header = _read_exactly(sock, size, deadline)
-    if header[4:8] != _IDENTIFIER:
-        raise GreetingError("its header is not an AEDAT4 IOHeader")
-    streams, sensor = _streams(_info_node(header))
-    return Greeting(prefix + header, streams, sensor)
+    parsed = parse_io_header(header)
+    return Greeting(prefix + header, parsed.streams, parsed.size)
 
 
 def _read_exactly(sock: socket.socket, n: int, deadline: float) -> bytes:
@@ -66,50 +61,3 @@ def _read_exactly(sock: socket.socket, n: int, deadline: float) -> bytes:
         parts.append(part)
         got += len(part)
     return b"".join(parts)
-
-
-def _info_node(header: bytes) -> str:
-    """The ``infoNode`` string of a flatbuffer IOHeader, every offset checked against the buffer."""
-    try:
-        (root,) = struct.unpack_from("<I", header, 0)
-        (vtable_back,) = struct.unpack_from("<i", header, root)
-        vtable = root - vtable_back
-        (vtable_size,) = struct.unpack_from("<H", header, vtable)
-        slot = 4 + 2 * _INFO_NODE_FIELD
-        if vtable < 0 or vtable_size < slot + 2:
-            raise GreetingError("its header has no stream description")
-        (field,) = struct.unpack_from("<H", header, vtable + slot)
-        if field == 0:
-            raise GreetingError("its header has no stream description")
-        at = root + field
-        (string_back,) = struct.unpack_from("<I", header, at)
-        (length,) = struct.unpack_from("<I", header, at + string_back)
-    except struct.error:
-        raise GreetingError("its header is cut or corrupt") from None
-    start = at + string_back + 4
-    if start + length > len(header):
-        raise GreetingError("its header is cut or corrupt")
-    return header[start : start + length].decode("utf-8", errors="replace")
-
-
-def _streams(info: str) -> tuple[dict[int, str], SensorSize | None]:
-    """The described streams (id -> type identifier) and the event stream's sensor size when given."""
-    try:
-        root = ET.fromstring(info)
-    except ET.ParseError:
-        raise GreetingError("its stream description is not readable") from None
-    streams: dict[int, str] = {}
-    size = None
-    for node in root.iter("node"):
-        attrs = {a.get("key"): (a.text or "").strip() for a in node.findall("attr")}
-        kind = attrs.get("typeIdentifier")
-        if kind is None or not (node.get("name") or "").isdigit():
-            continue
-        streams[int(node.get("name") or 0)] = kind
-        if kind == "EVTS" and size is None:
-            info_attrs = {a.get("key"): (a.text or "").strip() for a in node.findall("node/attr")}
-            try:
-                size = SensorSize(int(info_attrs["sizeX"]), int(info_attrs["sizeY"]))
-            except (KeyError, ValueError):
-                size = None
-    return streams, size

@@ -49,25 +49,11 @@ def before_next(previous: np.ndarray, fresh: np.ndarray) -> np.ndarray:
     return previous[: int(np.searchsorted(previous["t"], fresh["t"][0], side="right"))]
 
 
-def _packet_offsets(path: Path, chain: PacketChain) -> list[int]:
-    """Where each packet of the chain starts, in file order (the order faery decodes them in)."""
-    offsets = []
-    with path.open("rb") as f:
-        for start, length in chain.runs:
-            pos = start
-            while pos < start + length:
-                offsets.append(pos)
-                f.seek(pos + 4)
-                pos += 8 + int.from_bytes(f.read(4), "little")
-    return offsets
-
-
-def resumed_copy(path: Path, stream_ids: set[int], index: int) -> tempfile._TemporaryFileWrapper | None:
+def resumed_copy(path: Path, index: int) -> tempfile._TemporaryFileWrapper | None:
     """A copy of ``path`` whose packets start at its ``index``-th (None if there is no such packet)."""
-    chain = walk(path, stream_ids)
-    offsets = _packet_offsets(path, chain) if chain is not None else []
-    if chain is None or index >= len(offsets):
+    chain = walk(path)
+    if index >= len(chain.offsets):
         return None
-    at = offsets[index]
+    at = chain.offsets[index]
     runs = [(max(start, at), start + length - max(start, at)) for start, length in chain.runs if start + length > at]
-    return repaired_copy(path, PacketChain(chain.data_start, runs))
+    return repaired_copy(path, PacketChain(chain.header, runs))

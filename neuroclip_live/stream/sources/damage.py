@@ -26,10 +26,29 @@ def quote(text: str, limit: int = QUOTE_MAX) -> str:
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
+# faery's words for damage, and ours: its Rust assertions and I/O errors name its internals, not the file.
+_LIBRARY_WORDS = (
+    (
+        ("assertion failed", "panicked", "flatbuffer", "out of bounds", "unwrap()", "packet prefix", "size prefix"),
+        "a packet's contents are damaged",
+    ),
+    (("failed to fill whole buffer", "unexpected end of file", "unexpectedeof"), "the data ends inside a packet"),
+    (
+        ("lz4 error", "frame descriptor", "incomplete frame", "checksum", "corrupt", "zstd", "decompress"),
+        "compressed data is damaged",
+    ),
+)
+
+
 def reason_of(err: BaseException) -> str:
-    """A library exception's first line, quoted safely."""
+    """A library exception in our words where we know what it means, else its first line, quoted safely."""
     text = str(err)
-    return quote(text.splitlines()[0] if text.strip() else type(err).__name__)
+    first = text.splitlines()[0] if text.strip() else type(err).__name__
+    lowered = first.lower()
+    for needles, words in _LIBRARY_WORDS:
+        if any(needle in lowered for needle in needles):
+            return words
+    return quote(first)
 
 
 def implied_size(extent: SensorSize, sensors: tuple[SensorSize, ...] = PROPHESEE_SENSORS) -> SensorSize:
@@ -44,8 +63,7 @@ def check_size(name: str, size: SensorSize, what: str = "the file claims") -> Se
     """``size`` if it is a plausible sensor; a one-line error before anything is allocated if not."""
     if size.width <= 0 or size.height <= 0 or size.width > MAX_SENSOR.width or size.height > MAX_SENSOR.height:
         raise SourceError(
-            f"{name}: {what} a {size} sensor; the most read here is {MAX_SENSOR} "
-            "(give the real size with --sensor WxH)"
+            f"{name}: {what} a {size} sensor; the most read here is {MAX_SENSOR} (give the real size with --sensor WxH)"
         )
     return size
 

@@ -26,9 +26,10 @@ TIME_JUMP_US = 10_000
 # Events looked at after a jump to decide whether it is real.
 LOOKAHEAD = 16
 
-# Indices into the statistics the kernel fills.
-KEPT, OUTSIDE, BACKWARDS, SPIKES, MAX_X, MAX_Y, FIRST_T, LAST_T, FIRST_OUT_X, FIRST_OUT_Y, DECIDED = range(11)
-N_STATS = 11
+# Indices into the statistics the kernel fills. JUMPS: forward jumps kept (confirmed by the events
+# after them): a pause, or a damaged time word that a decoder carried on (see ``evt_time_repair``).
+KEPT, OUTSIDE, BACKWARDS, SPIKES, MAX_X, MAX_Y, FIRST_T, LAST_T, FIRST_OUT_X, FIRST_OUT_Y, DECIDED, JUMPS = range(12)
+N_STATS = 12
 
 
 @numba.njit(
@@ -77,6 +78,7 @@ def _check(events, width, height, final, keep, stats):
             if seen and 2 * back >= seen:
                 spikes += 1
                 continue
+            stats[JUMPS] += 1
         keep[i] = True
         if kept == 0:
             first_t = ti

@@ -34,7 +34,7 @@ import numpy as np
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS
-from neuroclip_live.stream.sources.csv_rows import CsvRows
+from neuroclip_live.stream.sources.csv_rows import CsvRows, csv_layout
 from neuroclip_live.stream.sources.damage import (
     MAX_SENSOR,
     PROPHESEE_SENSORS,
@@ -42,10 +42,18 @@ from neuroclip_live.stream.sources.damage import (
     implied_size,
     reason_of,
 )
-from neuroclip_live.stream.sources.event_checks import OUTSIDE
-from neuroclip_live.stream.sources.prophesee_raw import Evt3TimeWords, evt2_last_time, prophesee_layout
+from neuroclip_live.stream.sources.event_checks import JUMPS, OUTSIDE
+from neuroclip_live.stream.sources.evt_time_repair import (
+    damaged_time_words,
+    repaired_time_copy,
+)
 from neuroclip_live.stream.sources.file_checks import require_readable_file
 from neuroclip_live.stream.sources.panics import contained_panics, guarded
+from neuroclip_live.stream.sources.prophesee_raw import (
+    Evt3TimeWords,
+    evt2_last_time,
+    prophesee_layout,
+)
 from neuroclip_live.stream.sources.recording_scan import (
     IN_MEMORY_MAX_EVENTS,
     RecordingScan,
@@ -62,14 +70,9 @@ _FAERY_TYPE = {".raw": "evt", ".dat": "dat", ".es": "es", ".csv": "csv"}
 # EVT and DAT coordinates are below this, so faery's bounds check never fires with it.
 _SIZE_UNKNOWN = (65535, 65535)
 
-_OVERFLOW = re.compile(r"\b([xy]) overflow \([xy]=(\d+)")
+_EVT_VERSIONS = ("2", "2.0", "3", "3.0")
 
-_CSV_COLUMNS = {
-    "t": ("t", "ts", "timestamp", "time"),
-    "x": ("x",),
-    "y": ("y",),
-    "p": ("p", "on", "polarity", "pol"),
-}
+_OVERFLOW = re.compile(r"\b([xy]) overflow \([xy]=(\d+)")
 
 
 def is_library_error(err: BaseException) -> bool:
@@ -166,6 +169,8 @@ class FaeryFileSource(ScannedFileSource):
             scan = self._rescan_csv_by_hand(scan, in_memory_max_events)
         elif scan.count and self.suffix == ".raw" and _OVERFLOW.search(scan.first_error or ""):
             scan = self._rescan_without_bounds(in_memory_max_events)
+        if scan.stats[JUMPS] and self._layout[1] in _EVT_VERSIONS:
+            scan = self._repair_time_words(scan, in_memory_max_events)
         self._check_scan(scan, declared if sensor is None else None)
         self._scan = scan
         self._size = declared if declared is not None else self._implied(scan.extent)
@@ -184,7 +189,7 @@ class FaeryFileSource(ScannedFileSource):
         in the background while the file plays (the range grows until it ends).
         """
         header, version = self._layout
-        if version not in ("2", "2.0", "3", "3.0"):
+        if version not in _EVT_VERSIONS:
             return False  # other layouts are scanned
         try:
             with contained_panics():
@@ -260,6 +265,20 @@ class FaeryFileSource(ScannedFileSource):
         self._options["dimensions_fallback"] = _SIZE_UNKNOWN
         return scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(self._open()))
 
+    def _repair_time_words(self, scan: RecordingScan, in_memory_max_events: int) -> RecordingScan:
+        """Time jumped ahead and stayed there: decode a copy without the damaged time words, if any (evt_time_repair)."""
+        data_start = prophesee_layout(self._decode_path, ".raw")[0]
+        offsets, words = damaged_time_words(self._decode_path, data_start, self._layout[1] or "3")
+        if not offsets.size:
+            return scan  # a real pause in the recording
+        copy = repaired_time_copy(self._decode_path, offsets, words)
+        if self._copy is not None:
+            self._copy.close()
+        self._copy, self._decode_path = copy, Path(copy.name)
+        n = offsets.size
+        self._notes.append(f"{self.name}: corrected {n:,} damaged time word{'s' * (n > 1)} (time ran ahead after them)")
+        return scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(self._open()))
+
     def _implied(self, extent: SensorSize) -> SensorSize:
         return implied_size(extent) if self.suffix in (".raw", ".dat") else extent
 
@@ -293,32 +312,8 @@ class FaeryFileSource(ScannedFileSource):
         return None
 
     def _prepare_csv(self) -> SensorSize | None:
-        with self.path.open("rb") as f:
-            first_bytes = f.readline(4096)
-        try:
-            first = first_bytes.decode("utf-8-sig").strip()  # -sig: spreadsheet exports start with a BOM
-        except UnicodeDecodeError:
-            first = "\0"
-        if not first or not first.isprintable():
-            raise SourceError(f"{self.path.name}: not a CSV text file (its first line is not readable text)")
-        cells = [c.strip() for c in first.split(",")]
-        if _is_number(cells[0]):
-            # No header: faery's default column order t, x, y, on.
-            self._options["csv_properties"] = _csv_properties(False, (0, 1, 2, 3))
-            self._options["dimensions_fallback"] = _SIZE_UNKNOWN
-            return None
-        names = [c.split("@")[0].strip().lower() for c in cells]
-        index = {}
-        for key, accepted in _CSV_COLUMNS.items():
-            found = [i for i, n in enumerate(names) if n in accepted]
-            if not found:
-                raise SourceError(
-                    f"{self.path.name}: the CSV header names the columns {', '.join(cells)}; "
-                    "expected t, x, y and p (or on / polarity)"
-                )
-            index[key] = found[0]
-        self._options["csv_properties"] = _csv_properties(True, (index["t"], index["x"], index["y"], index["p"]))
-        declared = _csv_declared_size(cells[index["x"]], cells[index["y"]])
+        props, declared = csv_layout(self.path)
+        self._options["csv_properties"] = props
         self._options["dimensions_fallback"] = (declared.width, declared.height) if declared else _SIZE_UNKNOWN
         return declared
 
@@ -328,7 +323,9 @@ class FaeryFileSource(ScannedFileSource):
         except BaseException as err:
             if not is_library_error(err):
                 raise
-            raise SourceError(f"{self.path.name}: not a readable {_KIND[self.suffix]} file ({reason_of(err)})") from None
+            raise SourceError(
+                f"{self.path.name}: not a readable {_KIND[self.suffix]} file ({reason_of(err)})"
+            ) from None
 
     def _check_scan(self, scan: RecordingScan, declared: SensorSize | None) -> None:
         name = self.path.name
@@ -367,27 +364,3 @@ class FaeryFileSource(ScannedFileSource):
             self._end_of_pass(scan)  # streamed: a damaged file says so now, once
         elif scan.damage is not None and self._scan.damage is None and self._passed:
             raise SourceError(f"{self.name}: became unreadable during replay ({scan.damage}); was it modified?")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _csv_properties(has_header: bool, columns: tuple[int, int, int, int]) -> faery.CsvProperties:
-    props = faery.CsvProperties.default()
-    props.has_header = has_header
-    props.t_index, props.x_index, props.y_index, props.on_index = columns
-    return props
-
-
-def _csv_declared_size(x_cell: str, y_cell: str) -> SensorSize | None:
-    """The size in a ``x@W,y@H`` header (faery's CSV writer puts it there), if given."""
-    try:
-        return SensorSize(int(x_cell.split("@")[1]), int(y_cell.split("@")[1]))
-    except (IndexError, ValueError):
-        return None
-

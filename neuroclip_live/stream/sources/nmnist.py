@@ -25,6 +25,9 @@ from neuroclip_live.stream.sources.recording_scan import (
 from neuroclip_live.wording import counted
 
 NMNIST_SIZE = SensorSize(34, 34)
+# The format's timestamps have 23 bits (8.4 s at most); N-MNIST samples are about 30 kB, N-Caltech101's
+# under a few MB. A file far bigger is not this format: refused from its size, before it is read whole.
+MAX_BIN_BYTES = 64 << 20
 
 
 def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
@@ -58,6 +61,12 @@ class NmnistFileSource(ScannedFileSource):
 
     def __init__(self, path: str | os.PathLike, sensor: SensorSize | None = None) -> None:
         self.path = require_readable_file(path)
+        size_bytes = self.path.stat().st_size
+        if size_bytes > MAX_BIN_BYTES:
+            raise SourceError(
+                f"{self.path.name}: {size_bytes / 1e6:,.0f} MB is far more than an N-MNIST-style .bin holds "
+                f"(its 23-bit timestamps cover 8.4 s); is it another format?"
+            )
         raw = np.fromfile(self.path, dtype=np.uint8)
         if raw.shape[0] < 5:
             size = counted(raw.shape[0], "byte")
