@@ -54,6 +54,8 @@ class RunConfig:
     lossless: bool = False  # the reader waits for the worker instead of dropping (also implied by speed 0)
     max_rate: float | None = None  # events/s the framer may see (--max-rate); None: only the automatic limit
     labels: tuple[str, ...] | None = None  # None: not given (the model's defaults apply)
+    min_confidence: float = 0.0  # the first minimum confidence; the user's later ones are ``Controls.min_confidence``
+    log_path: str | None = None  # --log: every scored timestep written there (``runtime.prediction_log``)
     model: ModelSettings = field(default_factory=ModelSettings)
     window: WindowOptions = field(default_factory=WindowOptions)
     tuning: PipelineTuning = field(default_factory=PipelineTuning)
@@ -69,13 +71,14 @@ class RunConfig:
         return [] if self.model.adapter_path else default_labels(self.model.name)
 
     def initial_controls(self) -> Controls:
-        """The controls a session starts with: this run's speed, loop, labels and templates."""
+        """The controls a session starts with: this run's speed, loop, labels, templates and minimum confidence."""
         return Controls(
             speed=self.speed,
             loop=self.loop,
             labels=tuple(self.initial_labels()),
             templates=self.model.templates,
             ensemble=self.model.ensemble,
+            min_confidence=self.min_confidence,
         )
 
     def wants_model(self, labels: Sequence[str]) -> bool:

@@ -19,9 +19,10 @@ reader                  source, ``Replay.packets``, framer,   ``controls``, list
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
                         epoch, event counts, stream state                               condition
 worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    step numbers; published: latest       templates), classifier    once a publication; queue and
-                        result, model state, step counts      calls, frames             ResultBuffer conditions;
-                                                                                        ``model_ready`` (an Event)
+  (neuroclip-worker)    step numbers; published: latest       templates, minimum        once a publication; queue and
+                        result, model state, step counts;     confidence), classifier   ResultBuffer conditions;
+                        calls the result listeners (a         calls, frames, result     ``model_ready`` (an Event);
+                        prediction log, a session timeline)   listeners                 each listener's own lock
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
 time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     from neuroclip_live.stream.replay import Replay
 
 PacketListener = Callable[[np.ndarray | Discontinuity], None]
+# Called on the worker thread with each batch of scored timesteps, oldest first, and the classifier that scored
+# them (None without a model); it must be quick and must not raise (it keeps its own errors).
+ResultListener = Callable[[list["StepResult"], Any], None]
 
 
 @dataclass
@@ -65,6 +69,14 @@ class StepResult:
     drops: int  # frames dropped so far by the backpressure policy
     epoch: int  # increments at every seek, loop, reconnect and time jump
     events_dropped: int = 0  # events dropped so far by the event-rate limit
+    min_confidence: float = 0.0  # the controls' when it was scored: below it the window has no top label
+
+    def confident_top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most probable labels, or none when the most probable is below ``min_confidence`` ("none of these")."""
+        if self.scores is None:
+            return []
+        top = self.scores.top(k)
+        return top if top and top[0][1] >= self.min_confidence else []
 
 
 @dataclass
@@ -115,6 +127,7 @@ class RunStatus:
         self.epoch = 0
         self.stats = PipelineStats()
         self.listeners: list[PacketListener] = []  # replaced, never mutated: the reader iterates a copy
+        self.result_listeners: list[ResultListener] = []  # replaced, never mutated: the worker iterates a copy
         self.classifier_calls: deque[Callable[[Any], None]] = deque()
 
     def set_state(self, state: StreamState, message: str = "", keep_message: bool = False) -> None:

@@ -179,8 +179,9 @@ class ModelWorker:
         status = self._status
         with status.lock:  # one publication per batch: the GUI and the stats see the newest
             events_dropped = status.stats.events_dropped
+            floor, listeners = status.controls.min_confidence, status.result_listeners
             results = [
-                StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped)
+                StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped, floor)
                 for k, (p, s) in enumerate(zip(pending, scores, strict=True))
             ]
             status.latest_result = results[-1]
@@ -192,4 +193,6 @@ class ModelWorker:
             st.steps_per_s = self._step_rate.add(done, len(results))
             wait = lossless(status.config, status.controls, status.replay is not None)
         self._step += len(results)
+        for listener in listeners:
+            listener(results, self._classifier)
         self._results.put_many(results, wait_for_consumer=wait, stopped=self._stop.is_set)
