@@ -351,3 +351,17 @@ def test_pause_and_seek_before_the_file_opens_are_kept(nmnist_root):
         p.controls.update(paused=False)
         results = list(p.results(timeout=10))
     assert results and results[0].frame.t_start_us >= 200_000
+
+
+def test_a_recording_ends_only_once_its_last_frame_is_scored():
+    """A sink that stops at ENDED (the window's "ended", a poller) must not miss the last timesteps."""
+    from neuroclip_live.stream.sources.files.memory import MemorySource
+
+    size = SensorSize(64, 48)
+    events = make_events(np.arange(0, 300_000, 100), np.zeros(3_000), np.zeros(3_000), np.ones(3_000))
+    clf = FakeClassifier(delay_s=0.05)  # slower than the reader: frames wait in the queue at the end
+    cfg = RunConfig(rule=TimestepRule("time", 30_000), speed=0, lossless=True)
+    with Pipeline(lambda: MemorySource(events, size), cfg, lambda: clf) as p:
+        assert run_until(p, lambda: p.state == StreamState.ENDED, timeout=30)
+        scored = p.snapshot().stats.steps_total
+    assert scored == 10  # 300 ms of events in 30 ms timesteps, every one scored before "ended"

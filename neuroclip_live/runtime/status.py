@@ -17,12 +17,14 @@ caller: the GUI or      ``ControlsModel`` (the user's         the snapshot, resu
 reader                  source, ``Replay.packets``, framer,   ``controls``, listeners,  status lock once a packet and
   (neuroclip-reader)    noise filter, rate limit; published:  a seek asked before the   once a hand-over of frames;
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
-                        epoch, event counts, stream state                               condition
+                        epoch, event counts, stream state,                              condition
+                        the end of a recording reached
 worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
   (neuroclip-worker)    step numbers; published: latest       templates, minimum        once a publication; queue and
                         result, model state, step counts;     confidence), classifier   ResultBuffer conditions;
-                        calls the result listeners (a         calls, frames, result     ``model_ready`` (an Event);
-                        prediction log, a session timeline)   listeners                 each listener's own lock
+                        ENDED once the last frame is scored;  calls, frames, result     ``model_ready`` (an Event);
+                        calls the result listeners (a         listeners, the end        each listener's own lock
+                        prediction log, a session timeline)   reached
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
 time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
@@ -109,6 +111,9 @@ class RunStatus:
         self.config = config  # frozen: read without the lock
         self.controls = controls  # replaced (never changed) by the pipeline when the user's controls change
         self.seek_request: int | None = None  # a seek asked before the file opened: the replay starts there
+        # The reader handed over a recording's last frame; the worker says ENDED once it has scored it, so that
+        # "ended" means every result is in (a sink that stops at ENDED misses none).
+        self.reached_end = False
         # The pipeline decides "loading model" (nobody else rewrites it): from the start when it has a model.
         self.state = StreamState.LOADING_MODEL if model_state == ModelState.LOADING else StreamState.STARTING
         self.message = ""

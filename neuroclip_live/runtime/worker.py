@@ -75,6 +75,7 @@ class ModelWorker:
                 if isinstance(tail, Reset) and self._classifier is not None:
                     self._classifier.reset()
                 if tail is END:
+                    self._say_ended()
                     return
         except NeuroclipError as err:
             self._status.set_state(StreamState.ERROR, str(err))
@@ -83,6 +84,13 @@ class ModelWorker:
             self._status.set_state(StreamState.ERROR, f"worker failed: {err}")
         finally:
             self._results.end()
+
+    def _say_ended(self) -> None:
+        """ENDED once a recording's last frame is scored (not when the reader handed it over)."""
+        with self._status.lock:
+            ended = self._status.reached_end
+        if ended:
+            self._status.set_state(StreamState.ENDED, keep_message=True)
 
     def _batch_size(self) -> int:
         """The model's batch; frames only, whatever is waiting (a wake-up per batch is the cost)."""
