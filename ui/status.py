@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
@@ -10,6 +12,7 @@ from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
 from ui.elided_label import ElidedLabel
 
+PROBLEM_HOLD_S = 10.0  # a problem line (a recording error, a damaged log) stays this long unless the stream says more
 MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
 KEEP_SOURCE_PX = 180  # a source name up to this wide is always whole; a longer one ends in …
 
@@ -106,6 +109,7 @@ class StatusBar(QStatusBar):
             "event-rate limit (--max-rate, or automatic when a live source outruns the reader)"
         )
         self._state = ""
+        self._problem: tuple[str, float] | None = None  # a line from ``show_problem`` and when it came
         self.show_state("no source")
 
     @property
@@ -124,6 +128,16 @@ class StatusBar(QStatusBar):
             self.state_label.setStyleSheet(
                 f"background: {colour}; color: white; border-radius: 8px; padding: 1px 10px; font-weight: bold;"
             )
+        if not message and self._problem is not None:
+            text, since = self._problem
+            if time.monotonic() - since < PROBLEM_HOLD_S:
+                message = text  # the snapshot, redrawn 33 times a second, has nothing to say over it
+        self.message_label.setText(message)
+        self.message_label.setToolTip(message)
+
+    def show_problem(self, message: str) -> None:
+        """A one-line problem (never a traceback), held ``PROBLEM_HOLD_S`` while the stream's own message is empty."""
+        self._problem = (message, time.monotonic())
         self.message_label.setText(message)
         self.message_label.setToolTip(message)
 

@@ -114,6 +114,9 @@ class Scores:
     timings: Timings
     frames: int  # frames in the window (< T while it fills)
     where: WhereMaps | None = None  # the labels' relevance maps, when asked for (``set_where``)
+    # This timestep's image feature as the window uses it (after the adapter, not normalised), on the CPU:
+    # kept, it scores other labels later without the encoder (``offline.timeline``).
+    feature: np.ndarray | None = None
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs, kind="stable")[:k]
@@ -269,19 +272,24 @@ class StreamingClassifier:
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
-        probs, counts = [], []
+        probs, counts, kept = [], [], []
         for f in feats:
             f = f[None]
             if self.adapter is not None:
                 f = self.adapter.step(f)
             self._ring.append(f[0])
+            kept.append(f[0])
             probs.append(self._probs(torch.stack(tuple(self._ring))))
             counts.append(len(self._ring))
         host = torch.stack(probs).cpu().numpy()
+        features = torch.stack(kept).float().cpu().numpy()  # one copy off the device a batch
         maps = self._maps(located, frames[batch - mapped :], batch) if located is not None else [None] * batch
         t_end = time.perf_counter()
         timings = Timings((t_enc - t0) * 1e3 / batch, (t_end - t0) * 1e3 / batch, batch)
-        return [Scores(list(self.labels), host[i], timings, counts[i], maps[i]) for i in range(batch)]
+        return [
+            Scores(list(self.labels), host[i], timings, counts[i], where=maps[i], feature=features[i])
+            for i in range(batch)
+        ]
 
     def _maps(self, located: torch.Tensor, frames: np.ndarray, batch: int) -> list[WhereMaps | None]:
         """The maps of a batch: the mapped (newest) frames' over their window, as their scores (the places'

@@ -2,14 +2,14 @@
 
 ``RunConfig`` (frozen) says what a run starts with. ``Controls`` says what the user
 changes while it runs: speed, loop, pause, the noise filter, the labels and their
-templates. One ``ControlsModel`` owns the current record; ``update`` replaces it with
+templates, and the minimum confidence a top label needs. One ``ControlsModel`` owns the current record; ``update`` replaces it with
 ``dataclasses.replace`` (a misspelt field raises ``TypeError``, a bad value
 ``ValueError``) and tells the listeners of the fields that changed, as napari's
 evented ``Dims`` tells its ``QtDims``. Widgets show the record and send updates;
 they keep no copy. A pipeline listens and hands the new record to its threads
 (``runtime.status``); nothing else writes it.
 
-A control added later (a minimum confidence, a relevance map's label) is one field
+A control added later (a relevance map's label, say) is one field
 here, one widget that subscribes to it, and one reader of ``status.controls``.
 """
 
@@ -38,6 +38,8 @@ class Controls:
     ensemble: bool = True  # average the text features over the set's templates
     where: bool = False  # give each timestep's relevance maps (the event view's Where toggle, --where)
     where_label: str | None = None  # the label whose map the window draws; None = the most probable one
+    # "None of these": a window whose top probability is below this has no top label ("–", ``top`` []); 0 = off.
+    min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.speed, int | float) and math.isfinite(self.speed) and self.speed >= 0):
@@ -46,6 +48,8 @@ class Controls:
             raise ValueError(f"the noise filter's window must be positive (None: off), not {self.noise_filter_us}")
         if not isinstance(self.labels, tuple):
             raise TypeError(f"labels must be a tuple of strings, not {type(self.labels).__name__}")
+        if not (isinstance(self.min_confidence, int | float) and 0.0 <= self.min_confidence <= 1.0):
+            raise ValueError(f"the minimum confidence is a probability in [0, 1], not {self.min_confidence!r}")
 
 
 FIELDS = frozenset(f.name for f in fields(Controls))
