@@ -15,6 +15,10 @@ from ui.elided_label import ElidedLabel
 PROBLEM_HOLD_S = 10.0  # a problem line (a recording error, a damaged log) stays this long unless the stream says more
 MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
 KEEP_SOURCE_PX = 180  # a source name up to this wide is always whole; a longer one ends in …
+RUN_TIP = "Model, timestep rule and window length T"
+ENGINE_TIP = "Where the image encoder runs, at which precision (Settings: Backend, Precision)"
+KEEP_RUN_PX = 120  # "tiny-digits · 30ms…" at the narrowest
+KEEP_ENGINE_PX = 110  # "OpenVINO bf16 ·…" at the narrowest
 
 
 def format_rate(events_per_s: float) -> str:
@@ -59,10 +63,12 @@ class StatusBar(QStatusBar):
         self.source_label = ElidedLabel(keep_px=KEEP_SOURCE_PX)  # only a long file name is shortened
         self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.source_label.setVisible(False)
-        self.run_label = QLabel("")
-        self.run_label.setToolTip("Model, timestep rule and window length T")
-        self.engine_label = FigureLabel("OpenVINO bf16 · CPU")
-        self.engine_label.setToolTip("Where the image encoder runs, at which precision (Settings: Backend, Precision)")
+        # What runs, and where: whole when there is room; on a laptop screen they give way before the
+        # figures do (the whole text in the tooltip), so the window keeps fitting 1280 px.
+        self.run_label = ElidedLabel(keep_px=KEEP_RUN_PX)
+        self.engine_label = ElidedLabel(keep_px=KEEP_ENGINE_PX)
+        for w in (self.run_label, self.engine_label):
+            w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
         self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
         self.rate_label = FigureLabel("999.9 kev/s")
@@ -76,8 +82,6 @@ class StatusBar(QStatusBar):
         # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
         # the message gives way first and shows the whole line in its tooltip.
         self._figures = (
-            self.run_label,
-            self.engine_label,
             self.rate_label,
             self.steps_label,
             self.inference_label,
@@ -86,6 +90,7 @@ class StatusBar(QStatusBar):
         )
         for w in (self.state_label, *self._figures, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self._described = (self.source_label, self.run_label, self.engine_label)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
@@ -146,6 +151,7 @@ class StatusBar(QStatusBar):
         self.source_label.setText(snap.source_name)
         self.source_label.setVisible(bool(snap.source_name))  # no empty room held before a source opens
         self.engine_label.setText(snap.model_engine if has_model else "")
+        self.engine_label.setToolTip(f"{ENGINE_TIP}: {snap.model_engine}" if has_model and snap.model_engine else "")
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
@@ -161,9 +167,10 @@ class StatusBar(QStatusBar):
     def show_run(self, text: str) -> None:
         """What is running: 'tiny-digits · 30ms timesteps · T=10'."""
         self.run_label.setText(text)
+        self.run_label.setToolTip(f"{RUN_TIP}: {text}")
 
     def clear_figures(self) -> None:
-        for w in (self.source_label, *self._figures):
+        for w in (*self._described, *self._figures):
             w.setText("")
         self.source_label.setVisible(False)
 
