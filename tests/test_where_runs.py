@@ -107,28 +107,38 @@ def test_where_without_a_model_is_one_line_and_exit_2(recordings, capsys):
     assert err.count("\n") == 1 and "--where needs a model" in err
 
 
-def test_where_with_a_model_that_cannot_give_maps_is_one_line_and_exit_2(recordings, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def avg_model(tmp_path_factory) -> list[str]:
+    """A ViT that pools its patch tokens (no class token to read places beside): it scores, but gives no maps."""
     import open_clip
     from safetensors.torch import save_file
 
     register_tiny_configs()
-    weights = tmp_path / "avg.safetensors"
+    weights = tmp_path_factory.mktemp("avg") / "avg.safetensors"
     model = open_clip.create_model("test-tiny-vit-avg")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
-    args = ["--file", str(recordings["wide"][0]), "--headless", "--speed", "0", "--labels", "a, b"]
-    args += ["--model", "test-tiny-vit-avg", "--weights", str(weights), "--backend", "torch"]
+    return ["--model", "test-tiny-vit-avg", "--weights", str(weights), "--backend", "torch"]
+
+
+AVG_WHY = "test-tiny-vit-avg: its ViT pools attention or tokens another way than CLIP's class token"
+
+
+def test_where_with_a_model_that_cannot_give_maps_is_one_line_and_exit_2(recordings, avg_model, capsys):
+    args = ["--file", str(recordings["wide"][0]), "--headless", "--speed", "0", "--labels", "a, b", *avg_model]
     rc = main(args + ["--where"])
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
     lines = [line for line in err.splitlines() if not line.startswith("note:")]
-    why = "test-tiny-vit-avg: its ViT pools attention or tokens another way than CLIP's class token"
-    assert lines == [f"neuroclip-live: --where: {why}"]
+    assert lines == [f"neuroclip-live: --where: {AVG_WHY}"]
     assert main(args + ["--max-steps", "2"]) == 0  # the same model scores without maps
 
 
 # ------------------------------------------------------------------ the window
 def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps_it(
-    make_window, recordings, qtbot, tmp_path
+    make_window,  # noqa: F811 - the fixture imported above
+    recordings,
+    qtbot,
+    tmp_path,
 ):
     path, _, scene = recordings["wide"]
     w = make_window(*TINY, "--loop", "--speed", "0.5", labels=None, factory=None)  # the real model
@@ -160,9 +170,22 @@ def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps
     assert warm.mean() > 0.05 and ((b[..., 0].astype(int) - b[..., 2]) > 60).mean() == 0
 
 
-def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):
+def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):  # noqa: F811
     w = make_window("--model", "RN50", labels=None)  # no labels: frames only, no model loads
     w.open_file(recordings["wide"][0])
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not w.event_view.where_button.isEnabled(), timeout=TIMEOUT_MS)
     assert "no model runs" in w.event_view.where_button.toolTip() and not w.actions.where.isEnabled()
+
+
+def test_where_toggle_is_disabled_with_the_reason_for_a_model_without_maps(
+    make_window,  # noqa: F811 - the fixture imported above
+    recordings,
+    avg_model,
+    qtbot,
+):
+    w = make_window(*avg_model, labels=("a", "b"), factory=None)  # the real model: it scores, it cannot map
+    w.open_file(recordings["wide"][0])
+    qtbot.waitUntil(lambda: bool(w.bars.shown_labels), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not w.event_view.where_button.isEnabled(), timeout=TIMEOUT_MS)
+    assert w.event_view.where_button.toolTip() == f"Where is off: {AVG_WHY}" and not w.actions.where.isEnabled()

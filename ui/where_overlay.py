@@ -3,8 +3,8 @@
 The map comes with each scored timestep (``Scores.where``, made on the worker thread); this
 only draws it, over the event pane's image in sensor coordinates, and blends the same picture
 into the exported PNG. It is scaled to the label's own peak, so its shape shows even where the
-label is weak; how strong the peak is, the caption says. Low values are clear, high ones opaque,
-so the events stay readable.
+label is weak; how strong the peak is, the caption says. Places under a third of the peak are
+clear and the hottest are half opaque, so the events stay readable.
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ from ui import theme
 if TYPE_CHECKING:  # torch and open_clip load with the model, on the worker thread, not with the window
     from neuroclip_live.model.where import WhereMaps
 
-OPACITY = 0.6  # of the hottest places; cold ones are fully clear
+OPACITY = 0.55  # of the hottest places: the events under them stay readable
+CLEAR_BELOW = 0.35  # of the label's peak: places below it are left clear, so the map does not tint the whole frame
 CROSS_PX = 0.05  # the peak's cross, as a fraction of the sensor's shorter side (exported view)
 
 
 def heat_lut() -> np.ndarray:
-    """256 x 4 RGBA: clear dark red at 0, through opaque orange to yellow-white at 1."""
+    """256 x 4 RGBA: clear up to ``CLEAR_BELOW``, then dark red through orange to yellow at 1, more opaque as it rises.
+
+    It stops at yellow, not white: the frame's ON events are white and must show through the hottest place.
+    """
     v = np.linspace(0.0, 1.0, 256)
-    rgb = np.stack([np.clip(1.6 * v + 0.3, 0, 1), np.clip(1.6 * v - 0.45, 0, 1), np.clip(2.5 * v - 1.6, 0, 1)], 1)
-    alpha = np.clip((v - 0.1) / 0.6, 0, 1) * OPACITY
+    rgb = np.stack([np.clip(1.6 * v + 0.3, 0, 1), np.clip(1.6 * v - 0.6, 0, 0.85), np.clip(v - 0.9, 0, 0.1)], 1)
+    alpha = np.clip((v - CLEAR_BELOW) / (0.9 - CLEAR_BELOW), 0, 1) * OPACITY
     return np.round(np.concatenate([rgb, alpha[:, None]], 1) * 255).astype(np.uint8)
 
 
