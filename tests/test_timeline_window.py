@@ -104,6 +104,12 @@ def test_the_timeline_fills_from_a_background_pass_while_the_view_keeps_refreshi
     for i, band in enumerate(bands):
         assert abs(band.t_start_us - i * 1_000_000) < 150_000, band
     assert "neuroclip-timeline" in encodes  # the pass encoded on its own thread
+    # The history plot draws each label in its band's colour.
+    band_colour = {b.label: b.colour for b in bands}
+    qtbot.waitUntil(lambda: any(label in band_colour for label, _ in w.bars.history.key.entries), timeout=TIMEOUT_MS)
+    for label, colour in w.bars.history.key.entries:
+        if label in band_colour:
+            assert colour == band_colour[label], label
 
 
 def test_a_label_edit_recolours_the_timeline_without_encoding(window, qtbot, encodes):

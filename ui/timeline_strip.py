@@ -9,7 +9,6 @@ and a click seeks to where the band starts (elsewhere: to the time clicked).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
@@ -34,17 +33,6 @@ class Band:
     peak: float
     colour: str
     log: bool = False
-
-
-def label_colour(label: str, labels: Sequence[str], others: Sequence[str] = ()) -> str:
-    """A label's colour by its place among the timeline's ``labels``; a label only the log has (``others``)
-    takes the colours after them, so the strip and the log agree on every label they share."""
-    if label in labels:
-        i = list(labels).index(label)
-    else:
-        extra = [x for x in others if x not in labels]
-        i = len(labels) + (extra.index(label) if label in extra else len(extra))
-    return theme.SERIES[i % len(theme.SERIES)]
 
 
 def format_seconds(us: float) -> str:
@@ -96,7 +84,8 @@ class TimelineStrip(QWidget):
         """The timeline's ranges (colours by ``labels``), the span of the axis, how much is scored and a status line."""
         self._labels = tuple(labels)
         self._span = span if span is not None else self._span
-        self._bands = [Band(r.label, r.t_start_us, r.t_end_us, r.peak, label_colour(r.label, labels)) for r in ranges]
+        colour = theme.label_colour
+        self._bands = [Band(r.label, r.t_start_us, r.t_end_us, r.peak, colour(r.label, labels)) for r in ranges]
         self._colour_log()
         self._fraction = fraction
         self._status = status
@@ -113,7 +102,7 @@ class TimelineStrip(QWidget):
     def _colour_log(self) -> None:
         ranges, labels = self._log
         self._log_bands = [
-            Band(r.label, r.t_start_us, r.t_end_us, r.peak, label_colour(r.label, self._labels, labels), log=True)
+            Band(r.label, r.t_start_us, r.t_end_us, r.peak, theme.label_colour(r.label, self._labels, labels), log=True)
             for r in ranges
         ]
 
