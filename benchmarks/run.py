@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SUITES = ("framing", "io", "ingest", "replay", "model", "threads", "startup", "cluster", "e2e")
+SUITES = ("framing", "io", "ingest", "replay", "model", "threads", "startup", "cluster", "e2e", "where")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ when a new frame arrived, not at every timer tick.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,6 +22,10 @@ from neuroclip_live.stream.sources.base import ApsFrame
 from neuroclip_live.wording import counted
 from ui import theme
 from ui.elided_label import ElidedLabel
+from ui.where_overlay import WhereOverlay
+
+if TYPE_CHECKING:
+    from neuroclip_live.model.where import WhereMaps
 
 # Pixel values of the gaps between tiles and of unused grid cells in window mode
 # (frames only hold 0/127/255); the lookup tables give them their own colours.
@@ -28,6 +33,7 @@ GAP_VALUE = 64
 EMPTY_VALUE = 32
 TILE_GAP_PX = 4
 MAX_TILE_WIDTH = 360  # big sensors are shrunk in window mode so T tiles stay cheap to draw
+WHERE_TIP = "Where each label is seen: the selected label's map over the frame (click a bar to pick the label)"
 
 
 def event_lut(colour: bool) -> np.ndarray:
@@ -142,8 +148,12 @@ class EventView(QWidget):
         self.aps_box.setToolTip("Show the recording's intensity (APS) frame beside the events")
         self.aps_box.setChecked(True)
         self.aps_box.setVisible(False)  # offered only when the recording has intensity frames
+        self.where_button = QPushButton("Where")
+        self.where_button.setCheckable(True)
+        self.where_button.setToolTip(WHERE_TIP)
 
         self._lay_out()
+        self.where = WhereOverlay(self.events.view)
 
         self._lut = event_lut(False)
         self._shown: tuple[int, int] | None = None  # (frame index, t_end) drawn last
@@ -166,6 +176,7 @@ class EventView(QWidget):
         controls.addSpacing(10)
         controls.addWidget(self.colour_box)
         controls.addWidget(self.aps_box)
+        controls.addWidget(self.where_button)
         controls.addWidget(self.caption, 1)
 
         # Events and APS side by side or one over the other, whichever shows them bigger (_arrange).
@@ -220,6 +231,23 @@ class EventView(QWidget):
     def set_colour(self, on: bool) -> None:
         self.colour_box.setChecked(on)
 
+    def set_where_available(self, why: str) -> None:
+        """Enable the Where toggle, or disable it with ``why`` as its tooltip (no model, or one without maps)."""
+        self.where_button.setEnabled(not why)
+        self.where_button.setToolTip(f"Where is off: {why}" if why else WHERE_TIP)
+
+    def show_where(self, maps: WhereMaps | None, label: str | None) -> None:
+        """Draw ``label``'s map over the frame (frame mode only); None hides it."""
+        if maps is None or label not in maps.labels or self.window_mode:
+            if self.where.shown:
+                self.where.hide()
+                self._caption()
+            return
+        if self.where.shown and maps is self.where.maps and label == self.where.label:
+            return  # drawn already: the timer polls faster than timesteps come
+        self.where.show(maps, label)
+        self._caption()
+
     def _mode_toggled(self, _id: int, checked: bool) -> None:
         if checked:
             self._redraw()
@@ -240,6 +268,7 @@ class EventView(QWidget):
         self.displayed = None
         self.aps_displayed = None
         self.events.image.clear()
+        self.where.hide()
         self.aps.image.clear()
         self.aps_column.setVisible(False)
         self.aps_box.setVisible(False)
@@ -274,21 +303,31 @@ class EventView(QWidget):
             w = max(self.events.width(), 1)
             h = max(self.events.height(), 1)
             image = tile_window([f.image for f in self._last_window], w / h)
-            text = (
-                f"{counted(len(self._last_window), 'frame')} · t {self._seconds(self._last_window[0].t_start_us):.3f}"
-                f"–{self._seconds(frame.t_end_us):.3f} s"
-            )
         else:
             image = frame.image
-            text = f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events"
-        if self.aps_displayed is not None and self._last_aps is not None:
-            text += f" · APS frame t {self._seconds(self._last_aps.t_us):.3f} s"
-        self.caption.setText(text)
         reshaped = self.displayed is None or self.displayed.shape != image.shape
         self.displayed = image
         if reshaped:
             self._arrange()  # a mosaic or another sensor may sit better the other way
         self.events.show_image(image, self._lut)
+        self._caption()
+
+    def _caption(self) -> None:
+        """The window's span, or the frame's time and events and the map's peak; the APS frame's time."""
+        frame, window = self._last_frame, self._last_window
+        if frame is None:
+            return
+        if self.window_mode and window:
+            start, end = self._seconds(window[0].t_start_us), self._seconds(frame.t_end_us)
+            text = f"{counted(len(window), 'frame')} · t {start:.3f}–{end:.3f} s"
+        else:
+            text = f"t {self._seconds(frame.t_end_us):.3f} s · {frame.n_events:,} events"
+            if self.where.peak is not None:
+                x, y = self.where.peak
+                text += f" · {self.where.label} at {x}, {y} ({self.where.strength:.0%})"
+        if self.aps_displayed is not None and self._last_aps is not None:
+            text += f" · APS frame t {self._seconds(self._last_aps.t_us):.3f} s"
+        self.caption.setText(text)
 
     def _seconds(self, t_us: int) -> float:
         return (t_us - (self._origin_us or 0)) / 1e6
@@ -314,7 +353,10 @@ class EventView(QWidget):
         """Save what the event pane shows, at sensor resolution and in the current colours."""
         if self.displayed is None:
             return False
-        rgb = np.ascontiguousarray(self._lut[self.displayed])
+        rgb = self._lut[self.displayed]
+        if self.where.shown and not self.window_mode:
+            rgb = self.where.blend(rgb)
+        rgb = np.ascontiguousarray(rgb)
         h, w, _ = rgb.shape
         image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         return image.copy().save(path, "PNG")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QApplication,
@@ -90,8 +90,12 @@ class BarScroll(QScrollArea):
 class LabelBars(QWidget):
     """The top label, a sort toggle, a loading/hint line and the bar chart; ``history`` is the plot over time.
 
-    The window places ``history`` (a widget of its own) where it likes; the bars feed it.
+    The window places ``history`` (a widget of its own) where it likes; the bars feed it. ``labelClicked``
+    fires with a bar's label when the user clicks it (or its name): the label whose relevance map the
+    event view draws. ``set_selected`` outlines that bar.
     """
+
+    labelClicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,6 +126,7 @@ class LabelBars(QWidget):
 
         self.plot = self._build_bar_plot()
         self.scroll = BarScroll(self.plot)
+        self.selected: str | None = None  # the outlined bar's label
         self._texts: list[pg.TextItem] = []
         self.history = TopLabelsPlot()
 
@@ -171,6 +176,7 @@ class LabelBars(QWidget):
         left.setTickFont(font)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.72, width=[], brushes=[], pen=None)
         plot.addItem(self.bars)
+        plot.scene().sigMouseClicked.connect(self._clicked)
         return plot
 
     # ---------------------------------------------------------------- state
@@ -218,6 +224,29 @@ class LabelBars(QWidget):
         self._redraw()
         self.history.add(result.frame.t_end_us / 1e6, labels, probs)
 
+    def set_selected(self, label: str | None) -> None:
+        """Outline ``label``'s bar (the label whose map is drawn); None outlines none."""
+        if label != self.selected:
+            self.selected = label
+            self._redraw()
+
+    def _clicked(self, event: object) -> None:
+        """A click on a bar or on its name, anywhere along its row, selects its label."""
+        pos = event.scenePos()  # type: ignore[attr-defined]
+        if not self.plot.plotItem.sceneBoundingRect().contains(pos):
+            return
+        row = int(round(self.plot.getViewBox().mapSceneToView(pos).y()))
+        if 0 <= row < len(self.shown_labels):
+            self.labelClicked.emit(self.shown_labels[row])
+
+    def bar_centre(self, label: str) -> tuple[float, float]:
+        """Where ``label``'s bar is drawn, in the bar plot's widget pixels (for a click)."""
+        row = self.shown_labels.index(label)
+        vb = self.plot.getViewBox()
+        scene = vb.mapViewToScene(pg.Point(0.05, float(row)))
+        view = self.plot.mapFromScene(scene)
+        return float(view.x()), float(view.y())
+
     # -------------------------------------------------------------- drawing
     def _redraw(self) -> None:
         order = bar_order(self._labels, self._probs, self.sort_box.isChecked())
@@ -226,9 +255,11 @@ class LabelBars(QWidget):
         top = int(np.argmax(self._probs)) if self._probs.size else -1
         named = top >= 0 and self._probs[top] >= self._min_confidence  # else "none of these": no bar is the top
         brushes = [pg.mkBrush(theme.HIGHLIGHT if i == top and named else theme.BAR) for i in order]
+        # The chosen label's bar is outlined; pyqtgraph's BarGraphItem fails on an empty list of pens.
+        pens = [pg.mkPen(theme.ACCENT, width=2) if self._labels[i] == self.selected else None for i in order] or None
         ys = np.arange(n, dtype=float)
         # y and width change together: BarGraphItem needs matching lengths when the count changes.
-        self.bars.setOpts(x0=np.zeros(n), y=ys, width=probs, height=0.72, brushes=brushes)
+        self.bars.setOpts(x0=np.zeros(n), y=ys, width=probs, height=0.72, brushes=brushes, pens=pens)
         self.plot.getAxis("left").setTicks([[(float(i), self._labels[j]) for i, j in enumerate(order)]])
         self.plot.setYRange(-0.6, max(n, 1) - 0.4, padding=0)
         while len(self._texts) < n:

@@ -104,6 +104,10 @@ class MainWindow(QMainWindow):
         self.settings_panel.noiseFilterChanged.connect(lambda us: controls.update(noise_filter_us=us or None))
         controls.subscribe(self._show_noise_filter, "noise_filter_us")
         self.settings_panel.show_noise_filter(controls.value.noise_filter_us)
+        self.event_view.where_button.toggled.connect(lambda on: controls.update(where=on))
+        controls.subscribe(self._show_where_toggle, "where")
+        self.event_view.where_button.setChecked(controls.value.where)
+        self.bars.labelClicked.connect(lambda label: controls.update(where_label=label))
         self.empty.open_button.clicked.connect(self.open_dialog)
         self.empty.net_button.clicked.connect(self.open_network_dialog)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self._toggle_play)
@@ -124,12 +128,16 @@ class MainWindow(QMainWindow):
             (a.colour, self.event_view.colour_box, self.event_view.set_colour),
             (a.window, self.event_view.window_button, self.event_view.set_window_mode),
             (a.sort, self.bars.sort_box, self.bars.sort_box.setChecked),
+            (a.where, self.event_view.where_button, self.event_view.where_button.setChecked),
         ):
             action.toggled.connect(show)
             widget.toggled.connect(action.setChecked)
 
     def _show_noise_filter(self, change: ControlsChange) -> None:
         self.settings_panel.show_noise_filter(change.new.noise_filter_us)
+
+    def _show_where_toggle(self, change: ControlsChange) -> None:
+        self.event_view.where_button.setChecked(change.new.where)
 
     def refresh_recent(self) -> None:
         paths = self.recent.paths()
@@ -195,6 +203,7 @@ class MainWindow(QMainWindow):
         origin = snap.time_range[0] if snap.time_range is not None else None
         self.event_view.show_frames(snap.frame, snap.window, snap.aps, origin)
         self.bars.show_result(snap.result)
+        self._show_where(snap)
         self._show_model_hint(snap)
         if snap.time_range is not None:
             self.playback.set_mode("file")
@@ -215,6 +224,22 @@ class MainWindow(QMainWindow):
             # Without labels asked for, the model scores its own (a trained adapter's classes): shown to edit.
             self.prompts.show_model_labels(list(snap.result.scores.labels))
             self.scoresShown.emit()
+
+    def _show_where(self, snap: Snapshot) -> None:
+        """The Where toggle's state, and the chosen label's map (else the most probable label's) over the frame."""
+        why = snap.where_unavailable
+        if not self.session.has_model:
+            why = "no model runs: type labels under Labels (or pick a preset) and press Apply"
+        self.event_view.set_where_available(why)
+        self.actions.where.setEnabled(not why)
+        scores = snap.result.scores if snap.result is not None else None
+        maps = scores.where if scores is not None and self.session.controls.value.where else None
+        label = None
+        if maps is not None:
+            chosen = self.session.controls.value.where_label
+            label = chosen if chosen in maps.labels else scores.top(1)[0][0]
+        self.bars.set_selected(label)
+        self.event_view.show_where(maps, label)
 
     def _show_model_hint(self, snap: Snapshot) -> None:
         if snap.state == StreamState.ERROR:

@@ -42,12 +42,13 @@ ACTIONS = (
     ActionSpec("colour", "Colour polarity", checkable=True),
     ActionSpec("window", "Show the T-frame window", checkable=True),
     ActionSpec("sort", "Sort labels by probability", checkable=True),
+    ActionSpec("where", "Where each label is seen", tip="A label's relevance map over the frame", checkable=True),
 )
 # Each menu's entries in order: an action's name, "-" for a separator, "@name" for a submenu.
 MENUS = {
     "&File": ("open", "@recent", "@camera", "open_network", "-", "record", "export", "screenshot", "-",
               "close_source", "quit"),
-    "&View": ("colour", "window", "sort"),
+    "&View": ("colour", "window", "sort", "where"),
 }  # fmt: skip
 SUBMENUS = {"recent": "Open recent", "camera": "Open camera"}
 TOOLBAR = ("open", "record", "export")
@@ -67,6 +68,7 @@ class WindowActions:
     colour: QAction
     window: QAction
     sort: QAction
+    where: QAction
     recent: QMenu  # the recent files, refilled when they change
     camera: QMenu  # the cameras connected, found as the menu opens
 

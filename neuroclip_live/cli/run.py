@@ -84,16 +84,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
     add_label_arguments(p)
     add_model_arguments(p)
-    h = p.add_argument_group("headless")
-    h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
-    h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
-    h.add_argument("--dump", metavar="DIR", help="with --headless: write each frame as a PNG")
-    h.add_argument(
-        "--max-steps", type=positive_int, metavar="N", help="with --headless: stop after N timesteps (default: the end)"
-    )
-    h.add_argument(
-        "--top-k", type=positive_int, metavar="K", help=f"with --headless: labels on each line (default: {TOP_K})"
-    )
+    _add_headless_arguments(p)
     g = p.add_argument_group("scripted runs")
     g.add_argument(
         "--screenshot", metavar="PATH",
@@ -106,6 +97,26 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "(default: run to the end, or stay open)",
     )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def _add_headless_arguments(p: argparse.ArgumentParser) -> None:
+    h = p.add_argument_group("headless")
+    h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
+    h.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
+    h.add_argument(
+        "--dump", metavar="DIR", help="with --headless: write each frame as a PNG (and with --where each label's map)"
+    )
+    h.add_argument(
+        "--where", action="store_true",
+        help="where each label is seen: its peak in sensor pixels on each line (--json: a 'where' object, "
+        "label -> [x, y]), each map as a PNG with --dump; in the window, start with Where on",
+    )  # fmt: skip
+    h.add_argument(
+        "--max-steps", type=positive_int, metavar="N", help="with --headless: stop after N timesteps (default: the end)"
+    )
+    h.add_argument(
+        "--top-k", type=positive_int, metavar="K", help=f"with --headless: labels on each line (default: {TOP_K})"
+    )
 
 
 def add_label_arguments(p: argparse.ArgumentParser) -> None:
@@ -153,6 +164,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         lossless=args.lossless,
         max_rate=args.max_rate,
         labels=read_labels(args.labels, args.labels_file),
+        where=args.where,
         min_confidence=args.min_confidence,
         log_path=args.log,
         model=model_settings(args),

@@ -32,6 +32,14 @@ from neuroclip_live.model.prompts import (
     parse_labels_with_notes,
     resolve_templates,
 )
+from neuroclip_live.model.where import (
+    PlacesWindow,
+    WhereMaps,
+    activity_weight,
+    build_maps,
+    make_locator,
+    where_unavailable,
+)
 from neuroclip_live.wording import counted
 
 
@@ -105,6 +113,7 @@ class Scores:
     probs: np.ndarray  # (N,) float32, sums to 1
     timings: Timings
     frames: int  # frames in the window (< T while it fills)
+    where: WhereMaps | None = None  # the labels' relevance maps, when asked for (``set_where``)
     # This timestep's image feature as the window uses it (after the adapter, not normalised), on the CPU:
     # kept, it scores other labels later without the encoder (``offline.timeline``).
     feature: np.ndarray | None = None
@@ -140,6 +149,11 @@ class StreamingClassifier:
         self.text_cache = text_cache or TextFeatureCache(backbone)
         self.logit_scale = backbone.logit_scale
         self._ring: deque[torch.Tensor] = deque(maxlen=T)
+        self._where: PlacesWindow | None = None  # the relevance maps' places over the window, when on
+        self._last_maps: WhereMaps | None = None
+        # Whether each frame of a batch gets a map of its own, or only the newest (a live run that fell
+        # behind: the older frames carry the map made before them, and the maps cost a frame a batch).
+        self.map_every_frame = True
         self.adapter: InterTimestepAdapter | None = None
         self.set_adapter(adapter)
         self.set_alpha(alpha)
@@ -203,8 +217,37 @@ class StreamingClassifier:
     def reset(self) -> None:
         """Forget the window and the adapter membrane (seek, loop, source change)."""
         self._ring.clear()
+        self._last_maps = None
+        if self._where is not None:
+            self._where.reset()
         if self.adapter is not None:
             self.adapter.reset_state()
+
+    # ------------------------------------------------------------------ relevance maps
+
+    @property
+    def where_method(self) -> str:
+        """How the maps are made ('dense' or 'crops'), '' while they are off."""
+        return self._where.method if self._where is not None else ""
+
+    def where_unavailable(self) -> str:
+        """Why this model cannot give relevance maps ('' when it can)."""
+        return where_unavailable(self.backbone)
+
+    def set_where(self, on: bool, method: str | None = None) -> None:
+        """Give each timestep's relevance maps (``Scores.where``) from now on, or stop; ``ModelError`` if it cannot.
+
+        Off, a step is what it was without them: the maps cost nothing unless asked for.
+        ``method`` ('dense' or 'crops') overrides the model's own (``model.where.choose_method``).
+        """
+        if not on:
+            self._where, self._last_maps = None, None
+            return
+        why = where_unavailable(self.backbone, method)
+        if why:
+            raise ModelError(why)
+        if self._where is None or (method is not None and method != self._where.method):
+            self._where = PlacesWindow(make_locator(self.backbone, method), self.T)
 
     # ------------------------------------------------------------------ inference
 
@@ -220,7 +263,12 @@ class StreamingClassifier:
         batch = frames.shape[0]
         if batch == 0:
             return []
-        feats = self.backbone.encode_frames(frames)
+        where = self._where
+        mapped = batch if self.map_every_frame else 1
+        if where is None:
+            feats, located = self.backbone.encode_frames(frames), None
+        else:
+            feats, located = where.locator.encode(frames, mapped)
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
@@ -235,9 +283,27 @@ class StreamingClassifier:
             counts.append(len(self._ring))
         host = torch.stack(probs).cpu().numpy()
         features = torch.stack(kept).float().cpu().numpy()  # one copy off the device a batch
+        maps = self._maps(located, frames[batch - mapped :], batch) if located is not None else [None] * batch
         t_end = time.perf_counter()
         timings = Timings((t_enc - t0) * 1e3 / batch, (t_end - t0) * 1e3 / batch, batch)
-        return [Scores(list(self.labels), host[i], timings, counts[i], features[i]) for i in range(batch)]
+        return [
+            Scores(list(self.labels), host[i], timings, counts[i], where=maps[i], feature=features[i])
+            for i in range(batch)
+        ]
+
+    def _maps(self, located: torch.Tensor, frames: np.ndarray, batch: int) -> list[WhereMaps | None]:
+        """The maps of a batch: the mapped (newest) frames' over their window, as their scores (the places'
+        features are not adapted); the frames before them carry the map made before the batch."""
+        where = self._where
+        assert where is not None
+        out: list[WhereMaps | None] = [self._last_maps] * (batch - len(frames))
+        for places, frame in zip(located, frames, strict=True):
+            window, activity = where.push(places, frame)
+            logits = window_logits(window, self._text, self._alpha, self.logit_scale)
+            weight = activity_weight(activity, self.alpha)
+            out.append(build_maps(self.labels, logits, where.places(), where.method, weight))
+        self._last_maps = out[-1]
+        return out
 
     @torch.no_grad()
     def batch_forward(self, frames: np.ndarray) -> np.ndarray:

@@ -21,14 +21,17 @@ import open_clip
 import torch
 
 from neuroclip_live.errors import ModelError
+from neuroclip_live.model import dense_towers
 from neuroclip_live.model.image_encoders import (
     ImageEncoder,
     TorchImageEncoder,
     check_choices,
     describe_encoder,
+    open_dense_encoder,
     open_image_encoder,
     resolve_backend,
 )
+from neuroclip_live.model.openvino_dense import OpenVinoDenseEncoder, TorchDenseEncoder
 from neuroclip_live.model.openvino_encoder import EncoderSpec
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
 from neuroclip_live.model.settings import BUNDLED_DIR, ModelSettings
@@ -42,6 +45,7 @@ from neuroclip_live.model.weights import (
 )
 
 log = logging.getLogger(__name__)
+DenseEncoder = TorchDenseEncoder | OpenVinoDenseEncoder
 
 # open_clip's "fp16"/"bf16" are its mixed modes (OpenAI's): weights in half, LayerNorm in float32.
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -63,6 +67,8 @@ class ClipBackbone:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (full unpickle...)
     threads: int = 0  # torch threads on the CPU (0 on a GPU: not set)
     preprocess: FramePreprocessor = field(init=False)
+    _dense: DenseEncoder | None = field(init=False, default=None, repr=False)  # made when maps are first asked for
+    _cache_dir: str | os.PathLike | None = field(init=False, default=None, repr=False)  # where OpenVINO's models go
     image_encoder: ImageEncoder = field(init=False)  # where frames are encoded (torch until ``use_backend``)
     backend_note: str = field(init=False, default="")  # why ``auto`` fell back to torch, for one "note:" line
 
@@ -82,13 +88,17 @@ class ClipBackbone:
         self, backend: str = "auto", precision: str | None = None, cache_dir: str | os.PathLike | None = None
     ) -> None:
         """Encode images with ``backend`` from now on (after the weights are loaded: OpenVINO converts them)."""
-        spec = EncoderSpec(self.name, self.image_size, self.embed_dim)
         self.image_encoder, self.backend_note = open_image_encoder(
-            self.model, spec, self.device, self.dtype, backend, precision, self.threads, cache_dir
+            self.model, self._spec, self.device, self.dtype, backend, precision, self.threads, cache_dir
         )
+        self._dense, self._cache_dir = None, cache_dir
         if self.backend_note:
             log.info(self.backend_note)  # the caller shows it once, as a "note:" line
             self.notes.append(self.backend_note)
+
+    @property
+    def _spec(self) -> EncoderSpec:
+        return EncoderSpec(self.name, self.image_size, self.embed_dim)
 
     @property
     def engine(self) -> str:
@@ -108,6 +118,42 @@ class ClipBackbone:
     def encode_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, H, W) uint8 frames -> (B, C) L2-normalised float32 features on ``self.device``."""
         return self.image_encoder(self.preprocess(frames))
+
+    @torch.no_grad()
+    def encode_preprocessed(self, x: torch.Tensor) -> torch.Tensor:
+        """A ``preprocess``ed (B, 3, S, S) batch -> (B, C) L2-normalised float32 features, on the backend."""
+        return self.image_encoder(x)
+
+    # ----------------------------------------------------------------- dense features (relevance maps)
+
+    def dense_unavailable(self) -> str:
+        """Why this model gives no dense features ('' when it does): see ``model.dense_towers``."""
+        why = dense_towers.dense_unavailable(self.model.visual)
+        return f"{self.name}: {why}" if why else ""
+
+    @property
+    def dense_grid(self) -> tuple[int, int]:
+        """(rows, columns) of the dense features."""
+        return dense_towers.grid_of(self.model.visual, self.image_size)
+
+    @torch.no_grad()
+    def encode_frames_dense(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, H, W) frames -> their features (B, C), as ``encode_frames``, and their places' (B, K, C).
+
+        One forward pass gives both (``model.dense_towers``), on the image encoder's backend (the first
+        call converts it for OpenVINO); ``ModelError`` when the model has no dense path or OpenVINO cannot
+        convert it.
+        """
+        return self.prepare_dense()(self.preprocess(frames))
+
+    def prepare_dense(self) -> DenseEncoder:
+        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` when it cannot be."""
+        if self._dense is None:
+            why = self.dense_unavailable()
+            if why:
+                raise ModelError(why)
+            self._dense = open_dense_encoder(self.image_encoder, self.model, self._spec, self.threads, self._cache_dir)
+        return self._dense
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:

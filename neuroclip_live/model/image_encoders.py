@@ -17,6 +17,7 @@ from typing import Protocol
 import torch
 
 from neuroclip_live.errors import ModelError
+from neuroclip_live.model.openvino_dense import OpenVinoDenseEncoder, TorchDenseEncoder, load_openvino_dense
 from neuroclip_live.model.openvino_encoder import (
     ConversionFailed,
     EncoderSpec,
@@ -109,3 +110,15 @@ def open_image_encoder(
         if backend == "openvino":
             raise
         return torch_encoder, f"{err}; running it on torch"
+
+
+def open_dense_encoder(
+    encoder: ImageEncoder, model: torch.nn.Module, spec: EncoderSpec, threads: int, cache_dir: str | os.PathLike | None
+) -> TorchDenseEncoder | OpenVinoDenseEncoder:
+    """The dense twin of ``encoder`` (``model.openvino_dense``): its backend, at the precision it runs at.
+
+    ``ConversionFailed`` (one line) when OpenVINO cannot convert it: the maps say so, the scores run on.
+    """
+    if encoder.backend == "torch":
+        return TorchDenseEncoder(model.visual)
+    return load_openvino_dense(model.visual, spec, encoder.precision, threads, cache_root(cache_dir) / "openvino")

@@ -48,7 +48,7 @@ def import_openvino() -> Any:
     return ov
 
 
-def _precision_name(ov: Any, compiled: Any) -> str:
+def precision_name(ov: Any, compiled: Any) -> str:
     kind = compiled.get_property("INFERENCE_PRECISION_HINT")
     names = {ov.Type.f32: "fp32", ov.Type.bf16: "bf16", ov.Type.f16: "fp16"}
     return names.get(kind, str(kind))
@@ -81,16 +81,16 @@ class EncoderSpec:
     embed_dim: int
 
 
-def _convert(ov: Any, visual: torch.nn.Module, spec: EncoderSpec) -> Any:
+def _convert(ov: Any, module: torch.nn.Module, spec: EncoderSpec, what: str) -> Any:
     h, w = spec.image_size
     example = torch.zeros((1, 3, h, w), dtype=torch.float32)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             # convert_model traces the module: torch's TorchScript deprecation and tracer warnings are not ours.
             warnings.simplefilter("ignore")
-            return ov.convert_model(visual, example_input=example, input=[ov.PartialShape([-1, 3, h, w])])
+            return ov.convert_model(module, example_input=example, input=[ov.PartialShape([-1, 3, h, w])])
     except Exception as err:  # noqa: BLE001 - the frontends raise many types; each becomes one line
-        raise ConversionFailed(f"OpenVINO cannot convert {spec.name}'s image encoder: {first_line(err)}") from None
+        raise ConversionFailed(f"OpenVINO cannot convert {spec.name}'s {what}: {first_line(err)}") from None
 
 
 def _compile(ov: Any, model: Any, precision: str, threads: int, cache_dir: Path | None) -> Any:
@@ -114,6 +114,39 @@ def _versions(ov: Any) -> str:
     return f"openvino {ov.get_version()}; open_clip {open_clip.__version__}; torch {torch.__version__}"
 
 
+def compile_module(
+    module: torch.nn.Module,
+    spec: EncoderSpec,
+    precision: str,
+    threads: int,
+    cache_root: str | os.PathLike | None,
+    variant: str = "",
+) -> tuple[Any, Any, Path | None, bool]:
+    """OpenVINO, and ``module`` converted (or read from ``cache_root``) and compiled: (ov, compiled, entry, converted).
+
+    ``variant`` names another module of the same model ('dense': ``model.openvino_dense``) in the cache
+    key and the errors. ``ConversionFailed`` when OpenVINO cannot convert or compile it.
+    """
+    ov = import_openvino()
+    what = f"{variant} image encoder" if variant else "image encoder"
+    cache = IrCache(cache_root) if cache_root is not None else None
+    name = f"{spec.name}+{variant}" if variant else spec.name
+    key = EntryKey(name, spec.image_size, weights_digest(module), _versions(ov))
+    model = cache.load(ov.Core(), key) if cache is not None else None
+    converted = model is None
+    entry = None
+    if model is None:
+        model = _convert(ov, module, spec, what)
+        entry = cache.store(ov, key, model) if cache is not None else None
+    elif cache is not None:
+        entry = cache.entry(key)
+    try:
+        compiled = _compile(ov, model, precision, threads, cache.compiled_dir(key) if cache is not None else None)
+    except Exception as err:  # noqa: BLE001 - as for the conversion
+        raise ConversionFailed(f"OpenVINO cannot compile {spec.name}'s {what}: {first_line(err)}") from None
+    return ov, compiled, entry, converted
+
+
 def load_openvino_encoder(
     visual: torch.nn.Module, spec: EncoderSpec, precision: str, threads: int, cache_root: str | os.PathLike | None
 ) -> OpenVinoImageEncoder:
@@ -122,22 +155,8 @@ def load_openvino_encoder(
     ``precision``: "auto" (the plugin's choice for this CPU), "fp32", or "bf16" (a Ray worker matching
     the driver's rows). ``cache_root`` None: no cache, converted at every load.
     """
-    ov = import_openvino()
-    cache = IrCache(cache_root) if cache_root is not None else None
-    key = EntryKey(spec.name, spec.image_size, weights_digest(visual), _versions(ov))
-    model = cache.load(ov.Core(), key) if cache is not None else None
-    converted = model is None
-    entry = None
-    if model is None:
-        model = _convert(ov, visual, spec)
-        entry = cache.store(ov, key, model) if cache is not None else None
-    elif cache is not None:
-        entry = cache.entry(key)
-    try:
-        compiled = _compile(ov, model, precision, threads, cache.compiled_dir(key) if cache is not None else None)
-    except Exception as err:  # noqa: BLE001 - as for the conversion
-        raise ConversionFailed(f"OpenVINO cannot compile {spec.name}'s image encoder: {first_line(err)}") from None
+    ov, compiled, entry, converted = compile_module(visual, spec, precision, threads, cache_root)
     dims = compiled.output(0).get_partial_shape()
     if dims.rank.get_length() != 2 or dims[1].get_length() != spec.embed_dim:
         raise ConversionFailed(f"OpenVINO's {spec.name} image encoder gives {dims}, not (batch, {spec.embed_dim})")
-    return OpenVinoImageEncoder(compiled, _precision_name(ov, compiled), entry, converted)
+    return OpenVinoImageEncoder(compiled, precision_name(ov, compiled), entry, converted)

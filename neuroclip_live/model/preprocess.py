@@ -22,15 +22,23 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def pad_to_aspect(frames: torch.Tensor, height: int, width: int, value: float = BACKGROUND) -> torch.Tensor:
-    """Pad (B, H, W) frames with ``value`` to the aspect ratio height:width, centred (as the tiny model was trained)."""
-    h, w = frames.shape[-2:]
-    # The smallest padded size that holds the frame at the target aspect ratio.
+def padding_for(h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """(padded height, padded width, top, left): an h x w frame padded, centred, to the aspect height:width.
+
+    The smallest padded size that holds the frame at that aspect; a map over the model's input
+    maps back to sensor pixels through it (``model.places``).
+    """
     if h * width >= w * height:
         new_h, new_w = h, -(-h * width // height)
     else:
         new_h, new_w = -(-w * height // width), w
-    top, left = (new_h - h) // 2, (new_w - w) // 2
+    return new_h, new_w, (new_h - h) // 2, (new_w - w) // 2
+
+
+def pad_to_aspect(frames: torch.Tensor, height: int, width: int, value: float = BACKGROUND) -> torch.Tensor:
+    """Pad (B, H, W) frames with ``value`` to the aspect ratio height:width, centred (as the tiny model was trained)."""
+    h, w = frames.shape[-2:]
+    new_h, new_w, top, left = padding_for(h, w, height, width)
     if new_h == h and new_w == w:
         return frames
     return F.pad(frames, (left, new_w - w - left, top, new_h - h - top), value=value)

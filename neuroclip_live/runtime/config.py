@@ -54,6 +54,7 @@ class RunConfig:
     lossless: bool = False  # the reader waits for the worker instead of dropping (also implied by speed 0)
     max_rate: float | None = None  # events/s the framer may see (--max-rate); None: only the automatic limit
     labels: tuple[str, ...] | None = None  # None: not given (the model's defaults apply)
+    where: bool = False  # relevance maps from the start (--where); the user's later choice is ``Controls.where``
     min_confidence: float = 0.0  # the first minimum confidence; the user's later ones are ``Controls.min_confidence``
     log_path: str | None = None  # --log: every scored timestep written there (``runtime.prediction_log``)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -78,6 +79,7 @@ class RunConfig:
             labels=tuple(self.initial_labels()),
             templates=self.model.templates,
             ensemble=self.model.ensemble,
+            where=self.where,
             min_confidence=self.min_confidence,
         )
 

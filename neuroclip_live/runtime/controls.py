@@ -36,6 +36,8 @@ class Controls:
     labels: tuple[str, ...] = ()  # asked for; () = none (a trained adapter's own classes, if any)
     templates: str | None = None  # template set name or a custom template; None = the default set
     ensemble: bool = True  # average the text features over the set's templates
+    where: bool = False  # give each timestep's relevance maps (the event view's Where toggle, --where)
+    where_label: str | None = None  # the label whose map the window draws; None = the most probable one
     # "None of these": a window whose top probability is below this has no top label ("–", ``top`` []); 0 = off.
     min_confidence: float = 0.0
 

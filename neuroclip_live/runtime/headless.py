@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
@@ -26,8 +30,13 @@ def result_line(result: StepResult, top_k: int = 3, origin_us: int = 0) -> str:
     frame = result.frame
     t = (frame.t_end_us - origin_us) / 1e6
     parts = [f"step {result.step:6d}", f"t={t:9.3f}s", f"events {frame.n_events:7d}"]
-    if result.scores is not None:
-        tops = "  ".join(f"{label} {p * 100:5.1f}%" for label, p in result.scores.top(top_k))
+    scores = result.scores
+    if scores is not None:
+        where = scores.where
+        tops = "  ".join(
+            f"{label} {p * 100:5.1f}%" + (" @{},{}".format(*where.peak(label)) if where is not None else "")
+            for label, p in scores.top(top_k)
+        )
         none = not result.confident_top(top_k)  # below the minimum confidence: "none of these"
         parts.append(f"| – ({tops}) |" if none else f"| {tops} |")
     parts.append(f"latency {result.latency_ms:7.1f} ms")
@@ -68,10 +77,32 @@ class HeadlessSink:
             self.out.write(result_line(result, self.top_k, self.origin_us) + "\n")
         self.out.flush()
         if self.dump_dir is not None:
-            from PIL import Image  # only needed for --dump
-
-            Image.fromarray(result.frame.image).save(self.dump_dir / f"step{result.step:06d}.png")
+            dump_step(self.dump_dir, result)
         self.count += 1
+
+
+def dump_step(folder: Path, result: StepResult) -> None:
+    """``stepNNNNNN.png``: the frame; beside it, with maps on, ``stepNNNNNN-where-II-label.png`` for each label.
+
+    A map is grey levels at the sensor's size: white where the label wins at that place, black where it loses.
+    """
+    from PIL import Image  # only needed for --dump
+
+    name = f"step{result.step:06d}"
+    frame = result.frame.image
+    Image.fromarray(frame).save(folder / f"{name}.png")
+    maps = result.scores.where if result.scores is not None else None
+    if maps is None or not frame.size:
+        return
+    height, width = frame.shape
+    for i, label in enumerate(maps.labels):
+        grey = Image.fromarray(np.round(maps.image(label) * 255).astype(np.uint8))
+        grey.resize((width, height), Image.Resampling.BILINEAR).save(folder / f"{name}-where-{i:02d}-{slug(label)}.png")
+
+
+def slug(label: str) -> str:
+    """A label as a file-name part: letters, digits, '-' and '_' (others become '_'), at most 40 characters."""
+    return re.sub(r"[^0-9A-Za-z_-]+", "_", label).strip("_")[:40] or "label"
 
 
 class SourceStateLines:
@@ -188,6 +219,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         raise NeuroclipError("--headless needs a source: --file PATH, --camera [SERIAL] or --net HOST:PORT")
     controls = config.initial_controls()
     loader = config.classifier_loader(controls) if config.wants_model(controls.labels) else None
+    if controls.where and loader is None:
+        raise NeuroclipError(f"--where needs a model to make maps with, and this run has none: {FRAMES_ONLY}")
     # Open once here so that a bad file fails before any thread starts, with its one-line message.
     first = open_source(spec)
     opened = [first]
@@ -210,6 +243,9 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         results = pipeline.results()  # before start: a lossless run keeps every frame for us
         pipeline.start()
         states.start()
+        if controls.where and pipeline.wait_model() and pipeline.snapshot().where_unavailable:
+            print(f"neuroclip-live: --where: {pipeline.snapshot().where_unavailable}", file=err)
+            return EXIT_USER_ERROR  # the pipeline stops below
         for result in results:
             if exit_after.due():
                 break

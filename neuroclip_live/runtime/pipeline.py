@@ -218,6 +218,7 @@ class Pipeline:
                 stats=replace(status.stats),
                 model_state=status.model_state,
                 notice=status.notice,
+                where_unavailable=status.where_unavailable,
                 model_engine=status.model_engine,
             )
         if isinstance(src, FileSource) and frame is not None:

@@ -15,6 +15,7 @@ def result_record(result: StepResult, top_k: int = 3, origin_us: int = 0) -> dic
     ``top`` is empty where the window's top probability is below the minimum confidence
     ("none of these"); ``scores`` still holds every label's probability. ``epoch`` counts the
     resets (seek, loop, reconnect, time jump) before this timestep: a window never spans two.
+    ``where`` (with maps on) gives each label's peak in sensor pixels.
     """
     frame = result.frame
     record: dict[str, Any] = {
@@ -32,4 +33,6 @@ def result_record(result: StepResult, top_k: int = 3, origin_us: int = 0) -> dic
     if scores is not None:
         record["scores"] = {label: round(float(p), 6) for label, p in zip(scores.labels, scores.probs)}
         record["top"] = [label for label, _ in result.confident_top(top_k)]
+        if scores.where is not None:
+            record["where"] = scores.where.peak_table()  # label -> [x, y], the peak in sensor pixels
     return record

@@ -19,12 +19,14 @@ reader                  source, ``Replay.packets``, framer,   ``controls``, list
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
                         epoch, event counts, stream state,                              condition
                         the end of a recording reached
-worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    step numbers; published: latest       templates, minimum        once a publication; queue and
-                        result, model state, step counts;     confidence), classifier   ResultBuffer conditions;
-                        ENDED once the last frame is scored;  calls, frames, result     ``model_ready`` (an Event);
-                        calls the result listeners (a         listeners, the end        each listener's own lock
-                        prediction log, a session timeline)   reached
+worker                  the classifier (the labels in use,    ``controls`` (labels,     status lock once a batch and
+  (neuroclip-worker)    its maps on or off), step numbers;    templates, where,         once a publication; queue and
+                        published: latest result, model       minimum confidence),      ResultBuffer conditions;
+                        state, step counts, where_unavailable classifier calls,         ``model_ready`` (an Event);
+                        (why maps cannot be had); ENDED once  frames, result            each listener's own lock
+                        the last frame is scored; calls the   listeners, the end
+                        result listeners (a prediction log,   reached
+                        a session timeline)
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
 time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
@@ -100,6 +102,7 @@ class Snapshot:
     model_state: ModelState = ModelState.NONE
     notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
     time_range_final: bool = True  # False while a big file's end is still being found (the range grows)
+    where_unavailable: str = ""  # why the loaded model cannot give relevance maps ('' when it can, or before it loads)
     model_engine: str = ""  # where the loaded model encodes frames: 'OpenVINO bf16 · CPU' ('' before it loads)
 
 
@@ -123,6 +126,7 @@ class RunStatus:
         self.transitions_total = 0  # every change counted, so a poller can ask for the new ones
         self.notice = ""
         self.model_state = model_state
+        self.where_unavailable = ""  # the worker's, once the model loaded
         self.model_engine = ""
         self.source: EventSource | None = None
         self.replay: Replay | None = None

@@ -116,6 +116,7 @@ class ModelWorker:
                 self._set_model_state(ModelState.FAILED)
                 raise
             self._set_model_state(ModelState.READY)
+            self._offer_where(self._classifier)
             with status.lock:
                 status.model_engine = str(getattr(self._classifier, "engine", ""))
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
@@ -128,6 +129,26 @@ class ModelWorker:
             status.change_state_from(StreamState.LOADING_MODEL, StreamState.LIVE if live else StreamState.STARTING)
         finally:
             self.model_ready.set()
+
+    def _offer_where(self, clf: Classifier) -> None:
+        """Say whether the model can give relevance maps, and start them when they were asked for already."""
+        why = clf.where_unavailable() if hasattr(clf, "where_unavailable") else "this classifier gives no maps"
+        with self._status.lock:
+            self._status.where_unavailable = why
+        if self._applied.where and not why:
+            self._set_where(clf, True)
+
+    def _set_where(self, clf: Classifier, on: bool) -> None:
+        if on:  # the first time, OpenVINO converts the dense encoder: seconds without new scores
+            self._status.set_notice("preparing the relevance maps…")
+        try:
+            clf.set_where(on)  # type: ignore[attr-defined] - only where ``where_unavailable`` said it can
+            if on:
+                self._status.set_notice("")
+        except NeuroclipError as err:
+            with self._status.lock:
+                self._status.where_unavailable = str(err)
+            self._status.set_notice(str(err))
 
     def _warm_up(self, clf: Classifier) -> None:
         """One throwaway step on a blank frame of the sensor's size, then reset.
@@ -155,9 +176,12 @@ class ModelWorker:
             controls = status.controls
             calls = list(status.classifier_calls)
             status.classifier_calls.clear()
+            every_frame = lossless(status.config, controls, status.replay is not None)
         clf = self._classifier
         if clf is None:
             return
+        if hasattr(clf, "map_every_frame"):  # a run that drops frames maps only the newest of a backlog
+            clf.map_every_frame = every_frame
         applied, self._applied = self._applied, controls
         # A refused edit (no usable label, an unknown template) keeps the previous ones running, and says why.
         try:
@@ -168,6 +192,11 @@ class ModelWorker:
             templates = (controls.templates, controls.ensemble)
             if set_templates is not None and templates != (applied.templates, applied.ensemble):
                 set_templates(controls.templates, ensemble=controls.ensemble)
+            if controls.where != applied.where:
+                with status.lock:
+                    why = status.where_unavailable
+                if not why:
+                    self._set_where(clf, controls.where)
             for fn in calls:
                 fn(clf)
         except NeuroclipError as err:
