@@ -15,12 +15,13 @@ from test_pipeline import run_until
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError, ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter, load_adapter
+from neuroclip_live.model.classifier_setup import apply_setup, setup_of
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.clips import Segment, cut_recording
 from neuroclip_live.offline.datasets import load_split
 from neuroclip_live.offline.examples import ExampleSet, class_folder
 from neuroclip_live.offline.fewshot import load_text_model
-from neuroclip_live.offline.teaching import TEACH_SETTINGS, apply_setup, setup_of, train_examples, trained_setup
+from neuroclip_live.offline.teaching import TEACH_SETTINGS, train_examples, trained_setup
 from neuroclip_live.offline.training import FitCancelled, FitProgress
 from neuroclip_live.stream.framing import TimestepRule
 

@@ -38,6 +38,7 @@ from ui.recording_control import RecordingControl
 from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
+from ui.teach_panel import TeachPanel
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.bars = LabelBars()
         self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
+        self.teach = TeachPanel(self.session)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         window_layout.arrange(self)

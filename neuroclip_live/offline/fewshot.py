@@ -71,11 +71,7 @@ def load_text_model(
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
     from neuroclip_live.model.clip_model import load_clip
-    from neuroclip_live.model.prompts import (
-        parse_labels_with_notes,
-        resolve_templates,
-        text_features,
-    )
+    from neuroclip_live.model.prompts import parse_labels_with_notes
 
     classes = default_classes
     if labels:
@@ -84,9 +80,15 @@ def load_text_model(
             given, folder_count = counted(len(classes), "name"), counted(len(folders), "class folder")
             raise DataError(f"--labels gives {given} for {folder_count} ({', '.join(folders)})")
     backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
-    templates = resolve_templates(model.templates)
-    text = text_features(backbone, classes, templates, ensemble=model.ensemble)
-    return TextModel(backbone, classes, templates, text)
+    return text_model(backbone, classes, model.templates, model.ensemble)
+
+
+def text_model(backbone: Any, classes: list[str], templates: str | None, ensemble: bool = True) -> TextModel:
+    """The class prompts' text features on a loaded backbone (``templates``: a set's name, a template, None)."""
+    from neuroclip_live.model.prompts import resolve_templates, text_features
+
+    resolved = resolve_templates(templates)
+    return TextModel(backbone, classes, resolved, text_features(backbone, classes, resolved, ensemble=ensemble))
 
 
 def split_validation(rest: list, n_classes: int, per_class: int, seed: int) -> tuple[list, list]:

@@ -2,7 +2,8 @@
 
 ``RunConfig`` (frozen) says what a run starts with. ``Controls`` says what the user
 changes while it runs: speed, loop, pause, the noise filter, the labels and their
-templates. One ``ControlsModel`` owns the current record; ``update`` replaces it with
+templates, and a taught adapter scored instead of the labels. One ``ControlsModel``
+owns the current record; ``update`` replaces it with
 ``dataclasses.replace`` (a misspelt field raises ``TypeError``, a bad value
 ``ValueError``) and tells the listeners of the fields that changed, as napari's
 evented ``Dims`` tells its ``QtDims``. Widgets show the record and send updates;
@@ -20,9 +21,12 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neuroclip_live import defaults
+
+if TYPE_CHECKING:  # torch loads with a model, not with the controls (a frames-only run starts without it)
+    from neuroclip_live.model.classifier_setup import ClassifierSetup
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Controls:
     labels: tuple[str, ...] = ()  # asked for; () = none (a trained adapter's own classes, if any)
     templates: str | None = None  # template set name or a custom template; None = the default set
     ensemble: bool = True  # average the text features over the set's templates
+    # A taught adapter and its classes scored instead of the labels (``model.classifier_setup.ClassifierSetup``,
+    # compared by identity); None: the labels. The labels stay as typed, to return to.
+    taught: ClassifierSetup | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.speed, int | float) and math.isfinite(self.speed) and self.speed >= 0):
