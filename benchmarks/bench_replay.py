@@ -4,7 +4,8 @@ Frames only, at speed 0: events/s and timesteps/s from open to the last
 timestep. With the bundled tiny-digits model: at speed 0 (the reader waits
 for the model: throughput) and at speed 1 (paced like a camera: latency from
 a timestep's last event to its scores, and how many frames the drop policy
-shed). With a random-weight RN50 at speed 1, the paper's backbone on this CPU.
+shed). With a random-weight RN50 at speed 1, the paper's backbone on this CPU, on torch and on
+OpenVINO (``--backend auto`` on a CPU): the share of the recording's timesteps it scores.
 """
 
 from __future__ import annotations
@@ -61,11 +62,31 @@ def _tiny_loader():
     return build_classifier(model="tiny-digits", labels=DIGITS, T=10)
 
 
-def _rn50_loader():
-    from neuroclip_live.model.classifier import StreamingClassifier
-    from neuroclip_live.model.clip_model import create_clip
+def _rn50_loader(backend: str = "torch"):
+    def load():
+        from neuroclip_live.model.classifier import StreamingClassifier
+        from neuroclip_live.model.clip_model import create_clip
 
-    return StreamingClassifier(create_clip("RN50"), DIGITS, T=10)
+        return StreamingClassifier(create_clip("RN50", backend=backend), DIGITS, T=10)
+
+    return load
+
+
+def _rn50_paced(quick: bool) -> dict[str, float]:
+    """RN50 at speed 1 on each backend, one after the other: timesteps scored, of those the recording made."""
+    from neuroclip_live.model.settings import openvino_importable
+
+    out: dict[str, float] = {}
+    for backend in ("torch", "openvino") if openvino_importable() else ("torch",):
+        r = _run(SAMPLE, RunConfig(rule=TimestepRule("time", 30_000), speed=1), _rn50_loader(backend),
+                 max_seconds=2 if quick else 6)
+        suffix = "" if backend == "torch" else f"_{backend}"
+        out[f"replay_rn50_speed1_steps_s{suffix}"] = r["steps_s"]
+        out[f"replay_rn50_speed1_latency_p50_ms{suffix}"] = r["latency_p50_ms"]
+        out[f"replay_rn50_speed1_latency_p95_ms{suffix}"] = r["latency_p95_ms"]
+        out[f"replay_rn50_speed1_drops{suffix}"] = r["drops"]
+        out[f"replay_rn50_speed1_scored_pct{suffix}"] = 100 * r["steps"] / max(r["steps"] + r["drops"], 1)
+    return out
 
 
 def collect(quick: bool = False) -> dict[str, float]:
@@ -86,10 +107,6 @@ def collect(quick: bool = False) -> dict[str, float]:
         out["replay_tiny_speed1_latency_p95_ms"] = r["latency_p95_ms"]
         out["replay_tiny_speed1_drops"] = r["drops"]
         out["replay_tiny_speed1_steps"] = r["steps"]
-        r = _run(SAMPLE, RunConfig(rule=rule, speed=1), _rn50_loader, max_seconds=2 if quick else 6)
-        out["replay_rn50_speed1_steps_s"] = r["steps_s"]
-        out["replay_rn50_speed1_latency_p50_ms"] = r["latency_p50_ms"]
-        out["replay_rn50_speed1_latency_p95_ms"] = r["latency_p95_ms"]
-        out["replay_rn50_speed1_drops"] = r["drops"]
+        out.update(_rn50_paced(quick))
     out["replay_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out

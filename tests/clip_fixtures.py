@@ -14,6 +14,7 @@ import numpy as np
 import open_clip
 import torch
 
+from neuroclip_live.model.adapter import InterTimestepAdapter
 from neuroclip_live.model.clip_model import ClipBackbone, create_clip
 
 CONFIG_DIR = Path(__file__).resolve().parent / "models"
@@ -46,3 +47,17 @@ def event_frames(n: int, height: int = 34, width: int = 40, seed: int = 0, densi
     rng = np.random.default_rng(seed)
     values = np.array([0, 127, 255], dtype=np.uint8)
     return rng.choice(values, size=(n, height, width), p=[density / 2, 1 - density, density / 2])
+
+
+def spiking_adapter(backbone, frames: np.ndarray) -> InterTimestepAdapter:
+    """A random adapter whose BatchNorm statistics fit these frames' features, so that its LIF fires."""
+    torch.manual_seed(1)
+    adapter = InterTimestepAdapter(backbone.embed_dim)
+    feats = backbone.encode_frames(frames)
+    with torch.no_grad():
+        adapter.bn_in.running_mean.copy_(feats.mean(0))
+        adapter.bn_in.running_var.copy_(feats.var(0))
+        hidden = adapter.down(adapter.bn_in.eval()(feats))
+        adapter.bn_hidden.running_mean.copy_(hidden.mean(0))
+        adapter.bn_hidden.running_var.copy_(hidden.var(0))
+    return adapter.eval()

@@ -41,6 +41,18 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_user_cache(tmp_path_factory):
+    """The user's cache folder ($XDG_CACHE_HOME: OpenVINO's converted models) is the session's own, not ~/.cache.
+
+    The CLI tests' subprocesses inherit it, so a model converted once serves the whole session.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def recordings_dir() -> Path:
     if not RECORDINGS.is_dir():

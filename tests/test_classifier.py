@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from clip_fixtures import TINY_RN, TINY_VIT, event_frames, tiny_backbone, tiny_model
+from clip_fixtures import TINY_RN, TINY_VIT, event_frames, spiking_adapter, tiny_backbone, tiny_model
 
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.model.classifier import (
@@ -26,20 +26,6 @@ from neuroclip_live.model.prompts import LabelError
 
 LABELS = ["cat", "dog", "car", "tree"]
 T = 10
-
-
-def spiking_adapter(backbone, frames: np.ndarray) -> InterTimestepAdapter:
-    """A random adapter whose BatchNorm statistics fit these frames' features, so that its LIF fires."""
-    torch.manual_seed(1)
-    adapter = InterTimestepAdapter(backbone.embed_dim)
-    feats = backbone.encode_frames(frames)
-    with torch.no_grad():
-        adapter.bn_in.running_mean.copy_(feats.mean(0))
-        adapter.bn_in.running_var.copy_(feats.var(0))
-        hidden = adapter.down(adapter.bn_in.eval()(feats))
-        adapter.bn_hidden.running_mean.copy_(hidden.mean(0))
-        adapter.bn_hidden.running_var.copy_(hidden.var(0))
-    return adapter.eval()
 
 
 def lif_spike_count(adapter: InterTimestepAdapter, backbone, frames: np.ndarray) -> tuple[int, int]:

@@ -15,6 +15,7 @@ import torch
 from neuroclip_live.cli import main
 from neuroclip_live.errors import ClusterError
 from neuroclip_live.model.clip_model import load_clip
+from neuroclip_live.model.settings import openvino_importable
 from neuroclip_live.offline.datasets import Sample, load_split, pick_shots
 from neuroclip_live.offline.evaluation import extract_features
 from neuroclip_live.offline.extraction import plan_views
@@ -120,6 +121,9 @@ def test_evaluate_on_ray_gives_the_local_report(ray_local, slice_with_a_bad_file
     assert main([*base, "--ray", "--cache", str(tmp_path / "cache")]) == 0
     on_ray = _report(capsys)
     assert on_ray == local
+    if openvino_importable():  # --backend auto on a CPU: the actors encoded with OpenVINO, as the driver does
+        key = json.loads(next((tmp_path / "cache").glob("*/key.json")).read_text())
+        assert key["backend"] == "openvino"
     assert [u["path"] for u in on_ray["unreadable"]] == [str(slice_with_a_bad_file / "Train" / "7" / "99999.bin")]
     assert on_ray["n"] == 3 * (8 - 2 - 2)  # class 7 has a ninth file, the bad one: a test sample left out
 

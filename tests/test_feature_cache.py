@@ -9,6 +9,7 @@ import torch
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.clip_model import load_clip
+from neuroclip_live.model.settings import openvino_importable
 from neuroclip_live.offline.datasets import Sample, load_split, pick_shots
 from neuroclip_live.offline.evaluation import extract_features
 from neuroclip_live.offline.feature_cache import CachedExtractor, EncodingKey
@@ -65,6 +66,12 @@ def test_key_follows_model_weights_frames_and_cut(tiny):
     with torch.no_grad():
         next(other.model.parameters()).add_(1e-3)
     assert EncodingKey.of(other, 10, "count").weights_sha256 != base.weights_sha256
+    if openvino_importable():  # OpenVINO's rows (bf16 on some CPUs) are never mixed with torch's
+        for precision in ("auto", "fp32"):
+            ov = load_clip("tiny-digits", device="cpu", backend="openvino", precision=precision)
+            key = EncodingKey.of(ov, 10, "count")
+            assert (key.backend, key.precision) == ("openvino", ov.image_encoder.precision)
+            assert key.weights_sha256 == base.weights_sha256 and key.folder_name() != base.folder_name()
 
 
 def test_a_damaged_shard_is_recomputed_alone(tiny, data, tmp_path):

@@ -416,8 +416,10 @@ def test_status_bar_words_and_figures(qtbot):
         None,
         None,
         PipelineStats(event_rate=1.25e6, steps_per_s=33.3, inference_ms=12.3, latency_ms=20, drops=7),
+        model_engine="OpenVINO bf16 · CPU",
     )
     bar.show_snapshot(snap, has_model=True)
+    assert bar.engine_label.text() == "OpenVINO bf16 · CPU"  # where the image encoder runs
     assert bar.state_text == "disconnected"
     assert bar.message_text == "camera unplugged"
     assert bar.rate_label.text() == "1.25 Mev/s"

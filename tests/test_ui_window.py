@@ -22,6 +22,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from neuroclip_live.model.classifier import Scores, Timings
+from neuroclip_live.model.settings import openvino_importable
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.stream.sources.base import SourceSpec
@@ -295,10 +296,13 @@ def test_settings_rebuild_the_stream_where_it_was(make_window, qtbot, recordings
     w.settings_panel.rule_mode.setCurrentIndex(1)  # by event count
     w.settings_panel.rule_size.setValue(500)
     w.playback.speed.setCurrentIndex(w.playback.speed.findData(2.0))  # a control: it carries over the rebuild
+    w.settings_panel.backend.setCurrentIndex(w.settings_panel.backend.findData("torch"))
+    w.settings_panel.precision.setCurrentIndex(w.settings_panel.precision.findData("fp32"))
     here = w.session.latest.position_us
     w.settings_panel.apply_button.click()
     assert w.session.pipeline is not old
     assert w.session.pipeline.controls is w.session.controls and w.session.controls.value.speed == 2.0
+    assert (w.session.config.model.backend, w.session.config.model.precision) == ("torch", "fp32")
     assert w.session.pipeline.config.T == 6
     assert str(w.session.pipeline.config.rule) == "500ev"
     new = w.session.pipeline
@@ -515,3 +519,5 @@ def test_real_tiny_digits_model_scores_the_sample(make_window, qtbot):
     qtbot.waitUntil(lambda: w.bars.shown_labels == DIGITS, timeout=60_000)
     probs = np.array(list(w.bars.probabilities().values()))
     assert probs.shape == (10,) and abs(float(probs.sum()) - 1.0) < 1e-3
+    engine = "OpenVINO" if openvino_importable() else "torch fp32"  # --backend auto on a CPU
+    qtbot.waitUntil(lambda: w.status.engine_label.text().startswith(engine), timeout=TIMEOUT_MS)

@@ -1,4 +1,4 @@
-"""Settings that shape the pipeline: timestep rule and size, T, alpha, model, adapter, device, noise filter.
+"""Settings that shape the pipeline: timestep rule and size, T, alpha, model, adapter, device, backend, noise filter.
 
 Everything but the noise filter changes how frames are cut or which model
 runs, so applying them rebuilds the pipeline (the stream resumes where it
@@ -32,6 +32,8 @@ from neuroclip_live.stream.framing import TimestepRule
 
 MODELS = ["tiny-digits", "RN50", "RN101", "ViT-B-32", "ViT-B-16", "ViT-L-14"]
 DEVICES = [("auto", None), ("CPU", "cpu"), ("CUDA", "cuda")]
+BACKEND_ITEMS = [("auto", "auto"), ("torch", "torch"), ("OpenVINO (CPU)", "openvino")]
+PRECISION_ITEMS = [("auto", "auto"), ("fp32 (full)", "fp32")]
 
 
 @dataclass
@@ -45,18 +47,30 @@ class RunSettings:
     weights: str | None
     adapter: str | None  # None = zero-shot, no adapter
     device: str | None
+    backend: str = "auto"  # where the image encoder runs (model.settings.BACKENDS)
+    precision: str = "auto"
 
     @classmethod
     def from_config(cls, config: RunConfig) -> RunSettings:
         m = config.model
-        return cls(config.rule, config.T, m.alpha_path, m.name, m.weights, m.adapter_path, m.device)
+        return cls(
+            config.rule, config.T, m.alpha_path, m.name, m.weights, m.adapter_path, m.device, m.backend, m.precision
+        )
 
     def apply_to(self, config: RunConfig) -> RunConfig:
         model = replace(
             config.model, name=self.model, weights=self.weights, device=self.device,
-            alpha_path=self.alpha, adapter_path=self.adapter,
+            alpha_path=self.alpha, adapter_path=self.adapter, backend=self.backend, precision=self.precision,
         )  # fmt: skip
         return replace(config, rule=self.rule, T=self.T, model=model)
+
+
+def _combo(items: list[tuple[str, str]], tip: str) -> QComboBox:
+    box = QComboBox()
+    for text, value in items:
+        box.addItem(text, value)
+    box.setToolTip(tip)
+    return box
 
 
 class _PathField(QWidget):
@@ -132,9 +146,7 @@ class SettingsPanel(QWidget):
         self.adapter_on = QCheckBox("Use a few-shot adapter")
         self.adapter = _PathField("Few-shot adapter", "Adapter (*.safetensors);;All files (*)", "written by 'train'")
         self.adapter_on.toggled.connect(self.adapter.setEnabled)
-        self.device = QComboBox()
-        for text, value in DEVICES:
-            self.device.addItem(text, value)
+        self._build_engine_boxes()
         noise_row = self._build_noise_row()
 
         form = QFormLayout()
@@ -147,11 +159,13 @@ class SettingsPanel(QWidget):
         form.addRow("", self.adapter_on)
         form.addRow("Adapter", self.adapter)
         form.addRow("Device", self.device)
+        form.addRow("Backend", self.backend)
+        form.addRow("Precision", self.precision)
         form.addRow("Noise", noise_row)
         self.apply_button = QPushButton("Apply and restart stream")
         self.apply_button.setObjectName("primary")
         self.apply_button.clicked.connect(self.apply)
-        note = QLabel("Timestep, T, alpha, model, adapter and device restart the stream where it is.")
+        note = QLabel("Timestep, T, alpha, model, adapter, device and backend restart the stream where it is.")
         note.setObjectName("hint")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -160,6 +174,16 @@ class SettingsPanel(QWidget):
         layout.addWidget(note)
         layout.addWidget(self.apply_button)
         layout.addStretch(1)
+
+    def _build_engine_boxes(self) -> None:
+        """Device, backend and precision: where and how the image encoder runs."""
+        self.device = QComboBox()
+        for text, value in DEVICES:
+            self.device.addItem(text, value)
+        self.backend = _combo(BACKEND_ITEMS, "Where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO "
+                              "on the CPU when it is installed, else torch")
+        self.precision = _combo(PRECISION_ITEMS, "auto = fp16 on CUDA and what OpenVINO picks for the CPU (bf16 "
+                                "where it has AMX or AVX512-BF16); fp32 = full precision")
 
     def _build_noise_row(self) -> QHBoxLayout:
         """The background-activity filter switch and its window; applied at once, no restart."""
@@ -196,6 +220,8 @@ class SettingsPanel(QWidget):
             self.device.addItem(str(settings.device), settings.device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
+        self.backend.setCurrentIndex(max(self.backend.findData(settings.backend), 0))
+        self.precision.setCurrentIndex(max(self.precision.findData(settings.precision), 0))
 
     def show_noise_filter(self, noise_filter_us: int | None) -> None:
         """Show the session's noise filter (its controls own it): on with its window, or off."""
@@ -218,6 +244,8 @@ class SettingsPanel(QWidget):
             weights=self.weights.path(),
             adapter=self.adapter.path() if self.adapter_on.isChecked() else None,
             device=self.device.currentData(),
+            backend=self.backend.currentData(),
+            precision=self.precision.currentData(),
         )
 
     def noise_filter_us(self) -> int | None:

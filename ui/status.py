@@ -58,6 +58,8 @@ class StatusBar(QStatusBar):
         self.source_label.setVisible(False)
         self.run_label = QLabel("")
         self.run_label.setToolTip("Model, timestep rule and window length T")
+        self.engine_label = FigureLabel("OpenVINO bf16 · CPU")
+        self.engine_label.setToolTip("Where the image encoder runs, at which precision (Settings: Backend, Precision)")
         self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
         self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
         self.rate_label = FigureLabel("999.9 kev/s")
@@ -72,6 +74,7 @@ class StatusBar(QStatusBar):
         # the message gives way first and shows the whole line in its tooltip.
         self._figures = (
             self.run_label,
+            self.engine_label,
             self.rate_label,
             self.steps_label,
             self.inference_label,
@@ -83,6 +86,7 @@ class StatusBar(QStatusBar):
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
+        self.addWidget(self.engine_label)
         self.addWidget(self.message_label, 1)
         for w in (
             self.record_label,
@@ -127,6 +131,7 @@ class StatusBar(QStatusBar):
         self.show_state(snap.state, snap.message)
         self.source_label.setText(snap.source_name)
         self.source_label.setVisible(bool(snap.source_name))  # no empty room held before a source opens
+        self.engine_label.setText(snap.model_engine if has_model else "")
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")

@@ -18,6 +18,7 @@ from neuroclip_live.cli.arguments import (
     add_model_arguments,
     model_settings,
     positive_int,
+    say_backend_note,
     timestep,
 )
 from neuroclip_live.errors import NeuroclipError
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroclip_live.model.clip_model import load_clip
+    from neuroclip_live.model.clip_model import load_for
     from neuroclip_live.model.label_presets import default_labels
     from neuroclip_live.model.prompts import (
         parse_labels,
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")  # before the training, not after it
     paired = pair_recording(args.file, args.timestep)  # a file without frames fails here, before the model loads
     ms = model_settings(args)
-    bb = load_clip(ms.name, ms.weights, ms.device)
+    bb = load_for(ms)
+    say_backend_note(bb)
     labels = parse_labels(args.labels) if args.labels else default_labels(args.model)
     templates = resolve_templates(ms.templates)
     text = text_features(bb, labels, templates, ensemble=ms.ensemble) if labels else None

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
+from neuroclip_live.errors import ModelError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.model.settings import DEFAULT_MODEL, ModelSettings
+from neuroclip_live.model.settings import (
+    BACKENDS,
+    DEFAULT_MODEL,
+    OPENVINO_MISSING,
+    PRECISION_CHOICES,
+    ModelSettings,
+    openvino_importable,
+)
 
 if TYPE_CHECKING:  # framing compiles numba kernels on import: not for --help
     from neuroclip_live.stream.framing import TimestepRule
@@ -125,6 +134,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool =
         help="torch threads on the CPU (default: 1 for small models such as tiny-digits and for adapter "
         "training, one per core for large encoders such as RN50)",
     )  # fmt: skip
+    g.add_argument(
+        "--backend", choices=BACKENDS, default="auto",
+        help="where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO on the CPU when it is "
+        "installed, else torch (the text encoder and the adapter always run on torch)",
+    )  # fmt: skip
+    g.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default="auto",
+        help="auto = fp16 on CUDA and, on a CPU, what OpenVINO picks for it; fp32 = full precision",
+    )  # fmt: skip
     if few_shot_inputs:
         g.add_argument(
             "--alpha", metavar="FILE",
@@ -136,7 +154,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool =
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:
-    """The model options of a parsed command line as ``ModelSettings``."""
+    """The model options of a parsed command line as ``ModelSettings``.
+
+    ``--backend openvino`` without OpenVINO fails here, before a window opens or data is read.
+    """
+    if args.backend == "openvino":
+        if (args.device or "cpu").startswith("cuda"):
+            raise ModelError("--backend openvino runs on the CPU: drop --device cuda, or use --backend torch")
+        if not openvino_importable():
+            raise ModelError(OPENVINO_MISSING)
     return ModelSettings(
         name=model_name(args.model, getattr(args, "adapter", None)),
         weights=args.weights,
@@ -146,7 +172,15 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
         alpha_path=getattr(args, "alpha", None),
         adapter_path=getattr(args, "adapter", None),
         threads=args.threads,
+        backend=args.backend,
+        precision=args.precision,
     )
+
+
+def say_backend_note(backbone: Any) -> None:
+    """The one ``note:`` line when ``--backend auto`` fell back to torch (``ClipBackbone.backend_note``)."""
+    if backbone.backend_note:
+        print(f"note: {backbone.backend_note}", file=sys.stderr)
 
 
 def model_name(model: str | None, adapter_path: str | None) -> str:

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     bb = tm.backbone
     ensembled = " ensembled" if not args.no_ensemble and len(tm.templates) > 1 else ""
     sc = _Scoring(protocol=[
-        f"model {bb.name} ({bb.weights}); templates: {len(tm.templates)}{ensembled}; "
+        f"model {bb.name} ({bb.weights}) on {bb.engine}; templates: {len(tm.templates)}{ensembled}; "
         f"T={args.T} frames a sample, cut by {args.cut}"
     ])  # fmt: skip
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from neuroclip_live import defaults
-from neuroclip_live.cli.arguments import add_model_arguments, positive_int
+from neuroclip_live.cli.arguments import add_model_arguments, positive_int, say_backend_note
 from neuroclip_live.offline.transfer_defaults import DEFAULT_LAMBDA_FEATURE, DEFAULT_LAMBDA_TCKA, IMAGE_WEIGHTS
 
 if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
@@ -78,6 +78,7 @@ def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
     """Where ``train`` and ``evaluate`` get their features: this process, ``--cache``, or ``--ray``."""
     from neuroclip_live.offline.extractors import open_feature_source
 
+    say_backend_note(backbone)
     return open_feature_source(
         backbone, args.T, args.cut, args.batch_size, not args.quiet, args.cache, args.ray, args.ray_workers
     )

@@ -145,6 +145,11 @@ class StreamingClassifier:
         self.setup_notes: list[str] = []  # how the model, adapter and user choices were combined (model.setup)
         self.set_labels(labels)
 
+    @property
+    def engine(self) -> str:
+        """Where the frames are encoded: 'OpenVINO bf16 · CPU' (``ClipBackbone.engine``)."""
+        return self.backbone.engine
+
     # ------------------------------------------------------------------ settings
 
     @property

@@ -21,8 +21,17 @@ import open_clip
 import torch
 
 from neuroclip_live.errors import ModelError
+from neuroclip_live.model.image_encoders import (
+    ImageEncoder,
+    TorchImageEncoder,
+    check_choices,
+    describe_encoder,
+    open_image_encoder,
+    resolve_backend,
+)
+from neuroclip_live.model.openvino_encoder import EncoderSpec
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor
-from neuroclip_live.model.settings import BUNDLED_DIR
+from neuroclip_live.model.settings import BUNDLED_DIR, ModelSettings
 from neuroclip_live.model.threads import threads_for_model
 from neuroclip_live.model.weights import (
     KIND_NAMES,
@@ -36,7 +45,6 @@ log = logging.getLogger(__name__)
 
 # open_clip's "fp16"/"bf16" are its mixed modes (OpenAI's): weights in half, LayerNorm in float32.
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-PRECISIONS = tuple(_DTYPES)
 
 
 @dataclass
@@ -55,6 +63,8 @@ class ClipBackbone:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (full unpickle...)
     threads: int = 0  # torch threads on the CPU (0 on a GPU: not set)
     preprocess: FramePreprocessor = field(init=False)
+    image_encoder: ImageEncoder = field(init=False)  # where frames are encoded (torch until ``use_backend``)
+    backend_note: str = field(init=False, default="")  # why ``auto`` fell back to torch, for one "note:" line
 
     def __post_init__(self) -> None:
         cfg = getattr(self.model.visual, "preprocess_cfg", {}) or {}
@@ -66,6 +76,28 @@ class ClipBackbone:
             dtype=self.dtype,
             channels_last=self.device.type == "cuda",
         )
+        self.image_encoder = TorchImageEncoder(self.model, self.device, self.dtype)
+
+    def use_backend(
+        self, backend: str = "auto", precision: str | None = None, cache_dir: str | os.PathLike | None = None
+    ) -> None:
+        """Encode images with ``backend`` from now on (after the weights are loaded: OpenVINO converts them)."""
+        spec = EncoderSpec(self.name, self.image_size, self.embed_dim)
+        self.image_encoder, self.backend_note = open_image_encoder(
+            self.model, spec, self.device, self.dtype, backend, precision, self.threads, cache_dir
+        )
+        if self.backend_note:
+            log.info(self.backend_note)  # the caller shows it once, as a "note:" line
+            self.notes.append(self.backend_note)
+
+    @property
+    def engine(self) -> str:
+        """Where images are encoded: 'OpenVINO bf16 · CPU', 'torch fp16 · CUDA'."""
+        return describe_encoder(self.image_encoder)
+
+    def describe(self) -> str:
+        """'RN50 · OpenVINO bf16 · CPU'."""
+        return f"{self.name} · {self.engine}"
 
     @property
     def logit_scale(self) -> float:
@@ -75,8 +107,7 @@ class ClipBackbone:
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, H, W) uint8 frames -> (B, C) L2-normalised float32 features on ``self.device``."""
-        x = self.preprocess(frames)
-        return self.model.encode_image(x, normalize=True).float()
+        return self.image_encoder(self.preprocess(frames))
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:
@@ -132,12 +163,13 @@ def _pick_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _pick_precision(precision: str | None, device: torch.device) -> str:
-    if precision is None:
+def _pick_precision(precision: str | None, device: torch.device, backend: str) -> str:
+    """The torch model's precision; OpenVINO converts from float32 and applies its own."""
+    if backend == "openvino":
+        return "fp32"
+    if precision is None or precision == "auto":
         return "fp16" if device.type == "cuda" else "fp32"
-    if precision not in PRECISIONS:
-        raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    return precision
+    return precision  # checked by ``check_choices``
 
 
 def _backbone(
@@ -173,15 +205,28 @@ def _backbone(
 
 
 def create_clip(
-    name: str, device: str | None = None, precision: str | None = None, threads: int | None = None
+    name: str,
+    device: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    *,
+    backend: str = "torch",
+    cache_dir: str | os.PathLike | None = None,
 ) -> ClipBackbone:
-    """A model with random weights (tests, benchmarks): same structure and speed as the real one."""
+    """A model with random weights (tests, benchmarks): same structure and speed as the real one.
+
+    ``backend`` as for ``load_clip``; torch unless asked, since tests compare against open_clip's own output.
+    """
     if _register_bundled(name) is None:
         _check_name(name)
     dev = _pick_device(device)
-    prec = _pick_precision(precision, dev)
+    check_choices(backend, precision)
+    prec = _pick_precision(precision, dev, resolve_backend(backend, dev))
     model = open_clip.create_model(name, device=dev, precision=prec)
-    return _backbone(model, name, dev, prec, "random", [], threads)
+    backbone = _backbone(model, name, dev, prec, "random", [], threads)
+    if backend != "torch":
+        backbone.use_backend(backend, precision, cache_dir)
+    return backbone
 
 
 def _create_with_weights(
@@ -227,6 +272,7 @@ def load_clip(
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
     threads: int | None = None,
+    backend: str = "torch",
 ) -> ClipBackbone:
     """Load a CLIP model by open_clip name (or a bundled one) with its weights, ready for inference.
 
@@ -235,12 +281,16 @@ def load_clip(
     holds converted TorchScript files and downloads (default: the usual caches);
     ``offline`` skips the download (default: ``NEUROCLIP_OFFLINE`` / ``HF_HUB_OFFLINE``);
     ``threads`` sets the torch threads on the CPU (default: by model size, see ``model.threads``).
+    ``backend`` ('auto', 'torch', 'openvino': ``model.image_encoders``) runs the image encoder, at
+    ``precision`` ('auto' or None: the device's choice, 'fp32': full); the app's settings default to
+    'auto', this function to torch. OpenVINO's converted models are kept under ``cache_dir``.
     """
     bundled = _register_bundled(name)
     if bundled is None:
         _check_name(name)
     dev = _pick_device(device)
-    prec = _pick_precision(precision, dev)
+    check_choices(backend, precision)
+    prec = _pick_precision(precision, dev, resolve_backend(backend, dev))
     notes: list[str] = []
     path, quick_gelu = resolve_weights(name, weights, bundled, cache_dir, offline, notes)
     source = path
@@ -251,4 +301,15 @@ def load_clip(
         path = convert_torchscript(path, cache_dir)
         notes.append(f"converted OpenAI TorchScript {source.name} to safetensors (QuickGELU)")
     model = _create_with_weights(name, path, source, dev, prec, quick_gelu, notes, kind)
-    return _backbone(model, name, dev, prec, str(source), notes, threads)
+    backbone = _backbone(model, name, dev, prec, str(source), notes, threads)
+    if backend != "torch":
+        backbone.use_backend(backend, precision, cache_dir)
+    return backbone
+
+
+def load_for(settings: ModelSettings) -> ClipBackbone:
+    """``load_clip`` with the app's model settings: name, weights, device, threads, backend and precision."""
+    return load_clip(
+        settings.name, settings.weights, settings.device, settings.precision,
+        threads=settings.threads, backend=settings.backend,
+    )  # fmt: skip

@@ -8,6 +8,11 @@ from pathlib import Path
 
 DEFAULT_MODEL = "RN50"
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"  # <name>/<name>.json (+ .safetensors)
+# Where the image encoder runs (``model.image_encoders``): auto = torch on CUDA, else OpenVINO if installed, else torch.
+BACKENDS = ("auto", "torch", "openvino")
+# auto: fp16 on CUDA, OpenVINO's choice on a CPU (see ``model.image_encoders``); fp32: full precision everywhere.
+PRECISION_CHOICES = ("auto", "fp32")
+OPENVINO_MISSING = "--backend openvino needs OpenVINO: pip install openvino"
 
 
 def is_known_model(name: str) -> bool:
@@ -23,6 +28,15 @@ def is_known_model(name: str) -> bool:
     return bool(locations) and any((Path(d) / "model_configs" / f"{name}.json").is_file() for d in locations)
 
 
+def openvino_importable() -> bool:
+    """Whether ``import openvino`` works here (it takes 0.2 s: asked only when OpenVINO is wanted)."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """What the live app, ``train`` and ``evaluate`` load; built from the command line or the GUI."""
@@ -35,3 +49,5 @@ class ModelSettings:
     alpha_path: str | None = None
     adapter_path: str | None = None
     threads: int | None = None  # torch threads on the CPU; None: by workload (model.threads)
+    backend: str = "auto"  # where the image encoder runs: one of BACKENDS
+    precision: str = "auto"  # one of PRECISION_CHOICES

@@ -98,6 +98,8 @@ def build_classifier(
     alpha_path: str | None = None,
     adapter_path: str | None = None,
     threads: int | None = None,
+    backend: str = "torch",
+    precision: str | None = None,
 ) -> StreamingClassifier:
     """Load everything; ``ModelError`` (one line) when something cannot be used.
 
@@ -106,14 +108,15 @@ def build_classifier(
     backbone when no model is named, its classes over the model's default
     labels, its templates over the default set, its alpha over uniform.
     The user's own labels, templates or alpha win over the adapter's, and
-    the classifier's ``setup_notes`` say so.
+    the classifier's ``setup_notes`` say so, as they say when ``backend`` 'auto' fell back to torch
+    (``backend`` and ``precision``: see ``load_clip``; the app passes its settings, default 'auto').
     """
     adapter = info = None
     if adapter_path:
         # Before the weights: an adapter for another backbone fails fast, and names its own.
         adapter, info = load_adapter(adapter_path, model)
     name = model or (info.backbone if info is not None else DEFAULT_MODEL)
-    backbone = load_clip(name, weights, device, threads=threads)
+    backbone = load_clip(name, weights, device, precision, threads=threads, backend=backend)
     for note in backbone.notes:
         log.info(note)
     what = Path(adapter_path).name if adapter_path else ""
@@ -127,7 +130,7 @@ def build_classifier(
         templates=choices.templates,
         ensemble=ensemble,
     )
-    clf.setup_notes = choices.notes + clf.label_notes
+    clf.setup_notes = [n for n in [backbone.backend_note] if n] + choices.notes + clf.label_notes
     for note in clf.setup_notes:
         log.info(note)  # the runtime shows them as its notice (window, headless "note:" lines)
     return clf

@@ -29,7 +29,8 @@ DEFAULT_TAG = "openai"  # the paper's weights
 _REMEDIES = f"give --weights PATH, set {WEIGHTS_ENV}=PATH, or connect to the internet once to download them"
 
 
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+def cache_root(cache_dir: str | os.PathLike | None) -> Path:
+    """``cache_dir``, else the user's cache folder (``$XDG_CACHE_HOME/neuroclip-live``): converted files live here."""
     if cache_dir is not None:
         return Path(cache_dir)
     return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "neuroclip-live"
@@ -84,7 +85,7 @@ def convert_torchscript(path: Path, cache_dir: str | os.PathLike | None) -> Path
     """
     st = path.stat()
     key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = _cache_root(cache_dir) / "converted" / f"{path.stem}-{key}.safetensors"
+    target = cache_root(cache_dir) / "converted" / f"{path.stem}-{key}.safetensors"
     if target.is_file():
         return target
     from safetensors.torch import save_file

@@ -131,9 +131,16 @@ class ShardEncoder:
         from neuroclip_live.model.clip_model import create_clip
 
         _register_config(key.model, config)
-        self.backbone = create_clip(key.model, device, key.precision)
+        self.backbone = create_clip(key.model, device, key.precision if key.backend == "torch" else "fp32", threads)
         self.backbone.model.load_state_dict(load(ray.get(weights_ref[0])), strict=True)
         torch.set_num_threads(threads)
+        if key.backend != "torch":
+            # After the weights: OpenVINO converts these. At the driver's precision, not this node's choice.
+            self.backbone.use_backend(key.backend, key.precision)
+            got = self.backbone.image_encoder.precision
+            if got != key.precision:
+                raise ClusterError(f"a Ray node runs OpenVINO at {got}, the driver's rows are {key.precision}: "
+                                   "use --precision fp32")
         self.cache = FeatureCache(cache_root, key, index=False)
         self.batch_size = batch_size
 
@@ -170,10 +177,10 @@ class RayRunner:
         self.threads = threads_per_worker
         self._weights_ref: list = []
 
-    def _encoder_resources(self) -> tuple[int, dict]:
+    def _encoder_resources(self, backend: str) -> tuple[int, dict]:
         res = self.ray.cluster_resources()
         gpus, cpus = float(res.get("GPU", 0)), float(res.get("CPU", 1))
-        if gpus >= 1:
+        if gpus >= 1 and backend == "torch":  # OpenVINO rows are made on CPUs
             workers = self.workers or int(gpus)
             return workers, {"num_gpus": 1, "num_cpus": 1}
         workers = self.workers or max(1, int(cpus // self.threads) - 1)
@@ -185,8 +192,8 @@ class RayRunner:
         ray = self.ray
         if not self._weights_ref:
             self._weights_ref = [ray.put(self.weights)]  # once a runner: every actor reads the same copy
-        workers, resources = self._encoder_resources()
         key = cache.key
+        workers, resources = self._encoder_resources(key.backend)
         items = [{"shard": name, "jobs": json.dumps([j.as_dict() for j in jobs])} for name, jobs in shards]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map(frame_shard, fn_kwargs={"T": key.T, "cut": key.cut}, num_cpus=0.5)

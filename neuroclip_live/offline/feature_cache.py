@@ -1,7 +1,7 @@
 """A cache of per-view CLIP frame features in safetensors shards, keyed by what made them.
 
-One folder per encoding key (model, weights hash, precision, preprocessing, T,
-cut rule); in it, shard files of a few hundred views each, written whole (a
+One folder per encoding key (model, weights hash, image backend and precision,
+preprocessing, T, cut rule); in it, shard files of a few hundred views each, written whole (a
 temporary file, then a rename) so that a run stopped at any moment leaves only
 complete shards, and the next run computes only the views no shard holds. A
 row is found by its view's id (sample file path, size and modification time,
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 # Bump when framing, preprocessing code or row ids change what a cached row means.
 FORMAT_VERSION = 1
-PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def default_cache_root() -> Path:
@@ -62,12 +61,13 @@ class EncodingKey:
 
     model: str
     weights_sha256: str
-    precision: str
+    precision: str  # what the image encoder computes in (ImageEncoder.precision): bf16 rows are not fp32 rows
     image_size: tuple[int, int]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     T: int
     cut: str
+    backend: str = "torch"  # where the image encoder ran: "torch" or "openvino"
     version: int = FORMAT_VERSION
 
     @classmethod
@@ -77,12 +77,13 @@ class EncodingKey:
         return cls(
             model=backbone.name,
             weights_sha256=hashlib.sha256(data).hexdigest(),
-            precision=PRECISION_NAMES.get(backbone.dtype, str(backbone.dtype)),
+            precision=backbone.image_encoder.precision,
             image_size=tuple(backbone.image_size),  # type: ignore[arg-type]
             mean=tuple(float(v) for v in cfg.get("mean", OPENAI_MEAN)),
             std=tuple(float(v) for v in cfg.get("std", OPENAI_STD)),
             T=int(T),
             cut=str(cut),
+            backend=backbone.image_encoder.backend,
         )
 
     def as_json(self) -> str:

@@ -70,7 +70,7 @@ def load_text_model(
     model: ModelSettings, folders: list[str], default_classes: list[str], labels: str | None
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
-    from neuroclip_live.model.clip_model import load_clip
+    from neuroclip_live.model.clip_model import load_for
     from neuroclip_live.model.prompts import parse_labels_with_notes
 
     classes = default_classes
@@ -79,8 +79,7 @@ def load_text_model(
         if len(classes) != len(folders):
             given, folder_count = counted(len(classes), "name"), counted(len(folders), "class folder")
             raise DataError(f"--labels gives {given} for {folder_count} ({', '.join(folders)})")
-    backbone = load_clip(model.name, model.weights, model.device, threads=model.threads)
-    return text_model(backbone, classes, model.templates, model.ensemble)
+    return text_model(load_for(model), classes, model.templates, model.ensemble)
 
 
 def text_model(backbone: Any, classes: list[str], templates: str | None, ensemble: bool = True) -> TextModel:

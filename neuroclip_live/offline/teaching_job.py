@@ -55,12 +55,12 @@ class BackboneCache:
         self._loaded: dict[tuple, Any] = {}
 
     def get(self, model: ModelSettings) -> Any:
-        from neuroclip_live.model.clip_model import load_clip
+        from neuroclip_live.model.clip_model import load_for
 
-        key = (model.name, model.weights, model.device, model.threads)
+        key = (model.name, model.weights, model.device, model.threads, model.backend, model.precision)
         with self._lock:
             if key not in self._loaded:
-                self._loaded = {key: load_clip(model.name, model.weights, model.device, threads=model.threads)}
+                self._loaded = {key: load_for(model)}  # one model kept: a new one replaces the last
             return self._loaded[key]
 
 

@@ -109,6 +109,8 @@ class RunConfig:
                 alpha_path=model.alpha_path,
                 adapter_path=model.adapter_path,
                 threads=model.threads,
+                backend=model.backend,
+                precision=model.precision,
             )
 
         return load

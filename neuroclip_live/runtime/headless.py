@@ -234,10 +234,10 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
         states.stop()
     ending = " (interrupted)" if interrupted else f" (--exit-after {options.exit_after:g} s)" if exit_after.reached else ""
-    return _finish(pipeline, first, sink.count, ending, err)
+    return _finish(pipeline, first, sink.count, ending, err, config.model.name)
 
 
-def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO) -> int:
+def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO, model_name: str) -> int:
     """The notes, then the error or the summary line; the exit code."""
     snapshot = pipeline.snapshot()
     notice = snapshot.notice  # how the model, adapter and labels were combined
@@ -247,6 +247,8 @@ def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextI
         print(f"neuroclip-live: {pipeline.message}", file=err)
         return EXIT_USER_ERROR
     summary = f"{counted(count, 'timestep')}, {pipeline.dropped:,} dropped"
+    if snapshot.model_engine:  # what ran: "RN50 · OpenVINO bf16 · CPU"
+        summary += f" ({model_name} · {snapshot.model_engine})"
     events_dropped = snapshot.stats.events_dropped
     if events_dropped:
         summary += f", {counted(events_dropped, 'event')} dropped by the rate limit"

@@ -205,6 +205,7 @@ class Pipeline:
                 stats=replace(status.stats),
                 model_state=status.model_state,
                 notice=status.notice,
+                model_engine=status.model_engine,
             )
         if isinstance(src, FileSource) and frame is not None:
             snap.aps = aps_at(src.aps_frames, frame.t_end_us)  # the file's frames never change: no lock

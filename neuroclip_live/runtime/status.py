@@ -86,6 +86,7 @@ class Snapshot:
     model_state: ModelState = ModelState.NONE
     notice: str = ""  # the latest one-line remark on a user edit (labels merged, cut or refused)
     time_range_final: bool = True  # False while a big file's end is still being found (the range grows)
+    model_engine: str = ""  # where the loaded model encodes frames: 'OpenVINO bf16 · CPU' ('' before it loads)
 
 
 class RunStatus:
@@ -105,6 +106,7 @@ class RunStatus:
         self.transitions_total = 0  # every change counted, so a poller can ask for the new ones
         self.notice = ""
         self.model_state = model_state
+        self.model_engine = ""
         self.source: EventSource | None = None
         self.replay: Replay | None = None
         self.latest_frame: Frame | None = None

@@ -112,6 +112,8 @@ class ModelWorker:
                 self._set_model_state(ModelState.FAILED)
                 raise
             self._set_model_state(ModelState.READY)
+            with status.lock:
+                status.model_engine = str(getattr(self._classifier, "engine", ""))
             if self._applied.taught is not None:  # a rebuilt pipeline goes on with the taught classes
                 self._follow_taught(self._classifier, replace(self._applied, taught=None), self._applied)
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
