@@ -158,6 +158,37 @@ def test_a_trained_adapter_swaps_into_a_running_classifier_and_back(examples, te
         wrong_adapter(clf)
 
 
+def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_return_to_edited_labels(
+    examples, text_model
+):
+    """``Controls.taught`` (one owner, the ControlsModel): the worker follows it; label edits made meanwhile wait."""
+    from neuroclip_live.model.classifier import StreamingClassifier
+    from neuroclip_live.runtime.config import RunConfig
+    from neuroclip_live.runtime.controls import Controls, ControlsModel
+    from neuroclip_live.runtime.pipeline import Pipeline
+    from neuroclip_live.stream.sources import SourceSpec, open_source
+
+    taught = trained_setup(train_examples(examples, text_model, SETTINGS, 2, 1))
+    controls = ControlsModel(Controls(speed=4.0, loop=True, labels=("0", "7", "circle")))
+
+    def pipeline() -> Pipeline:  # as a session makes one: its classifier from the controls' labels
+        clf = StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels))
+        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: clf,
+                        controls=controls)  # fmt: skip
+
+    with pipeline() as p:
+        assert run_until(p, lambda: _labels(p) == ["0", "7", "circle"])
+        controls.update(taught=taught)
+        assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        controls.update(labels=("0", "star"))  # typed while the taught classes run: kept for the return
+        time.sleep(0.3)
+        assert _labels(p) == ["bravo", "my mug", "zulu"]
+    with pipeline() as p:  # a rebuilt pipeline (new settings) goes on with the taught classes
+        assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        controls.update(taught=None)
+        assert run_until(p, lambda: _labels(p) == ["0", "star"])
+
+
 def _labels(pipeline):
     result = pipeline.snapshot().result
     return None if result is None or result.scores is None else result.scores.labels

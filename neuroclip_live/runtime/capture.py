@@ -94,13 +94,13 @@ class RecentEvents:
             # Only the packets that reach into the range: a copy of everything kept would cost up to 52 MB.
             packets = [p for p in self._packets if int(p["t"][-1]) >= t_start_us and int(p["t"][0]) <= t_end_us]
             gone_until = self._gone_until
+        whole = gone_until is None or gone_until < t_start_us
         if not packets:
-            return empty_events(), True
+            return empty_events(), whole
         events = concatenate(packets)
         t = events["t"]
         lo = int(np.searchsorted(t, t_start_us, side="left"))
         hi = int(np.searchsorted(t, t_end_us, side="right" if end_inclusive else "left"))
-        whole = gone_until is None or gone_until < t_start_us
         return events[lo:hi].copy(), whole
 
     def restart(self, rule: TimestepRule, T: int) -> None:

@@ -5,7 +5,8 @@ under its ``lock``, nowhere else. A consumer that needs several fields at once t
 ``Pipeline.snapshot()``, which copies them under the lock (frames, results and ``Controls``
 are never changed after they are published, so the copy shares them). ``config`` is frozen
 and read without it. Objects with a lock of their own (``Replay``, ``DropOldestQueue``,
-``ResultBuffer``, ``AedatRecorder``, a live source's poll lock) are safe from any thread.
+``ResultBuffer``, ``AedatRecorder``, ``RecentEvents``, ``TeachingJob``'s progress, a live
+source's poll lock) are safe from any thread.
 State that one thread alone touches stays private to its object (``StreamReader``, ``ModelWorker``).
 
 Every thread of a run:
@@ -19,8 +20,8 @@ reader                  source, ``Replay.packets``, framer,   ``controls``, list
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
                         epoch, event counts, stream state                               condition
 worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    step numbers; published: latest       templates), classifier    once a publication; queue and
-                        result, model state, step counts      calls, frames             ResultBuffer conditions;
+  (neuroclip-worker)    step numbers; published: latest       templates, taught),       once a publication; queue and
+                        result, model state, step counts      classifier calls, frames  ResultBuffer conditions;
                                                                                         ``model_ready`` (an Event)
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
@@ -28,6 +29,11 @@ time words              the pass over a big EVT 3.0 file;     nothing           
   (evt3-time-words)     publishes the time range reached                                whole; the end: after ``done``
 state lines             its stderr lines                      state changes             status lock
   (headless only)                                                                       (``state_changes_after``)
+teaching                its copy of the examples, its model,  nothing of the run's      its progress: the job's lock;
+  (neuroclip-teach)     the adapter it trains (handed over                              the cancel flag (an Event)
+                        whole when it ends)
+The reader also hands raw packets to ``RecentEvents`` (capture for teaching), read by the GUI under its own lock;
+a taught adapter reaches the worker whole, in ``Controls.taught``, after its training thread ended.
 """
 
 from __future__ import annotations
