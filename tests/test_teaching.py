@@ -49,7 +49,7 @@ def test_examples_in_memory_train_the_adapter_that_train_gives_on_them_saved(exa
     assert (root / "classes.txt").read_text().splitlines() == ["bravo: bravo", "my_mug: my mug", "zulu: zulu"]
     assert load_split(root, "Train").classes == list(trained.info.classes) == ["bravo", "my mug", "zulu"]
     out = tmp_path / "a.safetensors"
-    assert main(["train", "--data", str(root), "--cut", "time", "--jitter", "--seed", "3", "--epochs", "3",
+    assert main(["train", "--data", str(root), "--cut", "time", "--centre", "--jitter", "--seed", "3", "--epochs", "3",
                  "--views", "2", "--shots", "2", "--val-per-class", "1", "--model", "tiny-digits", "--device", "cpu",
                  "--quiet", "--out", str(out)]) == 0
     saved, info = load_adapter(out, "tiny-digits", 128)
@@ -171,22 +171,29 @@ def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_ret
     taught = trained_setup(train_examples(examples, text_model, SETTINGS, 2, 1))
     controls = ControlsModel(Controls(speed=4.0, loop=True, labels=("0", "7", "circle")))
 
+    made: list[StreamingClassifier] = []
+
     def pipeline() -> Pipeline:  # as a session makes one: its classifier from the controls' labels
-        clf = StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels))
-        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: clf,
+        made.append(StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels)))
+        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1],
                         controls=controls)  # fmt: skip
 
+    assert taught.centred  # taught as the Teach panel teaches: on frames centred on their events ...
     with pipeline() as p:
         assert run_until(p, lambda: _labels(p) == ["0", "7", "circle"])
+        assert not made[-1].centred
         controls.update(taught=taught)
         assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        assert made[-1].centred  # ... so the live classifier centres its frames while it runs them
         controls.update(labels=("0", "star"))  # typed while the taught classes run: kept for the return
         time.sleep(0.3)
         assert _labels(p) == ["bravo", "my mug", "zulu"]
     with pipeline() as p:  # a rebuilt pipeline (new settings) goes on with the taught classes
         assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        assert made[-1].centred
         controls.update(taught=None)
         assert run_until(p, lambda: _labels(p) == ["0", "star"])
+        assert not made[-1].centred  # the typed labels run on the frames as they are
 
 
 def _labels(pipeline):

@@ -24,6 +24,7 @@ import torch
 from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter
+from neuroclip_live.model.centring import centre_frames
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.prompts import (
     LabelSet,
@@ -138,6 +139,7 @@ class StreamingClassifier:
         self.logit_scale = backbone.logit_scale
         self._ring: deque[torch.Tensor] = deque(maxlen=T)
         self.adapter: InterTimestepAdapter | None = None
+        self.centred = False  # frames cropped around their events first (an adapter trained so: model.centring)
         self.set_adapter(adapter)
         self.set_alpha(alpha)
         self.labels: list[str] = []
@@ -217,7 +219,7 @@ class StreamingClassifier:
         batch = frames.shape[0]
         if batch == 0:
             return []
-        feats = self.backbone.encode_frames(frames)
+        feats = self.backbone.encode_frames(centre_frames(frames) if self.centred else frames)
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
@@ -244,7 +246,7 @@ class StreamingClassifier:
         """
         if self.adapter is None:
             frames = frames[-self.T :]  # without membrane, older frames cannot matter
-        feats = self.backbone.encode_frames(frames)
+        feats = self.backbone.encode_frames(centre_frames(frames) if self.centred else frames)
         if self.adapter is not None:
             saved = self.adapter.lif.mem.clone()
             feats = self.adapter.forward_sequence(feats[:, None])[:, 0]

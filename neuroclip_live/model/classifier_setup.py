@@ -28,11 +28,13 @@ class ClassifierSetup:
     ensemble: bool
     adapter: InterTimestepAdapter | None
     alpha: np.ndarray
+    centred: bool = False  # frames cropped around their events first (the adapter was trained so)
 
 
 def setup_of(clf: StreamingClassifier) -> ClassifierSetup:
     """The classifier's current setup (to return to after trying another)."""
-    return ClassifierSetup(tuple(clf.labels), tuple(clf.templates), clf.ensemble, clf.adapter, clf.alpha.copy())
+    return ClassifierSetup(tuple(clf.labels), tuple(clf.templates), clf.ensemble, clf.adapter, clf.alpha.copy(),
+                           clf.centred)  # fmt: skip
 
 
 def apply_setup(clf: StreamingClassifier, setup: ClassifierSetup) -> list[str]:
@@ -60,4 +62,5 @@ def apply_setup(clf: StreamingClassifier, setup: ClassifierSetup) -> list[str]:
         raise
     clf.set_adapter(setup.adapter)
     clf.set_alpha(alpha)
+    clf.centred = setup.centred
     return notes

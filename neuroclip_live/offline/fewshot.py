@@ -43,6 +43,14 @@ class FewShotSettings:
     lambda_tcka: float | None = None
     image_weight: float | None = None  # None: chosen on the validation samples (transfer.IMAGE_WEIGHTS)
     jitter: bool = False  # scale and place the shots' events at random too (augment.Augmentation)
+    centre: bool = False  # frames cropped around their events (model.centring): the adapter then runs centred
+
+    @property
+    def framing(self) -> str:
+        """How a sample becomes frames: the cut, "+centred" when centred (the extractors' and the adapter's)."""
+        from neuroclip_live.model.centring import with_centring
+
+        return with_centring(self.cut, self.centre)
 
 
 @dataclass
@@ -126,7 +134,8 @@ def _train_with_images(
     tcfg = _transfer_settings(s)
     images = load_image_folder(s.images, folders, tm.classes)
     bb = tm.backbone
-    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size)
+    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size,
+                             centred=s.centre)  # fmt: skip
     if s.image_weight is None and len(val_fs) == 0:
         raise DataError(
             "--images chooses the image weight on validation samples: use --val-per-class 1 or more, "
@@ -171,7 +180,7 @@ def train_fewshot(
     from neuroclip_live.offline.training import FitProgress, TrainConfig, train_adapter
 
     bb = tm.backbone
-    features = features or LocalExtractor(bb, s.T, s.cut, s.batch_size, s.progress)
+    features = features or LocalExtractor(bb, s.T, s.framing, s.batch_size, s.progress)
     progress = progress or FitProgress(bar=s.progress)
     augment = Augmentation(flip=s.flip, jitter=s.jitter)
     train_fs = features.extract(shots, views=s.views, augment=augment, seed=s.seed, desc="encoding shots")
@@ -264,7 +273,7 @@ def train_on_split(
     bb = tm.backbone
     info = AdapterInfo(
         backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates), T=s.T,
-        timestep=f"sample:{s.cut}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
+        timestep=f"sample:{s.framing}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
         data=training_record(data, shots, val, s.seed, shots_per_class, val_per_class),
     )  # fmt: skip
     return TrainedAdapter(fit.adapter, info, fit, shots, val, classes_read_alike(tm.text, tm.classes))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuroclip_live.model.centring import trained_centred
 from neuroclip_live.model.classifier import uniform_alpha
 from neuroclip_live.model.classifier_setup import ClassifierSetup
 from neuroclip_live.offline.examples import ExampleSet
@@ -22,11 +23,12 @@ from neuroclip_live.offline.extractors import LocalExtractor
 from neuroclip_live.offline.fewshot import FewShotSettings, TextModel, TrainedAdapter, train_on_split
 from neuroclip_live.offline.training import FitProgress
 
-# What teaching from a stream trains with by default: time steps (the examples are windows of them) and the
-# scale and placement jitter, which on the sample recording's objects seen at other sizes and places raised the
-# windows named from 58.8% to 71.3% (benchmarks/teach_jitter.py, 3 seeds), while it cost N-MNIST's centred
-# digits 5.5-9.2 points (so ``train`` keeps it off unless asked).
-TEACH_SETTINGS = FewShotSettings(T=10, cut="time", jitter=True, progress=False)
+# What teaching from a stream trains with by default: time steps (the examples are windows of them), frames
+# centred on their events (model.centring) and the scale and placement jitter. On the sample recording's objects
+# seen at other sizes, places and styles (benchmarks/teach_jitter.py, chosen on its validation recordings) the
+# jitter raised the windows named from 52% to 64%, centring with it to 93% (unseen recording: 58%, 72%, 96%);
+# both are off for ``train`` (``--jitter``, ``--centre``), whose N-MNIST digits are all centred and one size.
+TEACH_SETTINGS = FewShotSettings(T=10, cut="time", jitter=True, centre=True, progress=False)
 
 
 def train_examples(
@@ -46,12 +48,13 @@ def train_examples(
     if list(tm.classes) != data.classes:
         raise ValueError(f"text model classes {tm.classes} are not the examples' classes {data.classes}")
     s = settings
-    features = LocalExtractor(tm.backbone, s.T, s.cut, s.batch_size, s.progress, read=examples.read)
+    features = LocalExtractor(tm.backbone, s.T, s.framing, s.batch_size, s.progress, read=examples.read)
     return train_on_split(data, tm, s, shots_per_class, val_per_class, features, examples.size, progress)
 
 
 def trained_setup(trained: TrainedAdapter, ensemble: bool = True) -> ClassifierSetup:
     """The setup of a freshly trained adapter: its classes, templates and alpha."""
     info = trained.info
-    return ClassifierSetup(tuple(info.classes), tuple(info.templates), ensemble, trained.adapter,
-                           np.asarray(info.alpha if info.alpha is not None else uniform_alpha(info.T)))  # fmt: skip
+    alpha = np.asarray(info.alpha if info.alpha is not None else uniform_alpha(info.T))
+    return ClassifierSetup(tuple(info.classes), tuple(info.templates), ensemble, trained.adapter, alpha,
+                           trained_centred(info))  # fmt: skip
