@@ -16,13 +16,14 @@ same run since the machine is shared.
 from __future__ import annotations
 
 import time
+
 import numpy as np
 
 from neuroclip_live.events import SensorSize, make_events
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.stream.framing import TimestepRule
-from neuroclip_live.stream.sources.memory import MemorySource
+from neuroclip_live.stream.sources.files.memory import MemorySource
 
 SIZE = SensorSize(346, 260)
 

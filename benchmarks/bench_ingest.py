@@ -37,7 +37,7 @@ from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
 from neuroclip_live.runtime.config import RunConfig  # noqa: E402
 from neuroclip_live.runtime.pipeline import Pipeline  # noqa: E402
 from neuroclip_live.stream.sources import open_file  # noqa: E402
-from neuroclip_live.stream.sources.prophesee_raw import prophesee_layout  # noqa: E402
+from neuroclip_live.stream.sources.files.prophesee_raw import prophesee_layout  # noqa: E402
 
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
 Reader = Callable[[Path], int]

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from neuroclip_live.stream.sources.aedat import AedatFileSource  # noqa: E402
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource  # noqa: E402
-from neuroclip_live.stream.sources.nmnist import NmnistFileSource  # noqa: E402
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource  # noqa: E402
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource  # noqa: E402
+from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 RECORDINGS = SHARED / "recordings"

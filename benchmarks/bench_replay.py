@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.pipeline import Pipeline
+from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources import open_source
 from neuroclip_live.stream.sources.base import SourceSpec
 

@@ -44,8 +44,18 @@ from neuroclip_live.events import SensorSize  # noqa: E402
 from neuroclip_live.model.clip_model import load_clip  # noqa: E402
 from neuroclip_live.model.prompts import resolve_templates, text_features  # noqa: E402
 from neuroclip_live.offline.augment import Augmentation  # noqa: E402
-from neuroclip_live.offline.datasets import load_split, pick_shots, read_sample_events, take_per_class  # noqa: E402
-from neuroclip_live.offline.evaluation import FeatureSet, choose_alpha, extract_features, predict  # noqa: E402
+from neuroclip_live.offline.datasets import (  # noqa: E402
+    load_split,
+    pick_shots,
+    read_sample_events,
+    take_per_class,
+)
+from neuroclip_live.offline.evaluation import (  # noqa: E402
+    FeatureSet,
+    choose_alpha,
+    extract_features,
+    predict,
+)
 from neuroclip_live.offline.image_encoding import encode_images, load_image_folder  # noqa: E402
 from neuroclip_live.offline.training import TrainConfig, train_adapter  # noqa: E402
 from neuroclip_live.offline.transfer import (  # noqa: E402

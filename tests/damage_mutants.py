@@ -28,7 +28,7 @@ def timesteps(path: Path) -> int:
     framer = EventFramer(source.size, STEP, T=10)
     steps = 0
     for packet in source.packets_from(None):
-        steps += sum(1 for frame in framer.push(packet) if frame.n_events)
+        steps += sum(1 for frame in framer.frames(packet) if frame.n_events)  # one at a time, as the app
     return steps + (framer.flush() is not None)
 
 
@@ -76,13 +76,8 @@ def size_of(path: Path) -> SensorSize:
 
 def packet_ends(path: Path) -> list[int]:
     """Byte offsets where each packet of an intact AEDAT 4 file ends, in file order."""
-    from neuroclip_live.stream.sources.aedat_packets import walk
+    from neuroclip_live.stream.sources.repair.aedat_packets import walk
 
-    data = path.read_bytes()
-    [(pos, length)] = walk(path, set(range(256))).runs
-    end = pos + length
-    ends = []
-    while pos < end:
-        pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
-        ends.append(pos)
-    return ends
+    chain = walk(path)
+    assert chain.intact
+    return chain.offsets[1:] + [chain.end]

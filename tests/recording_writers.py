@@ -30,6 +30,28 @@ def write_with_faery(path: Path, events: np.ndarray, size: SensorSize, **to_file
     return path
 
 
+def write_atis_with_faery(path: Path, events: np.ndarray, size: SensorSize, seed: int = 0) -> Path:
+    """An ATIS ``.es`` (Event Stream 2.0, type 2) of ``events`` with faery's encoder, threshold crossings among them.
+
+    A real ATIS interleaves exposure measurements (two threshold crossings per pixel) with its DVS
+    events; readers keep the DVS events only. One crossing follows about every third event here.
+    """
+    rng = np.random.default_rng(seed)
+    crossings = np.sort(rng.choice(events.shape[0], events.shape[0] // 3, replace=False))
+    order = np.concatenate([np.arange(events.shape[0]), crossings])
+    is_tc = np.concatenate([np.zeros(events.shape[0], bool), np.ones(crossings.shape[0], bool)])
+    sort = np.lexsort((is_tc, order))
+    atis = np.zeros(order.shape[0], [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("exposure", "?"), ("polarity", "?")])
+    picked = events[order[sort]]
+    atis["t"], atis["x"] = picked["t"], picked["x"]
+    atis["y"] = size.height - 1 - picked["y"]  # Event Stream counts rows from the bottom
+    atis["exposure"] = is_tc[sort]
+    atis["polarity"] = np.where(is_tc[sort], rng.integers(0, 2, order.shape[0]), picked["p"]).astype(bool)
+    with faery.extension.es.Encoder(path, "atis", False, (size.width, size.height)) as encoder:
+        encoder.write(atis)
+    return path
+
+
 def to_dv_store(events: np.ndarray) -> dv.EventStore:
     store = dv.EventStore()
     for t, x, y, p in zip(events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist()):
@@ -37,9 +59,7 @@ def to_dv_store(events: np.ndarray) -> dv.EventStore:
     return store
 
 
-def write_with_dv(
-    path: Path, events: np.ndarray, size: SensorSize, frames: list[tuple[int, np.ndarray]] = ()
-) -> Path:
+def write_with_dv(path: Path, events: np.ndarray, size: SensorSize, frames: list[tuple[int, np.ndarray]] = ()) -> Path:
     """Write an .aedat4 with dv-processing: events, and APS frames (t_us, H x W uint8) when given."""
     if frames:
         config = dv.io.MonoCameraWriter.DAVISConfig("TEST_CAMERA", (size.width, size.height))
@@ -55,7 +75,9 @@ def write_with_dv(
 
 
 def write_frames_only(path: Path, size: SensorSize, frames: list[tuple[int, np.ndarray]]) -> Path:
-    writer = dv.io.MonoCameraWriter(str(path), dv.io.MonoCameraWriter.FrameOnlyConfig("TEST_CAMERA", (size.width, size.height)))
+    writer = dv.io.MonoCameraWriter(
+        str(path), dv.io.MonoCameraWriter.FrameOnlyConfig("TEST_CAMERA", (size.width, size.height))
+    )
     for t, image in frames:
         writer.writeFrame(dv.Frame(t, image))
     del writer

@@ -7,8 +7,14 @@ import json
 import pytest
 import torch
 
-from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, NeuroclipLIF, load_adapter, save_adapter
 from neuroclip_live.errors import ModelError
+from neuroclip_live.model.adapter import (
+    AdapterInfo,
+    InterTimestepAdapter,
+    NeuroclipLIF,
+    load_adapter,
+    save_adapter,
+)
 
 
 class _ReferenceFire(torch.autograd.Function):

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroclip_live.offline.augment import affine_events, random_augment
-from neuroclip_live.offline.datasets import load_split, pick_shots
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize, make_events
+from neuroclip_live.offline.augment import affine_events, random_augment
+from neuroclip_live.offline.datasets import load_split, pick_shots
 
 SIZE = SensorSize(5, 3)
 

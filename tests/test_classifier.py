@@ -8,8 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from clip_fixtures import TINY_RN, TINY_VIT, event_frames, spiking_adapter, tiny_backbone, tiny_model
+from clip_fixtures import (
+    TINY_RN,
+    TINY_VIT,
+    event_frames,
+    spiking_adapter,
+    tiny_backbone,
+    tiny_model,
+)
 
+from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.model.classifier import (
     Scores,
@@ -20,9 +28,8 @@ from neuroclip_live.model.classifier import (
     window_logits,
     window_probs,
 )
-from neuroclip_live.errors import ModelError
-from neuroclip_live.model.setup import build_classifier
 from neuroclip_live.model.prompts import LabelError
+from neuroclip_live.model.setup import build_classifier
 
 LABELS = ["cat", "dog", "car", "tree"]
 T = 10

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT
 from PIL import Image
 
-from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"

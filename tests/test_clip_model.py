@@ -9,12 +9,20 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from clip_fixtures import CONFIG_DIR, TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone, tiny_model
+from clip_fixtures import (
+    CONFIG_DIR,
+    TINY_RN,
+    TINY_VIT,
+    event_frames,
+    register_tiny_configs,
+    tiny_backbone,
+    tiny_model,
+)
 
+from neuroclip_live.errors import ModelError
 from neuroclip_live.model import clip_model, weights
 from neuroclip_live.model.clip_model import load_clip
 from neuroclip_live.model.weights import WEIGHTS_ENV, network_reachable
-from neuroclip_live.errors import ModelError
 
 FRAMES = event_frames(3, seed=5)
 

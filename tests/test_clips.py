@@ -12,7 +12,12 @@ from recording_writers import events_equal, random_events, write_with_faery
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.offline.clips import Segment, cut_recording, read_segments, window_starts
+from neuroclip_live.offline.clips import (
+    Segment,
+    cut_recording,
+    read_segments,
+    window_starts,
+)
 from neuroclip_live.offline.datasets import load_split, read_sample_events
 from neuroclip_live.stream.framing import TimestepRule
 

@@ -71,7 +71,11 @@ def test_evaluate_with_shots_keeps_shots_and_validation_out_of_the_test(small_ro
 
 
 def test_an_adapter_file_that_does_not_record_its_samples_is_refused_unless_told(small_root, tmp_path, capsys):
-    from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
+    from neuroclip_live.model.adapter import (
+        AdapterInfo,
+        InterTimestepAdapter,
+        save_adapter,
+    )
 
     old = tmp_path / "old.safetensors"  # as written before adapter files recorded their samples
     save_adapter(old, InterTimestepAdapter(128).eval(), AdapterInfo("tiny-digits", 128, ["0", "1", "7"]))

@@ -73,7 +73,7 @@ def test_a_run_config_gives_the_first_controls():
 
 
 def test_a_pipeline_follows_its_controls_speed_pause_and_labels(nmnist_root):
-    from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+    from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
 
     path = min((nmnist_root / "Train" / "3").iterdir())
     controls = ControlsModel(Controls(speed=1.0, paused=True))

@@ -6,10 +6,9 @@ import json
 import stat
 
 import pytest
+from conftest import PROJECT_ROOT
 
 from neuroclip_live.cli import main
-
-from conftest import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from neuroclip_live.events import SensorSize, make_events
-from neuroclip_live.stream.framing import EventFramer, TimestepRule, render_frame, sample_frames
+from neuroclip_live.stream.framing import (
+    EventFramer,
+    TimestepRule,
+    render_frame,
+    sample_frames,
+)
 
 SIZE = SensorSize(4, 3)
 

@@ -8,7 +8,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from clip_fixtures import TINY_RN, TINY_VIT, event_frames, register_tiny_configs, spiking_adapter
+from clip_fixtures import (
+    TINY_RN,
+    TINY_VIT,
+    event_frames,
+    register_tiny_configs,
+    spiking_adapter,
+)
 from conftest import PROJECT_ROOT
 
 from neuroclip_live.cli import main

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pkgutil
-from pathlib import Path
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT
 
 import neuroclip_live
-from conftest import PROJECT_ROOT
 
 
 def test_import_linter_contract_holds():

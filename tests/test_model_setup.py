@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from neuroclip_live.errors import ModelError
-from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, load_adapter, save_adapter
+from neuroclip_live.model.adapter import (
+    AdapterInfo,
+    InterTimestepAdapter,
+    load_adapter,
+    save_adapter,
+)
 from neuroclip_live.model.clip_model import load_clip
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.model.setup import build_classifier, resolve_model

@@ -21,7 +21,7 @@ from recording_writers import events_equal, random_events
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.stream.sources import SourceSpec, open_source, parse_net_target
-from neuroclip_live.stream.sources import network
+from neuroclip_live.stream.sources.live import network
 
 SIZE = SensorSize(100, 80)
 SENDER = Path(__file__).with_name("dv_net_sender.py")

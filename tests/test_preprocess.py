@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD, FramePreprocessor, pad_to_aspect
+from neuroclip_live.model.preprocess import (
+    OPENAI_MEAN,
+    OPENAI_STD,
+    FramePreprocessor,
+    pad_to_aspect,
+)
 
 MEAN = torch.tensor(OPENAI_MEAN)
 STD = torch.tensor(OPENAI_STD)

@@ -19,7 +19,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(

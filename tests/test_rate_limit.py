@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroclip_live.events import make_events
+from neuroclip_live.events import SensorSize, make_events
 from neuroclip_live.stream.framing import EventFramer, TimestepRule
-from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.rate_limit import EventRateLimiter, format_rate, parse_rate
 
 

@@ -249,7 +249,7 @@ def test_index_at_agrees_with_searchsorted_on_the_strided_time_field():
 
 def test_a_seek_past_the_known_end_of_a_file_still_being_ranged_is_kept():
     from neuroclip_live.events import make_events
-    from neuroclip_live.stream.sources.memory import MemorySource
+    from neuroclip_live.stream.sources.files.memory import MemorySource
 
     class StillRanging(MemorySource):  # a big file whose end is still being found in the background
         @property

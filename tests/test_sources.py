@@ -9,7 +9,12 @@ import types
 import dv_processing as dv
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events, write_with_dv, write_with_faery
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_with_dv,
+    write_with_faery,
+)
 
 from neuroclip_live.errors import SourceDisconnected
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
@@ -20,10 +25,10 @@ from neuroclip_live.stream.sources import (
     open_file,
     open_source,
 )
-from neuroclip_live.stream.sources.aedat import AedatFileSource
-from neuroclip_live.stream.sources.dat_files import DatFileSource
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource
-from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.dat_files import DatFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
 
 
 def read_all(source, start_us=None) -> np.ndarray:

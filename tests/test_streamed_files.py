@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events, write_with_dv, write_with_faery
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_with_dv,
+    write_with_faery,
+)
 
 from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.sources.aedat import AedatFileSource
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
 
 
 def read_all(source, start=None) -> np.ndarray:
@@ -84,7 +89,7 @@ def test_a_streamed_evt_file_opens_without_a_pass_and_finds_its_time_range(tmp_p
 
 
 def test_the_evt3_time_word_pass_publishes_a_growing_range_block_by_block(tmp_path, monkeypatch):
-    import neuroclip_live.stream.sources.prophesee_raw as prophesee_raw
+    import neuroclip_live.stream.sources.files.prophesee_raw as prophesee_raw
 
     size = SensorSize(320, 240)
     events = random_events(40_000, size, t0=0, duration_us=60_000_000, seed=9)

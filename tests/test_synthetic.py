@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuroclip_live.tinyclip import synthetic
 from neuroclip_live.events import EVENT_DTYPE, SensorSize
+from neuroclip_live.tinyclip import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "recordings" / "sample.aedat4"

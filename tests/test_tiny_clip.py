@@ -12,7 +12,11 @@ from neuroclip_live.tinyclip.training import DEFAULT_OUT, MODEL_CONFIG, MODEL_NA
 
 
 def test_training_preprocessing_pads_with_background_and_resizes():
-    from neuroclip_live.tinyclip.training import normalise, pad_resize, preprocess_frames
+    from neuroclip_live.tinyclip.training import (
+        normalise,
+        pad_resize,
+        preprocess_frames,
+    )
 
     frame = np.full((30, 50), 255, dtype=np.uint8)
     x = pad_resize(frame[None], 64)
@@ -42,7 +46,11 @@ def test_committed_model_recognises_synthetic_event_frames():
     import torch
 
     from neuroclip_live.tinyclip import synthetic
-    from neuroclip_live.tinyclip.training import all_class_text_features, create_model, preprocess_frames
+    from neuroclip_live.tinyclip.training import (
+        all_class_text_features,
+        create_model,
+        preprocess_frames,
+    )
 
     torch.manual_seed(0)
     model, tokenizer = create_model(DEFAULT_OUT, DEFAULT_OUT / f"{MODEL_NAME}.safetensors")

@@ -10,9 +10,17 @@ from PIL import Image
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.adapter import AdapterInfo, load_adapter, save_adapter
-from neuroclip_live.offline.image_encoding import encode_images, image_frames, load_image_folder
+from neuroclip_live.offline.image_encoding import (
+    encode_images,
+    image_frames,
+    load_image_folder,
+)
 from neuroclip_live.offline.training import TrainConfig, train_adapter
-from neuroclip_live.offline.transfer import LOSS_TERMS, TransferConfig, train_with_images
+from neuroclip_live.offline.transfer import (
+    LOSS_TERMS,
+    TransferConfig,
+    train_with_images,
+)
 from neuroclip_live.tinyclip.synthetic import plain_image
 
 N_MNIST = SensorSize(34, 34)

@@ -137,3 +137,18 @@ def test_an_offscreen_window_run_prints_no_qt_size_hint_lines(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "propagateSizeHints" not in proc.stderr
+
+
+def test_a_running_model_keeps_the_window_within_a_laptop_width(make_window, qtbot):  # noqa: F811
+    """The run and engine descriptions give way (whole in their tooltips) before the window grows past 1280 px."""
+    w = make_window("--loop")
+    w.open_file(SAMPLE)
+    qtbot.waitUntil(lambda: w.status.steps_label.text() != "", timeout=TIMEOUT_MS)
+    run = "ViT-B-32 · 30ms timesteps · T=10 · adapter teaching-2026-12-06.safetensors"
+    w.status.show_run(run)
+    w.status.engine_label.setText("OpenVINO bf16 · CPU (AVX512-BF16)")
+    w.resize(1280, 720)
+    qtbot.wait(50)
+    assert w.minimumSizeHint().width() <= 1200
+    assert run in w.status.run_label.toolTip()
+    assert_laid_out(w)

@@ -9,15 +9,29 @@ from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QImage, QPointingDevice, QWheelEvent
 from PySide6.QtWidgets import QApplication, QBoxLayout, QSlider
 
-from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.events import BACKGROUND
-from neuroclip_live.stream.framing import Frame
-from neuroclip_live.model.label_presets import CIFAR10, DIGITS, DVS128_GESTURES, LABEL_PRESETS, preset_labels
+from neuroclip_live.model.classifier import Scores, Timings
+from neuroclip_live.model.label_presets import (
+    CIFAR10,
+    DIGITS,
+    DVS128_GESTURES,
+    LABEL_PRESETS,
+    preset_labels,
+)
 from neuroclip_live.runtime.controls import Controls, ControlsModel
 from neuroclip_live.runtime.pipeline import PipelineStats, Snapshot, StepResult
+from neuroclip_live.stream.framing import Frame
 from ui import theme
 from ui.elided_label import ElidedLabel, elide_lines
-from ui.event_view import EMPTY_VALUE, GAP_VALUE, EventView, event_lut, grid_shape, shrink_ternary, tile_window
+from ui.event_view import (
+    EMPTY_VALUE,
+    GAP_VALUE,
+    EventView,
+    event_lut,
+    grid_shape,
+    shrink_ternary,
+    tile_window,
+)
 from ui.history_plot import HISTORY_S, MAX_CURVES
 from ui.label_bars import HINT_LINES, MAX_BARS, MIN_PITCH_PX, LabelBars, bar_order
 from ui.playback_bar import PlaybackBar, format_time

@@ -21,9 +21,9 @@ from conftest import PROJECT_ROOT
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
+from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.model.settings import openvino_importable
-from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import app as app_module

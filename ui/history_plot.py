@@ -54,6 +54,11 @@ class ProbabilityHistory:
         while self._steps and t - self._steps[0].t > self.span_s:
             self._steps.popleft()
 
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the newest timestep, in the session's order."""
+        return list(self._index)
+
     def curve(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         """(seconds before now, probability) of ``label`` at each kept timestep that scored it."""
         steps = [s for s in self._steps if label in s.index]
@@ -192,9 +197,12 @@ class TopLabelsPlot(QWidget):
         for label in wanted:
             curve = self._curves.get(label)
             if curve is None:
-                # A label keeps its line colour while it is drawn; a new one takes the first free colour.
+                # A label's colour is the timeline strip's (by its place among the labels); only when another
+                # drawn line has it already (11+ labels) does it take a free one, kept while it is drawn.
                 used = {c.opts["pen"].color().name() for c in self._curves.values()}
-                colour = next((c for c in theme.SERIES if c not in used), theme.SERIES[0])
+                colour = theme.label_colour(label, self.data.labels)
+                if colour in used:
+                    colour = next((c for c in theme.SERIES if c not in used), colour)
                 curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=label)
                 self._curves[label] = curve
             curve.setData(*self.data.curve(label))

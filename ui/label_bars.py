@@ -144,6 +144,8 @@ class LabelBars(QWidget):
 
         self._labels: list[str] = []
         self._probs = np.zeros(0)
+        self._min_confidence = 0.0  # below it the window names no label: the headline shows "–"
+        self._named: bool | None = None  # whether the headline names a label (its colour follows)
         self._shown_step: tuple[int, int] | None = None
         self._epoch: int | None = None
         self.shown_labels: list[str] = []  # top to bottom, as drawn (tests read it)
@@ -172,6 +174,10 @@ class LabelBars(QWidget):
         return plot
 
     # ---------------------------------------------------------------- state
+    def headline(self) -> str:
+        """The label named above the bars ("–" when none reaches the minimum confidence; "" before any)."""
+        return self.prediction.text()
+
     def probabilities(self) -> dict[str, float]:
         """The latest timestep's probability for each label, in label order."""
         return {label: float(p) for label, p in zip(self._labels, self._probs, strict=True)}
@@ -208,6 +214,7 @@ class LabelBars(QWidget):
         self.scroll.set_rows(min(len(labels), MAX_BARS))
         self._labels = labels
         self._probs = probs
+        self._min_confidence = result.min_confidence
         self._redraw()
         self.history.add(result.frame.t_end_us / 1e6, labels, probs)
 
@@ -217,7 +224,8 @@ class LabelBars(QWidget):
         n = len(order)
         probs = self._probs[order] if n else np.zeros(0)
         top = int(np.argmax(self._probs)) if self._probs.size else -1
-        brushes = [pg.mkBrush(theme.HIGHLIGHT if i == top else theme.BAR) for i in order]
+        named = top >= 0 and self._probs[top] >= self._min_confidence  # else "none of these": no bar is the top
+        brushes = [pg.mkBrush(theme.HIGHLIGHT if i == top and named else theme.BAR) for i in order]
         ys = np.arange(n, dtype=float)
         # y and width change together: BarGraphItem needs matching lengths when the count changes.
         self.bars.setOpts(x0=np.zeros(n), y=ys, width=probs, height=0.72, brushes=brushes)
@@ -230,13 +238,17 @@ class LabelBars(QWidget):
         for k, text in enumerate(self._texts):
             if k < n:
                 text.setText(f"{probs[k] * 100:.1f}%")
-                text.setColor(theme.HIGHLIGHT if order[k] == top else theme.MUTED)
+                text.setColor(theme.HIGHLIGHT if order[k] == top and named else theme.MUTED)
                 text.setPos(float(probs[k]) + 0.01, float(k))
                 text.setVisible(True)
             else:
                 text.setVisible(False)
         self.shown_labels = [self._labels[j] for j in order]
-        self.prediction.setText(self._labels[top] if top >= 0 else "")
+        self.prediction.setText((self._labels[top] if named else "–") if top >= 0 else "")
+        if named != self._named:
+            self._named = named
+            colour = theme.HIGHLIGHT if named else theme.MUTED
+            self.prediction.setStyleSheet(f"font-size: 18pt; font-weight: bold; color: {colour};")
         self.prediction_share.setText(f"{self._probs[top] * 100:.1f}%" if top >= 0 else "")
         over = len(self._labels) > MAX_BARS
         self.limit_note.setText(f"The {MAX_BARS} most probable of {len(self._labels)} labels, sorted" if over else "")

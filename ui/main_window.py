@@ -27,6 +27,7 @@ from neuroclip_live.runtime.pipeline import Snapshot
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.sources.base import SourceSpec
 from ui import theme, window_layout
+from ui.confidence_slider import ConfidenceSlider
 from ui.empty_view import EmptyView, discover_cameras, dropped_recording, recording_filter
 from ui.event_view import EventView
 from ui.label_bars import LabelBars
@@ -39,6 +40,8 @@ from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
 from ui.teach_panel import TeachPanel
+from ui.timeline_control import TimelineControl
+from ui.timeline_strip import TimelineStrip
 
 
 class MainWindow(QMainWindow):
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.recording = RecordingControl(
             self, self.session, self.actions.record, self.status, self.settings, self.show_problem
         )
+        self.timeline_control = TimelineControl(self.session, self.timeline, self.show_problem)
         self._source_changed()
         self._connect()
         self._connect_actions()
@@ -80,10 +84,12 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.event_view = EventView()
         self.playback = PlaybackBar(self.session.controls)
+        self.timeline = TimelineStrip()
         self.empty = EmptyView()
         self.bars = LabelBars()
         self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
+        self.settings_panel.add_control_row("Min. confidence", ConfidenceSlider(self.session.controls))
         self.teach = TeachPanel(self.session)
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -229,8 +235,7 @@ class MainWindow(QMainWindow):
 
     def show_problem(self, message: str) -> None:
         """A one-line error in the status bar (never a traceback)."""
-        self.status.message_label.setText(message)
-        self.status.message_label.setToolTip(message)
+        self.status.show_problem(message)
 
     # --------------------------------------------------------------- settings
     def _apply_settings(self, settings: RunSettings) -> None:
@@ -281,7 +286,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ close
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         window_layout.save(self, self.settings)
-        self.closed_cleanly = self.session.shutdown(timeout=2.0)
+        timeline_stopped = self.timeline_control.shutdown(timeout=2.0)
+        self.closed_cleanly = self.session.shutdown(timeout=2.0) and timeline_stopped
         super().closeEvent(event)
 
     def restore_layout(self) -> None:

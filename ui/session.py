@@ -13,13 +13,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.controls import Controls, ControlsChange, ControlsModel
 from neuroclip_live.runtime.pipeline import Pipeline, Snapshot
+from neuroclip_live.runtime.prediction_log import PredictionLogWriter, log_path_for
+from neuroclip_live.runtime.status import ResultListener
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.recording import AedatRecorder, RecordingError
 from neuroclip_live.stream.sources.base import EventSource, SourceSpec
@@ -72,6 +76,9 @@ class StreamSession(QObject):
         self._classifier_factory = classifier_factory or _default_classifier_factory
         self._listener: Callable[[Any], None] | None = None
         self._kept_listeners: list[Callable[[Any], None]] = []  # on every pipeline (capture for teaching)
+        self._result_listeners: list[ResultListener] = []  # handed to every pipeline, as the recorder is
+        self._run_log: PredictionLogWriter | None = None  # --log, for the whole session
+        self._recording_log: PredictionLogWriter | None = None  # beside the recording being made
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._poll)
@@ -124,6 +131,9 @@ class StreamSession(QObject):
         self.pipeline = Pipeline(lambda: opener(spec), self.config, loader, controls=self.controls)
         for fn in self._kept_listeners:
             self.pipeline.add_packet_listener(fn)
+        for fn in self._result_listeners:
+            self.pipeline.add_result_listener(fn)
+        self._follow_run_log(spec)  # after: the first time, it adds itself to this pipeline
         if start_us is not None:
             self.pipeline.seek(start_us)  # kept until the file opens: the replay starts there
         self.pipeline.start()
@@ -142,7 +152,43 @@ class StreamSession(QObject):
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Finish any recording and stop every thread; True when all stopped in time."""
         self.stop_recording()
-        return self._stop_pipeline(timeout)
+        stopped = self._stop_pipeline(timeout)
+        if self._run_log is not None:
+            self._run_log.close()
+        return stopped
+
+    def classifier_loader(self) -> Callable[[], Any]:
+        """A loader of the classifier the pipeline runs, as the run settings and the controls say now.
+
+        For a second classifier of the same model (a recording's label timeline, on its own thread).
+        """
+        return self._classifier_factory(self.config, self.controls.value)
+
+    # ---------------------------------------------------------- result listeners
+    def add_result_listener(self, fn: ResultListener) -> None:
+        """Call ``fn(results, classifier)`` on the worker thread with every scored batch, in every pipeline from now."""
+        self._result_listeners.append(fn)
+        if self.pipeline is not None:
+            self.pipeline.add_result_listener(fn)
+
+    def remove_result_listener(self, fn: ResultListener) -> None:
+        self._result_listeners = [f for f in self._result_listeners if f is not fn]
+        if self.pipeline is not None:
+            self.pipeline.remove_result_listener(fn)
+
+    def _follow_run_log(self, spec: SourceSpec) -> None:
+        """``--log``: opened with the first pipeline; each new one (source, model, T) gets a header of its own."""
+        if self.config.log_path is None:
+            return
+        if self._run_log is None:
+            try:
+                self._run_log = PredictionLogWriter(self.config.log_path, str(self.config.rule), self.config.T)
+            except NeuroclipError as err:
+                self.problem.emit(str(err))
+                self.config = replace(self.config, log_path=None)
+                return
+            self.add_result_listener(self._run_log)
+        self._run_log.set_run(str(self.config.rule), self.config.T, spec.describe())
 
     # ---------------------------------------------------------------- controls
     def play(self) -> None:
@@ -186,6 +232,14 @@ class StreamSession(QObject):
         self.recorder = AedatRecorder(path, snap.size, camera_name=name)
         self._listener = self.recorder.write  # one bound method: removal compares by identity
         self.pipeline.add_packet_listener(self._listener)
+        if self.has_model:  # what the app says live, beside the recording and on its clock
+            try:
+                self._recording_log = PredictionLogWriter(
+                    log_path_for(path), str(self.config.rule), self.config.T, name, "recording", follow_recording=True
+                )
+                self.add_result_listener(self._recording_log)
+            except NeuroclipError as err:
+                self.problem.emit(f"recording without its prediction log: {err}")
         self.recordingChanged.emit()
         return self.recorder
 
@@ -198,8 +252,17 @@ class StreamSession(QObject):
             self.pipeline.remove_packet_listener(self._listener)
         self._listener = None
         recorder.close()
+        log_error = self._close_recording_log()
         self.recordingChanged.emit()
-        return recorder.error
+        return recorder.error or log_error
+
+    def _close_recording_log(self) -> str | None:
+        log, self._recording_log = self._recording_log, None
+        if log is None:
+            return None
+        self.remove_result_listener(log)
+        log.close()
+        return log.error
 
     # -------------------------------------------------------------------- poll
     def _poll(self) -> None:

@@ -162,6 +162,7 @@ class SettingsPanel(QWidget):
         form.addRow("Backend", self.backend)
         form.addRow("Precision", self.precision)
         form.addRow("Noise", noise_row)
+        self._form = form
         self.apply_button = QPushButton("Apply and restart stream")
         self.apply_button.setObjectName("primary")
         self.apply_button.clicked.connect(self.apply)
@@ -222,6 +223,10 @@ class SettingsPanel(QWidget):
         self.device.setCurrentIndex(i)
         self.backend.setCurrentIndex(max(self.backend.findData(settings.backend), 0))
         self.precision.setCurrentIndex(max(self.precision.findData(settings.precision), 0))
+
+    def add_control_row(self, label: str, widget: QWidget) -> None:
+        """A row for a live control that applies at once (the widget is a view of the controls itself)."""
+        self._form.addRow(label, widget)
 
     def show_noise_filter(self, noise_filter_us: int | None) -> None:
         """Show the session's noise filter (its controls own it): on with its window, or off."""

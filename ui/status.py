@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
@@ -10,8 +12,13 @@ from neuroclip_live.stream.rate_limit import format_rate as format_limit
 from ui import theme
 from ui.elided_label import ElidedLabel
 
+PROBLEM_HOLD_S = 10.0  # a problem line (a recording error, a damaged log) stays this long unless the stream says more
 MIN_MESSAGE_PX = 80  # "no camera co…" at the narrowest; a wider window gives it the rest
 KEEP_SOURCE_PX = 180  # a source name up to this wide is always whole; a longer one ends in …
+RUN_TIP = "Model, timestep rule and window length T"
+ENGINE_TIP = "Where the image encoder runs, at which precision (Settings: Backend, Precision)"
+KEEP_RUN_PX = 120  # "tiny-digits · 30ms…" at the narrowest
+KEEP_ENGINE_PX = 110  # "OpenVINO bf16 ·…" at the narrowest
 
 
 def format_rate(events_per_s: float) -> str:
@@ -56,10 +63,12 @@ class StatusBar(QStatusBar):
         self.source_label = ElidedLabel(keep_px=KEEP_SOURCE_PX)  # only a long file name is shortened
         self.source_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.source_label.setVisible(False)
-        self.run_label = QLabel("")
-        self.run_label.setToolTip("Model, timestep rule and window length T")
-        self.engine_label = FigureLabel("OpenVINO bf16 · CPU")
-        self.engine_label.setToolTip("Where the image encoder runs, at which precision (Settings: Backend, Precision)")
+        # What runs, and where: whole when there is room; on a laptop screen they give way before the
+        # figures do (the whole text in the tooltip), so the window keeps fitting 1280 px.
+        self.run_label = ElidedLabel(keep_px=KEEP_RUN_PX)
+        self.engine_label = ElidedLabel(keep_px=KEEP_ENGINE_PX)
+        for w in (self.run_label, self.engine_label):
+            w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.message_label = ElidedLabel()  # "no camera connected (neither…", the whole line in its tooltip
         self.message_label.setMinimumWidth(MIN_MESSAGE_PX)
         self.rate_label = FigureLabel("999.9 kev/s")
@@ -73,8 +82,6 @@ class StatusBar(QStatusBar):
         # Figures keep their full width (they were cut to "T=:", "no \\", "unk" in a narrow window);
         # the message gives way first and shows the whole line in its tooltip.
         self._figures = (
-            self.run_label,
-            self.engine_label,
             self.rate_label,
             self.steps_label,
             self.inference_label,
@@ -83,6 +90,7 @@ class StatusBar(QStatusBar):
         )
         for w in (self.state_label, *self._figures, self.record_label):
             w.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self._described = (self.source_label, self.run_label, self.engine_label)
         self.addWidget(self.state_label)
         self.addWidget(self.source_label)
         self.addWidget(self.run_label)
@@ -106,6 +114,7 @@ class StatusBar(QStatusBar):
             "event-rate limit (--max-rate, or automatic when a live source outruns the reader)"
         )
         self._state = ""
+        self._problem: tuple[str, float] | None = None  # a line from ``show_problem`` and when it came
         self.show_state("no source")
 
     @property
@@ -124,6 +133,16 @@ class StatusBar(QStatusBar):
             self.state_label.setStyleSheet(
                 f"background: {colour}; color: white; border-radius: 8px; padding: 1px 10px; font-weight: bold;"
             )
+        if not message and self._problem is not None:
+            text, since = self._problem
+            if time.monotonic() - since < PROBLEM_HOLD_S:
+                message = text  # the snapshot, redrawn 33 times a second, has nothing to say over it
+        self.message_label.setText(message)
+        self.message_label.setToolTip(message)
+
+    def show_problem(self, message: str) -> None:
+        """A one-line problem (never a traceback), held ``PROBLEM_HOLD_S`` while the stream's own message is empty."""
+        self._problem = (message, time.monotonic())
         self.message_label.setText(message)
         self.message_label.setToolTip(message)
 
@@ -132,6 +151,7 @@ class StatusBar(QStatusBar):
         self.source_label.setText(snap.source_name)
         self.source_label.setVisible(bool(snap.source_name))  # no empty room held before a source opens
         self.engine_label.setText(snap.model_engine if has_model else "")
+        self.engine_label.setToolTip(f"{ENGINE_TIP}: {snap.model_engine}" if has_model and snap.model_engine else "")
         st = snap.stats
         self.rate_label.setText(format_rate(st.event_rate))
         self.steps_label.setText(f"{st.steps_per_s:.1f} steps/s")
@@ -147,9 +167,10 @@ class StatusBar(QStatusBar):
     def show_run(self, text: str) -> None:
         """What is running: 'tiny-digits · 30ms timesteps · T=10'."""
         self.run_label.setText(text)
+        self.run_label.setToolTip(f"{RUN_TIP}: {text}")
 
     def clear_figures(self) -> None:
-        for w in (self.source_label, *self._figures):
+        for w in (*self._described, *self._figures):
             w.setText("")
         self.source_label.setVisible(False)
 

@@ -6,6 +6,8 @@ and one theme everywhere (no light pyqtgraph plots inside a dark window).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -112,3 +114,15 @@ def apply_theme(app: QApplication) -> None:
 
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background=BACKGROUND, foreground=MUTED, antialias=True)
+
+
+def label_colour(label: str, labels: Sequence[str], others: Sequence[str] = ()) -> str:
+    """A label's colour by its place among ``labels`` (the session's, in typed order); a label only a log
+    has (``others``) takes the colours after them, so the timeline strip, its log and the history plot agree
+    on every label they share."""
+    if label in labels:
+        i = list(labels).index(label)
+    else:
+        extra = [x for x in others if x not in labels]
+        i = len(labels) + (extra.index(label) if label in extra else len(extra))
+    return SERIES[i % len(SERIES)]

@@ -1,6 +1,6 @@
 """How the main window is laid out, and how big it opens.
 
-Left: the start page, or the event view over the playback bar. Right, top to bottom: the label
+Left: the start page, or the event view over the playback bar and the label timeline. Right, top to bottom: the label
 bars, as tall as the labels ask (they scroll when the window is short), then the top labels over
 time and the Labels/Settings/Teach tabs, which share the height that remains. Each part has a fixed
 minimum, so the window's minimum size does not grow with the number of labels or a long hint:
@@ -30,7 +30,7 @@ EDITOR_MIN_LINES = 4  # the labels box shows at least this many lines
 
 
 def arrange(window: QMainWindow) -> None:
-    """Put the window's widgets (event_view, playback, empty, bars, prompts, settings_panel, teach) in place.
+    """Put the window's widgets (event_view, playback, timeline, empty, bars, prompts, settings_panel, teach) in place.
 
     Adds ``window.stack`` (start page / event view), ``window.tabs`` and ``window.splitter``.
     """
@@ -39,6 +39,7 @@ def arrange(window: QMainWindow) -> None:
     left.setContentsMargins(10, 8, 6, 8)
     left.addWidget(window.event_view, 1)
     left.addWidget(window.playback)
+    left.addWidget(window.timeline)  # the label timeline, under the seek bar
     window.stack = QStackedWidget()
     window.stack.addWidget(window.empty)
     window.stack.addWidget(left_page)

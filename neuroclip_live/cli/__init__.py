@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from neuroclip_live.cli import align, clips, evaluate, run, train
+from neuroclip_live.cli import align, clips, evaluate, run, search, train
 from neuroclip_live.cli.arguments import EXIT_USER_ERROR, DefaultsHelpFormatter
 from neuroclip_live.cli.command_line import (
     OneLineParser,
@@ -27,7 +27,7 @@ from neuroclip_live.cli.option_rules import check_rules
 from neuroclip_live.cli.run import GuiEntry
 from neuroclip_live.errors import NeuroclipError
 
-COMMANDS = {"run": run, "train": train, "evaluate": evaluate, "align": align, "clips": clips}
+COMMANDS = {"run": run, "train": train, "evaluate": evaluate, "align": align, "clips": clips, "search": search}
 DEFAULT_COMMAND = "run"
 
 

@@ -99,6 +99,17 @@ def seconds(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """A probability in [0, 1] (``--min-confidence``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability such as 0.5, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {text}")
+    return value
+
+
 def event_rate(text: str) -> float:
     from neuroclip_live.stream.rate_limit import parse_rate  # numpy: not for --help
 

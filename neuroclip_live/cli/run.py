@@ -16,6 +16,7 @@ from neuroclip_live.cli.arguments import (
     event_rate,
     model_settings,
     positive_int,
+    probability,
     seconds,
     sensor_size,
     speed,
@@ -81,12 +82,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "(live sources also limit themselves automatically when the reader falls behind)",
     )
     p.add_argument("--lossless", action="store_true", help="never drop frames: the reader waits for the model")
-    p.add_argument(
-        "--labels",
-        help="comma- or newline-separated labels, e.g. 'cat, dog, car' (default: an --adapter's classes, else the "
-        "model's own, such as tiny-digits' 16, else none: frames only)",
-    )
-    p.add_argument("--labels-file", metavar="PATH", help="labels one per line (added to --labels)")
+    add_label_arguments(p)
     add_model_arguments(p)
     h = p.add_argument_group("headless")
     h.add_argument("--headless", action="store_true", help="no window: print one line per timestep")
@@ -110,6 +106,24 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "(default: run to the end, or stay open)",
     )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def add_label_arguments(p: argparse.ArgumentParser) -> None:
+    """The labels a run scores, when a window names none of them, and where every prediction is kept."""
+    p.add_argument(
+        "--labels",
+        help="comma- or newline-separated labels, e.g. 'cat, dog, car' (default: an --adapter's classes, else the "
+        "model's own, such as tiny-digits' 16, else none: frames only)",
+    )
+    p.add_argument("--labels-file", metavar="PATH", help="labels one per line (added to --labels)")
+    p.add_argument(
+        "--min-confidence", type=probability, default=0.0, metavar="P",
+        help="below this top probability a window names no label (\"–\", an empty 'top' in JSON); 0 = off",
+    )  # fmt: skip
+    p.add_argument(
+        "--log", metavar="PATH.jsonl",
+        help="write every scored timestep there as a JSON line (the --json objects), after a header line",
+    )  # fmt: skip
 
 
 def source_spec(args: argparse.Namespace) -> SourceSpec | None:
@@ -139,6 +153,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         lossless=args.lossless,
         max_rate=args.max_rate,
         labels=read_labels(args.labels, args.labels_file),
+        min_confidence=args.min_confidence,
+        log_path=args.log,
         model=model_settings(args),
         window=WindowOptions(screenshot=args.screenshot, exit_after=args.exit_after),
     )
@@ -166,4 +182,8 @@ def main(args: argparse.Namespace, gui: GuiEntry | None) -> int:
         return run_headless(config, options)
     if gui is None:
         raise NeuroclipError("the window is not available here; add --headless to print results instead")
+    if config.log_path is not None:
+        from neuroclip_live.runtime.outputs import check_output_file
+
+        check_output_file(config.log_path, "--log")  # one line and exit 2 before a window opens
     return gui(config)

@@ -106,6 +106,9 @@ class Scores:
     probs: np.ndarray  # (N,) float32, sums to 1
     timings: Timings
     frames: int  # frames in the window (< T while it fills)
+    # This timestep's image feature as the window uses it (after the adapter, not normalised), on the CPU:
+    # kept, it scores other labels later without the encoder (``offline.timeline``).
+    feature: np.ndarray | None = None
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs, kind="stable")[:k]
@@ -223,18 +226,20 @@ class StreamingClassifier:
         if feats.device.type == "cuda":
             torch.cuda.synchronize(feats.device)  # so that encode_ms is the encoder's, not the queueing's
         t_enc = time.perf_counter()
-        probs, counts = [], []
+        probs, counts, kept = [], [], []
         for f in feats:
             f = f[None]
             if self.adapter is not None:
                 f = self.adapter.step(f)
             self._ring.append(f[0])
+            kept.append(f[0])
             probs.append(self._probs(torch.stack(tuple(self._ring))))
             counts.append(len(self._ring))
         host = torch.stack(probs).cpu().numpy()
+        features = torch.stack(kept).float().cpu().numpy()  # one copy off the device a batch
         t_end = time.perf_counter()
         timings = Timings((t_enc - t0) * 1e3 / batch, (t_end - t0) * 1e3 / batch, batch)
-        return [Scores(list(self.labels), host[i], timings, counts[i]) for i in range(batch)]
+        return [Scores(list(self.labels), host[i], timings, counts[i], features[i]) for i in range(batch)]
 
     @torch.no_grad()
     def batch_forward(self, frames: np.ndarray) -> np.ndarray:

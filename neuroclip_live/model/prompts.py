@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_LABELS = 1000  # ES-ImageNet / ImageNet size; more is almost surely a pasted file by mistake
 MAX_LABEL_CHARS = 300  # about CLIP's 77-token context; longer input is cut before tokenising
+MAX_LABEL_FILE_BYTES = 1 << 20  # MAX_LABELS labels of MAX_LABEL_CHARS fit three times over
 
 DEFAULT_TEMPLATE_SET = "event"
 TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
@@ -118,21 +119,49 @@ def parse_labels_with_notes(text: str | Iterable[str]) -> LabelSet:
 def parse_labels(text: str | Iterable[str]) -> list[str]:
     """Like ``parse_labels_with_notes``, logging the notes as warnings."""
     result = parse_labels_with_notes(text)
-    for note in result.notes:
-        log.warning(note)
+    log_notes(result.notes)
     return result.labels
 
 
+def log_notes(notes: Iterable[str]) -> None:
+    """What cleaning the labels changed, as warnings (one line each)."""
+    for note in notes:
+        log.warning(note)
+
+
 def read_label_file(path: str) -> LabelSet:
-    """Labels from a UTF-8 file, one per line (or comma-separated); lines starting with '#' are comments."""
+    """Labels from a text file, one per line (or comma-separated); lines starting with '#' are comments.
+
+    UTF-8, with or without the byte-order mark some editors write, or UTF-16 with its mark (Windows
+    "Unicode"); LF, CRLF or CR line ends. Blank lines are not labels and need no note. A missing,
+    unreadable, oversized or undecodable file, or one without a label, is a one-line ``LabelError``.
+    """
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_LABEL_FILE_BYTES + 1)
     except OSError as err:
         raise LabelError(f"cannot read label file {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise LabelError(f"label file {path} is not UTF-8 text") from None
+    if len(data) > MAX_LABEL_FILE_BYTES:
+        raise LabelError(
+            f"label file {path} is over {MAX_LABEL_FILE_BYTES // (1 << 20)} MB: it should hold one label a line "
+            f"(at most {MAX_LABELS}); is it the right file?"
+        )
+    text = _decode_label_bytes(path, data)
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise LabelError(f"label file {path} holds no labels: write one a line (lines starting with # are comments)")
     return parse_labels_with_notes("\n".join(lines))
+
+
+def _decode_label_bytes(path: str, data: bytes) -> str:
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    try:
+        return data.decode("utf-16" if utf16 else "utf-8-sig")  # -sig: the BOM is not part of the first label
+    except UnicodeDecodeError as err:
+        bad = data[err.start : err.start + 1].hex()
+        raise LabelError(
+            f"label file {path} is not UTF-8 text (byte 0x{bad} at offset {err.start}): save it as UTF-8"
+        ) from None
 
 
 # --------------------------------------------------------------------------- templates

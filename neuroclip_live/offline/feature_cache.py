@@ -24,11 +24,12 @@ from typing import Protocol
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.model.clip_model import ClipBackbone
+from neuroclip_live.model.fingerprint import module_sha256, state_bytes
 from neuroclip_live.model.preprocess import OPENAI_MEAN, OPENAI_STD
 from neuroclip_live.offline.augment import Augmentation
 from neuroclip_live.offline.datasets import Sample
@@ -52,7 +53,7 @@ def default_cache_root() -> Path:
 
 def serialized_weights(backbone: ClipBackbone) -> bytes:
     """The model's state as safetensors bytes: hashed for the key, shipped to Ray workers as is."""
-    return save({k: v.detach().contiguous() for k, v in backbone.model.state_dict().items()})
+    return state_bytes(backbone.model)
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,10 @@ class EncodingKey:
 
     @classmethod
     def of(cls, backbone: ClipBackbone, T: int, cut: str, weights: bytes | None = None) -> EncodingKey:
-        data = serialized_weights(backbone) if weights is None else weights
         cfg = getattr(backbone.model.visual, "preprocess_cfg", {}) or {}
         return cls(
             model=backbone.name,
-            weights_sha256=hashlib.sha256(data).hexdigest(),
+            weights_sha256=module_sha256(backbone.model, weights),  # hashed once per loaded model
             precision=backbone.image_encoder.precision,
             image_size=tuple(backbone.image_size),  # type: ignore[arg-type]
             mean=tuple(float(v) for v in cfg.get("mean", OPENAI_MEAN)),

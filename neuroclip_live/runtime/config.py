@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neuroclip_live import defaults
-from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.model.settings import ModelSettings, is_known_model
 from neuroclip_live.runtime.controls import Controls
@@ -55,6 +54,8 @@ class RunConfig:
     lossless: bool = False  # the reader waits for the worker instead of dropping (also implied by speed 0)
     max_rate: float | None = None  # events/s the framer may see (--max-rate); None: only the automatic limit
     labels: tuple[str, ...] | None = None  # None: not given (the model's defaults apply)
+    min_confidence: float = 0.0  # the first minimum confidence; the user's later ones are ``Controls.min_confidence``
+    log_path: str | None = None  # --log: every scored timestep written there (``runtime.prediction_log``)
     model: ModelSettings = field(default_factory=ModelSettings)
     window: WindowOptions = field(default_factory=WindowOptions)
     tuning: PipelineTuning = field(default_factory=PipelineTuning)
@@ -70,13 +71,14 @@ class RunConfig:
         return [] if self.model.adapter_path else default_labels(self.model.name)
 
     def initial_controls(self) -> Controls:
-        """The controls a session starts with: this run's speed, loop, labels and templates."""
+        """The controls a session starts with: this run's speed, loop, labels, templates and minimum confidence."""
         return Controls(
             speed=self.speed,
             loop=self.loop,
             labels=tuple(self.initial_labels()),
             templates=self.model.templates,
             ensemble=self.model.ensemble,
+            min_confidence=self.min_confidence,
         )
 
     def wants_model(self, labels: Sequence[str]) -> bool:
@@ -118,15 +120,11 @@ class RunConfig:
 
 def read_labels(text: str | None, path: str | None) -> tuple[str, ...] | None:
     """Labels from a text ("cat, dog" or one a line) and/or a file of them; None when neither is given."""
-    from neuroclip_live.model.prompts import parse_labels
+    from neuroclip_live.model.prompts import log_notes, parse_labels, read_label_file
 
-    if path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                from_file = fh.read()
-        except OSError as err:
-            raise NeuroclipError(f"--labels-file {path}: {err.strerror}") from None
-        text = from_file if text is None else from_file + "\n" + text
-    if text is None:
-        return None
-    return tuple(parse_labels(text))
+    if not path:
+        return None if text is None else tuple(parse_labels(text))
+    from_file = read_label_file(path)  # the one reader of label files (comments, BOM, CRLF, bad bytes)
+    log_notes(from_file.notes)
+    typed = parse_labels(text) if text is not None else []
+    return tuple(parse_labels([*from_file.labels, *typed]))

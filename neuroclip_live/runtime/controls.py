@@ -2,15 +2,15 @@
 
 ``RunConfig`` (frozen) says what a run starts with. ``Controls`` says what the user
 changes while it runs: speed, loop, pause, the noise filter, the labels and their
-templates, and a taught adapter scored instead of the labels. One ``ControlsModel``
-owns the current record; ``update`` replaces it with
+templates, the minimum confidence a top label needs, and a taught adapter scored
+instead of the labels. One ``ControlsModel`` owns the current record; ``update`` replaces it with
 ``dataclasses.replace`` (a misspelt field raises ``TypeError``, a bad value
 ``ValueError``) and tells the listeners of the fields that changed, as napari's
 evented ``Dims`` tells its ``QtDims``. Widgets show the record and send updates;
 they keep no copy. A pipeline listens and hands the new record to its threads
 (``runtime.status``); nothing else writes it.
 
-A control added later (a minimum confidence, a relevance map's label) is one field
+A control added later (a relevance map's label, say) is one field
 here, one widget that subscribes to it, and one reader of ``status.controls``.
 """
 
@@ -40,6 +40,8 @@ class Controls:
     labels: tuple[str, ...] = ()  # asked for; () = none (a trained adapter's own classes, if any)
     templates: str | None = None  # template set name or a custom template; None = the default set
     ensemble: bool = True  # average the text features over the set's templates
+    # "None of these": a window whose top probability is below this has no top label ("–", ``top`` []); 0 = off.
+    min_confidence: float = 0.0
     # A taught adapter and its classes scored instead of the labels (``model.classifier_setup.ClassifierSetup``,
     # compared by identity); None: the labels. The labels stay as typed, to return to.
     taught: ClassifierSetup | None = None
@@ -51,6 +53,8 @@ class Controls:
             raise ValueError(f"the noise filter's window must be positive (None: off), not {self.noise_filter_us}")
         if not isinstance(self.labels, tuple):
             raise TypeError(f"labels must be a tuple of strings, not {type(self.labels).__name__}")
+        if not (isinstance(self.min_confidence, int | float) and 0.0 <= self.min_confidence <= 1.0):
+            raise ValueError(f"the minimum confidence is a probability in [0, 1], not {self.min_confidence!r}")
 
 
 FIELDS = frozenset(f.name for f in fields(Controls))

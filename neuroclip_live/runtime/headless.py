@@ -13,34 +13,12 @@ from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.outputs import prepare_output_dir
 from neuroclip_live.runtime.pipeline import Pipeline, StepResult
+from neuroclip_live.runtime.prediction_log import PredictionLogWriter
+from neuroclip_live.runtime.result_records import result_record
 from neuroclip_live.states import StreamState
 from neuroclip_live.wording import counted
 
 EXIT_USER_ERROR = 2
-
-
-def result_record(result: StepResult, top_k: int = 3, origin_us: int = 0) -> dict[str, Any]:
-    """The JSON object for one timestep (the ``--json`` schema).
-
-    ``t_start_us`` and ``t_end_us`` are on the recording's (or camera's) own clock; ``t_s`` is the
-    timestep's end in seconds from ``origin_us``, the start of the recording, as the text lines say.
-    """
-    frame = result.frame
-    record: dict[str, Any] = {
-        "step": result.step,
-        "t_start_us": frame.t_start_us,
-        "t_end_us": frame.t_end_us,
-        "t_s": round((frame.t_end_us - origin_us) / 1e6, 6),
-        "events": frame.n_events,
-        "drops": result.drops,
-        "events_dropped": result.events_dropped,
-        "latency_ms": round(result.latency_ms, 3),
-    }
-    scores = result.scores
-    if scores is not None:
-        record["scores"] = {label: round(float(p), 6) for label, p in zip(scores.labels, scores.probs)}
-        record["top"] = [label for label, _ in scores.top(top_k)]
-    return record
 
 
 def result_line(result: StepResult, top_k: int = 3, origin_us: int = 0) -> str:
@@ -50,7 +28,8 @@ def result_line(result: StepResult, top_k: int = 3, origin_us: int = 0) -> str:
     parts = [f"step {result.step:6d}", f"t={t:9.3f}s", f"events {frame.n_events:7d}"]
     if result.scores is not None:
         tops = "  ".join(f"{label} {p * 100:5.1f}%" for label, p in result.scores.top(top_k))
-        parts.append(f"| {tops} |")
+        none = not result.confident_top(top_k)  # below the minimum confidence: "none of these"
+        parts.append(f"| – ({tops}) |" if none else f"| {tops} |")
     parts.append(f"latency {result.latency_ms:7.1f} ms")
     parts.append(f"drops {result.drops}")
     if result.events_dropped:
@@ -191,6 +170,14 @@ class ExitAfter:
             self._timer.join()
 
 
+def open_prediction_log(config: RunConfig, origin_us: int | None) -> PredictionLogWriter | None:
+    """The ``--log`` writer of a run (None without one): its file is checked and opened now."""
+    if config.log_path is None:
+        return None
+    source = config.source.describe() if config.source is not None else ""
+    return PredictionLogWriter(config.log_path, str(config.rule), config.T, source, origin_us=origin_us)
+
+
 def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Replay or stream ``config.source`` to ``out`` until it ends; returns the exit code."""
     from neuroclip_live.stream.sources import FileSource, open_source
@@ -206,6 +193,7 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
     opened = [first]
     origin = first.time_range[0] if isinstance(first, FileSource) else None
     sink = HeadlessSink(out, options.as_json, options.dump_dir, options.top_k, origin)
+    prediction_log = open_prediction_log(config, origin)  # an unwritable --log fails here, before any work
     if loader is None:
         print(f"note: {FRAMES_ONLY}", file=err, flush=True)
 
@@ -213,6 +201,8 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         return opened.pop() if opened else open_source(spec)
 
     pipeline = Pipeline(reopen, config, loader)
+    if prediction_log is not None:
+        pipeline.add_result_listener(prediction_log)
     states = SourceStateLines(pipeline, err)
     exit_after = ExitAfter(pipeline, options.exit_after)
     interrupted = False
@@ -233,15 +223,20 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         if not pipeline.stop():
             pipeline.join(timeout=30)  # a CPU model step in flight: let it end before the process does
         states.stop()
+        if prediction_log is not None:
+            prediction_log.close()
     ending = " (interrupted)" if interrupted else f" (--exit-after {options.exit_after:g} s)" if exit_after.reached else ""
-    return _finish(pipeline, first, sink.count, ending, err, config.model.name)
+    log_error = prediction_log.error if prediction_log is not None else None
+    return _finish(pipeline, first, sink.count, ending, err, config.model.name, [log_error] if log_error else [])
 
 
-def _finish(pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO, model_name: str) -> int:
+def _finish(
+    pipeline: Pipeline, source: Any, count: int, ending: str, err: TextIO, model_name: str, notes: list[str]
+) -> int:
     """The notes, then the error or the summary line; the exit code."""
     snapshot = pipeline.snapshot()
     notice = snapshot.notice  # how the model, adapter and labels were combined
-    for note in [*getattr(source, "notes", []), *([notice] if notice else [])]:
+    for note in [*getattr(source, "notes", []), *([notice] if notice else []), *notes]:
         print(f"note: {note}", file=err)
     if pipeline.state == StreamState.ERROR:
         print(f"neuroclip-live: {pipeline.message}", file=err)

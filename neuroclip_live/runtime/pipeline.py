@@ -21,7 +21,7 @@ from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.controls import ControlsChange, ControlsModel
 from neuroclip_live.runtime.reader import StreamReader, aps_at, is_frame
 from neuroclip_live.runtime.stats import PipelineStats
-from neuroclip_live.runtime.status import PacketListener, RunStatus, Snapshot, StepResult
+from neuroclip_live.runtime.status import PacketListener, ResultListener, RunStatus, Snapshot, StepResult
 from neuroclip_live.runtime.worker import Classifier, ModelWorker
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.queues import DropOldestQueue
@@ -164,6 +164,19 @@ class Pipeline:
     def remove_packet_listener(self, fn: PacketListener) -> None:
         with self._status.lock:
             self._status.listeners = [f for f in self._status.listeners if f is not fn]
+
+    def add_result_listener(self, fn: ResultListener) -> None:
+        """Call ``fn(results, classifier)`` on the worker thread with every batch of scored timesteps.
+
+        For what must see every timestep (a prediction log, a session's timeline), where polling
+        ``snapshot`` sees only the newest. Removed by identity, as packet listeners are.
+        """
+        with self._status.lock:
+            self._status.result_listeners = [*self._status.result_listeners, fn]
+
+    def remove_result_listener(self, fn: ResultListener) -> None:
+        with self._status.lock:
+            self._status.result_listeners = [f for f in self._status.result_listeners if f is not fn]
 
     def call_classifier(self, fn: Callable[[Classifier], None]) -> None:
         """Run ``fn(classifier)`` on the worker thread before its next timestep (templates, alpha...)."""

@@ -140,7 +140,8 @@ class StreamReader:
         self._pump(replay.packets())
         if not self._stop.is_set():
             self._finish_stream()
-            status.set_state(StreamState.ENDED, keep_message=True)
+            with status.lock:  # the worker says ENDED when it has scored what was handed over
+                status.reached_end = True
 
     def _read_live(self) -> None:
         status = self._status

@@ -18,11 +18,14 @@ caller: the GUI or      ``ControlsModel`` (the user's         the snapshot, resu
 reader                  source, ``Replay.packets``, framer,   ``controls``, listeners,  status lock once a packet and
   (neuroclip-reader)    noise filter, rate limit; published:  a seek asked before the   once a hand-over of frames;
                         source, replay, frames, window,       file opened               Replay's lock; the queue's
-                        epoch, event counts, stream state                               condition
+                        epoch, event counts, stream state,                              condition
+                        the end of a recording reached
 worker                  the classifier (the labels in use),   ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    step numbers; published: latest       templates, taught),       once a publication; queue and
-                        result, model state, step counts      classifier calls, frames  ResultBuffer conditions;
-                                                                                        ``model_ready`` (an Event)
+  (neuroclip-worker)    step numbers; published: latest       templates, minimum        once a publication; queue and
+                        result, model state, step counts;     confidence, taught),      ResultBuffer conditions;
+                        ENDED once the last frame is scored;  classifier calls, frames, ``model_ready`` (an Event);
+                        calls the result listeners (a         result listeners, the     each listener's own lock
+                        prediction log, a session timeline)   end reached
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
 time words              the pass over a big EVT 3.0 file;     nothing                   the range: one tuple replaced
@@ -58,6 +61,9 @@ if TYPE_CHECKING:
     from neuroclip_live.stream.replay import Replay
 
 PacketListener = Callable[[np.ndarray | Discontinuity], None]
+# Called on the worker thread with each batch of scored timesteps, oldest first, and the classifier that scored
+# them (None without a model); it must be quick and must not raise (it keeps its own errors).
+ResultListener = Callable[[list["StepResult"], Any], None]
 
 
 @dataclass
@@ -71,6 +77,14 @@ class StepResult:
     drops: int  # frames dropped so far by the backpressure policy
     epoch: int  # increments at every seek, loop, reconnect and time jump
     events_dropped: int = 0  # events dropped so far by the event-rate limit
+    min_confidence: float = 0.0  # the controls' when it was scored: below it the window has no top label
+
+    def confident_top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most probable labels, or none when the most probable is below ``min_confidence`` ("none of these")."""
+        if self.scores is None:
+            return []
+        top = self.scores.top(k)
+        return top if top and top[0][1] >= self.min_confidence else []
 
 
 @dataclass
@@ -103,6 +117,9 @@ class RunStatus:
         self.config = config  # frozen: read without the lock
         self.controls = controls  # replaced (never changed) by the pipeline when the user's controls change
         self.seek_request: int | None = None  # a seek asked before the file opened: the replay starts there
+        # The reader handed over a recording's last frame; the worker says ENDED once it has scored it, so that
+        # "ended" means every result is in (a sink that stops at ENDED misses none).
+        self.reached_end = False
         # The pipeline decides "loading model" (nobody else rewrites it): from the start when it has a model.
         self.state = StreamState.LOADING_MODEL if model_state == ModelState.LOADING else StreamState.STARTING
         self.message = ""
@@ -121,6 +138,7 @@ class RunStatus:
         self.epoch = 0
         self.stats = PipelineStats()
         self.listeners: list[PacketListener] = []  # replaced, never mutated: the reader iterates a copy
+        self.result_listeners: list[ResultListener] = []  # replaced, never mutated: the worker iterates a copy
         self.classifier_calls: deque[Callable[[Any], None]] = deque()
 
     def set_state(self, state: StreamState, message: str = "", keep_message: bool = False) -> None:

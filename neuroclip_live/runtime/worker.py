@@ -79,6 +79,7 @@ class ModelWorker:
                 if isinstance(tail, Reset) and self._classifier is not None:
                     self._classifier.reset()
                 if tail is END:
+                    self._say_ended()
                     return
         except NeuroclipError as err:
             self._status.set_state(StreamState.ERROR, str(err))
@@ -87,6 +88,13 @@ class ModelWorker:
             self._status.set_state(StreamState.ERROR, f"worker failed: {err}")
         finally:
             self._results.end()
+
+    def _say_ended(self) -> None:
+        """ENDED once a recording's last frame is scored (not when the reader handed it over)."""
+        with self._status.lock:
+            ended = self._status.reached_end
+        if ended:
+            self._status.set_state(StreamState.ENDED, keep_message=True)
 
     def _batch_size(self) -> int:
         """The model's batch; frames only, whatever is waiting (a wake-up per batch is the cost)."""
@@ -198,8 +206,9 @@ class ModelWorker:
         status = self._status
         with status.lock:  # one publication per batch: the GUI and the stats see the newest
             events_dropped = status.stats.events_dropped
+            floor, listeners = status.controls.min_confidence, status.result_listeners
             results = [
-                StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped)
+                StepResult(first + k, p.frame, s, (done - p.ready) * 1e3, drops, p.epoch, events_dropped, floor)
                 for k, (p, s) in enumerate(zip(pending, scores, strict=True))
             ]
             status.latest_result = results[-1]
@@ -211,4 +220,6 @@ class ModelWorker:
             st.steps_per_s = self._step_rate.add(done, len(results))
             wait = lossless(status.config, status.controls, status.replay is not None)
         self._step += len(results)
+        for listener in listeners:
+            listener(results, self._classifier)
         self._results.put_many(results, wait_for_consumer=wait, stopped=self._stop.is_set)

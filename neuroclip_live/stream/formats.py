@@ -11,7 +11,7 @@ FILE_FORMATS: dict[str, str] = {
     ".aedat4": "iniVation AEDAT4 (dv-processing)",
     ".raw": "Prophesee EVT 2.0 / 3.0 (faery)",
     ".dat": "Prophesee DAT",
-    ".es": "Event Stream (DVS type read here, others by faery)",
+    ".es": "Event Stream, DVS or ATIS",
     ".csv": "CSV events t,x,y,p (faery)",
     ".bin": "N-MNIST / N-Caltech101 binary",
 }

@@ -181,7 +181,7 @@ def evaluate_nmnist(
     A stand-in until the project's evaluation harness exists.
     """
     from neuroclip_live.stream.framing import sample_frames
-    from neuroclip_live.stream.sources.nmnist import NMNIST_SIZE, read_nmnist
+    from neuroclip_live.stream.sources.files.nmnist import NMNIST_SIZE, read_nmnist
 
     model.eval()
     files = sorted(Path(root).glob("*/[0-9]/*.bin"))

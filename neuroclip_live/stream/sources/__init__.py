@@ -12,7 +12,6 @@ from collections.abc import Callable
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.stream.formats import FAERY_EXTENSIONS, SUPPORTED_EXTENSIONS
-from neuroclip_live.stream.sources.aedat import AedatFileSource
 from neuroclip_live.stream.sources.base import (
     ApsFrame,
     CameraInfo,
@@ -22,21 +21,25 @@ from neuroclip_live.stream.sources.base import (
     PacketOrJump,
     SourceSpec,
 )
-from neuroclip_live.stream.sources.cameras import discover_cameras, open_camera
-from neuroclip_live.stream.sources.damage import quote
-from neuroclip_live.stream.sources.dat_files import DatFileSource
-from neuroclip_live.stream.sources.es_files import open_es
-from neuroclip_live.stream.sources.faery_files import FaeryFileSource
-from neuroclip_live.stream.sources.file_checks import require_readable_file
-from neuroclip_live.stream.sources.network import open_network_source, parse_net_target
-from neuroclip_live.stream.sources.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.dat_files import DatFileSource
+from neuroclip_live.stream.sources.files.es_files import EsFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
+from neuroclip_live.stream.sources.live.cameras import discover_cameras, open_camera
+from neuroclip_live.stream.sources.live.network import (
+    open_network_source,
+    parse_net_target,
+)
+from neuroclip_live.stream.sources.repair.damage import quote
+from neuroclip_live.stream.sources.repair.file_checks import require_readable_file
 
 # Extension -> reader, for every format in ``stream.formats`` (what each holds is said there).
 _FILE_READERS: dict[str, Callable[..., FileSource]] = {
     ".aedat4": AedatFileSource,
     **dict.fromkeys(FAERY_EXTENSIONS, FaeryFileSource),
     ".dat": DatFileSource,  # by hand: steps over damage where faery stops (dat_files)
-    ".es": open_es,  # DVS type by hand, the other types through faery (es_files)
+    ".es": EsFileSource,  # DVS and ATIS by hand: steps over damage where faery stops (es_files)
     ".bin": NmnistFileSource,
 }
 assert set(_FILE_READERS) == set(SUPPORTED_EXTENSIONS), "stream.formats and the readers disagree"
@@ -52,7 +55,9 @@ def open_file(path: str, sensor: SensorSize | None = None) -> FileSource:
     reader = _FILE_READERS.get(p.suffix.lower())
     if reader is None:
         what = f"the extension {quote(p.suffix)!r}" if p.suffix else "no extension"
-        raise SourceError(f"{quote(p.name)}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+        raise SourceError(
+            f"{quote(p.name)}: {what} is not a recording format read here; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
     return reader(str(p), sensor=sensor)
 
 
