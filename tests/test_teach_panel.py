@@ -22,6 +22,7 @@ from neuroclip_live.cli import main
 from neuroclip_live.model.adapter import load_adapter
 from neuroclip_live.offline.teaching import TEACH_SETTINGS
 from neuroclip_live.stream.sources.base import SourceSpec
+from ui.teach_panel import TIMELINE_NOTE
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 TINY = ("--model", "tiny-digits", "--device", "cpu")
@@ -96,6 +97,7 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.bars.shown_labels == ["my mug", "red robot"], timeout=TIMEOUT_MS)
     assert w.session.controls.value.labels == typed and not panel.use_button.isEnabled()  # kept to return to
+    assert panel.status.text().endswith(TIMELINE_NOTE)  # the recording's label timeline shows the typed labels
     qtbot.mouseClick(panel.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.bars.shown_labels == list(typed), timeout=TIMEOUT_MS)
 

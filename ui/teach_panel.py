@@ -53,6 +53,8 @@ from ui.teach_examples import ExampleBrowser
 from ui.teach_training import TeachTraining
 
 IMAGE_FILTER = "Pictures (*.png *.jpg *.jpeg *.bmp)"
+NOT_TRAINED = "not trained yet"
+TIMELINE_NOTE = " (the timeline under the view keeps the typed labels)"
 HOLD_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -107,7 +109,7 @@ class TeachPanel(QWidget):
         self.browser.removeRequested.connect(self.remove)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
-        self.progress.setFormat("")
+        self.progress.setFormat(NOT_TRAINED)  # an empty bar reads as an empty text field
         self.training = TeachTraining(self.progress, self.say, self)
         self.training.changed.connect(self._show_state)
         self.train_button = self._button("Train", "Train the adapter on the examples (train's recipe) in the "
@@ -320,8 +322,10 @@ class TeachPanel(QWidget):
             self._offer_names()
         if "taught" in change.changed:
             taught = change.new.taught
-            self.say(f"scoring the taught classes: {', '.join(taught.labels)}" if taught is not None
-                     else "scoring the labels again")  # fmt: skip
+            # A recording's label timeline is a pass of its own with the typed labels (no taught adapter): say so.
+            replay = self.session.spec is not None and self.session.spec.kind == "file"
+            self.say(f"scoring the taught classes: {', '.join(taught.labels)}" + (TIMELINE_NOTE if replay else "")
+                     if taught is not None else "scoring the labels again")  # fmt: skip
         self._show_state()
 
     def save_adapter_to(self, path: str | Path) -> bool:

@@ -72,13 +72,14 @@ class TeachTraining(QObject):
             self.progress.setFormat("epoch %v of %m")
         elif not p.finished:
             self.progress.setRange(0, 0)  # busy: loading the model, encoding the examples
+            self.progress.setFormat(p.phase)
         if not p.finished:
             return
         self.job = None
         self._timer.stop()
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if p.phase == "done" else 0)
-        self.progress.setFormat(p.phase)
+        self.progress.setFormat(f"trained on {counted(len(job.examples), 'example')}" if p.phase == "done" else p.phase)
         if p.phase == "done":
             self.trained = job.result
         self.say(p.message + (": press Use to score the taught classes" if p.phase == "done" else ""))
