@@ -22,7 +22,7 @@ def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> Non
         help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",
     )  # fmt: skip
     p.add_argument("--centre", action="store_true", help="crop each frame around its events (object-centred: "
-                   "sizes and places alike; evaluate takes it from an --adapter trained with it)")  # fmt: skip
+                   "sizes and places alike; an adapter trained so is run so wherever it is used)")  # fmt: skip
     p.add_argument(
         "--labels",
         help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
