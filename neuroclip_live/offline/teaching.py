@@ -13,15 +13,17 @@ What a window's Teach panel needs of the core, without Qt:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from neuroclip_live.model.centring import trained_centred
-from neuroclip_live.model.classifier import uniform_alpha
-from neuroclip_live.model.classifier_setup import ClassifierSetup
 from neuroclip_live.offline.examples import ExampleSet
-from neuroclip_live.offline.extractors import LocalExtractor
-from neuroclip_live.offline.fewshot import FewShotSettings, TextModel, TrainedAdapter, train_on_split
-from neuroclip_live.offline.training import FitProgress
+from neuroclip_live.offline.fewshot import FewShotSettings, TextModel, TrainedAdapter
+
+if TYPE_CHECKING:  # torch: the window imports this module (TEACH_SETTINGS) and opens before torch loads
+    from neuroclip_live.model.classifier_setup import ClassifierSetup
+    from neuroclip_live.offline.training import FitProgress
 
 # What teaching from a stream trains with by default: time steps (the examples are windows of them), frames
 # centred on their events (model.centring) and the scale and placement jitter. On the sample recording's objects
@@ -44,6 +46,9 @@ def train_examples(
     ``tm``'s classes must be the examples' class names in ``examples.as_split()`` order
     (``load_text_model(model, split.folders, split.classes, None)`` gives that).
     """
+    from neuroclip_live.offline.extractors import LocalExtractor
+    from neuroclip_live.offline.fewshot import train_on_split
+
     data = examples.as_split()
     if list(tm.classes) != data.classes:
         raise ValueError(f"text model classes {tm.classes} are not the examples' classes {data.classes}")
@@ -54,6 +59,9 @@ def train_examples(
 
 def trained_setup(trained: TrainedAdapter, ensemble: bool = True) -> ClassifierSetup:
     """The setup of a freshly trained adapter: its classes, templates and alpha."""
+    from neuroclip_live.model.classifier import uniform_alpha
+    from neuroclip_live.model.classifier_setup import ClassifierSetup
+
     info = trained.info
     alpha = np.asarray(info.alpha if info.alpha is not None else uniform_alpha(info.T))
     return ClassifierSetup(tuple(info.classes), tuple(info.templates), ensemble, trained.adapter, alpha,

@@ -25,8 +25,6 @@ from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.datasets import check_trainable
 from neuroclip_live.offline.examples import ExampleSet
 from neuroclip_live.offline.fewshot import FewShotSettings, TrainedAdapter, text_model
-from neuroclip_live.offline.teaching import train_examples
-from neuroclip_live.offline.training import FitCancelled, FitProgress
 from neuroclip_live.wording import counted
 
 log = logging.getLogger(__name__)
@@ -129,6 +127,10 @@ class TeachingJob:
             self._progress = replace(self._progress, **changes)
 
     def _run(self) -> None:
+        # Here, on the job's thread: the window imports this module, and opens before torch loads.
+        from neuroclip_live.offline.teaching import train_examples
+        from neuroclip_live.offline.training import FitCancelled, FitProgress
+
         lower_thread_priority()
         t0 = time.perf_counter()
         try:
