@@ -32,8 +32,12 @@ def _segments(path, rows, header="label,start_s,end_s"):
     return path
 
 
-def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_path, capsys):
-    """The first 0.6 s of each object, clips every 50 ms, 4 shots a class: every window inside an object named."""
+@pytest.mark.parametrize("centring", [[], ["--centre", "--jitter"]], ids=["plain", "centred"])
+def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_path, capsys, centring):
+    """The first 0.6 s of each object, clips every 50 ms, 4 shots a class: every window inside an object named.
+
+    Trained ``--centre`` (as the Teach panel trains), the adapter says so and the live app centres its frames too.
+    """
     rows = [f"{name},{k}.0,{k}.6" for k, name in enumerate(NAMES)]
     root, adapter = tmp_path / "taught", tmp_path / "taught.safetensors"
     assert main(["clips", "--file", str(SAMPLE), "--segments", str(_segments(tmp_path / "s.csv", rows)),
@@ -45,10 +49,12 @@ def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_
     events, size = read_sample_events(split.samples[0].path)
     assert size == SensorSize(128, 128) and events["t"][-1] - events["t"][0] < 300_000
     assert main(["train", "--data", str(root), "--cut", "time", "--shots", "4", "--val-per-class", "3",
-                 "--model", "tiny-digits", "--out", str(adapter), "--quiet"]) == 0
+                 "--model", "tiny-digits", "--out", str(adapter), "--quiet", *centring]) == 0
     capsys.readouterr()
     assert main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--adapter", str(adapter)]) == 0
-    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    run = capsys.readouterr()
+    assert ("frames centred on their events" in run.err + run.out) == bool(centring)
+    steps = [json.loads(line) for line in run.out.splitlines() if line.startswith("{")]
     for k, name in enumerate(NAMES):
         # Windows of 10 timesteps that lie inside the object's second (its first burst included).
         inside = [s for s in steps if s["t_start_us"] >= k * 1_000_000 + 270_000 and s["t_end_us"] <= (k + 1) * 1e6]

@@ -15,18 +15,13 @@ from test_pipeline import run_until
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError, ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter, load_adapter
+from neuroclip_live.model.classifier_setup import apply_setup, setup_of
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.clips import Segment, cut_recording
 from neuroclip_live.offline.datasets import load_split
 from neuroclip_live.offline.examples import ExampleSet, class_folder
 from neuroclip_live.offline.fewshot import load_text_model
-from neuroclip_live.offline.teaching import (
-    TEACH_SETTINGS,
-    apply_setup,
-    setup_of,
-    train_examples,
-    trained_setup,
-)
+from neuroclip_live.offline.teaching import TEACH_SETTINGS, train_examples, trained_setup
 from neuroclip_live.offline.training import FitCancelled, FitProgress
 from neuroclip_live.stream.framing import TimestepRule
 
@@ -54,7 +49,7 @@ def test_examples_in_memory_train_the_adapter_that_train_gives_on_them_saved(exa
     assert (root / "classes.txt").read_text().splitlines() == ["bravo: bravo", "my_mug: my mug", "zulu: zulu"]
     assert load_split(root, "Train").classes == list(trained.info.classes) == ["bravo", "my mug", "zulu"]
     out = tmp_path / "a.safetensors"
-    assert main(["train", "--data", str(root), "--cut", "time", "--jitter", "--seed", "3", "--epochs", "3",
+    assert main(["train", "--data", str(root), "--cut", "time", "--centre", "--jitter", "--seed", "3", "--epochs", "3",
                  "--views", "2", "--shots", "2", "--val-per-class", "1", "--model", "tiny-digits", "--device", "cpu",
                  "--quiet", "--out", str(out)]) == 0
     saved, info = load_adapter(out, "tiny-digits", 128)
@@ -161,6 +156,44 @@ def test_a_trained_adapter_swaps_into_a_running_classifier_and_back(examples, te
     assert clf.adapter is None
     with pytest.raises(ModelError, match="64-d features"):
         wrong_adapter(clf)
+
+
+def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_return_to_edited_labels(
+    examples, text_model
+):
+    """``Controls.taught`` (one owner, the ControlsModel): the worker follows it; label edits made meanwhile wait."""
+    from neuroclip_live.model.classifier import StreamingClassifier
+    from neuroclip_live.runtime.config import RunConfig
+    from neuroclip_live.runtime.controls import Controls, ControlsModel
+    from neuroclip_live.runtime.pipeline import Pipeline
+    from neuroclip_live.stream.sources import SourceSpec, open_source
+
+    taught = trained_setup(train_examples(examples, text_model, SETTINGS, 2, 1))
+    controls = ControlsModel(Controls(speed=4.0, loop=True, labels=("0", "7", "circle")))
+
+    made: list[StreamingClassifier] = []
+
+    def pipeline() -> Pipeline:  # as a session makes one: its classifier from the controls' labels
+        made.append(StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels)))
+        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1],
+                        controls=controls)  # fmt: skip
+
+    assert taught.centred  # taught as the Teach panel teaches: on frames centred on their events ...
+    with pipeline() as p:
+        assert run_until(p, lambda: _labels(p) == ["0", "7", "circle"])
+        assert not made[-1].centred
+        controls.update(taught=taught)
+        assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        assert made[-1].centred  # ... so the live classifier centres its frames while it runs them
+        controls.update(labels=("0", "star"))  # typed while the taught classes run: kept for the return
+        time.sleep(0.3)
+        assert _labels(p) == ["bravo", "my mug", "zulu"]
+    with pipeline() as p:  # a rebuilt pipeline (new settings) goes on with the taught classes
+        assert run_until(p, lambda: _labels(p) == ["bravo", "my mug", "zulu"])
+        assert made[-1].centred
+        controls.update(taught=None)
+        assert run_until(p, lambda: _labels(p) == ["0", "star"])
+        assert not made[-1].centred  # the typed labels run on the frames as they are
 
 
 def _labels(pipeline):

@@ -190,3 +190,18 @@ def test_maps_on_openvino_match_torchs(name, method, tmp_path):
     np.testing.assert_allclose(maps["openvino"].values, maps["torch"].values, atol=2e-3)
     if method == "dense":
         assert any(p.name.startswith(f"{name}_dense-") for p in (tmp_path / "openvino").iterdir())
+
+
+def test_a_centred_classifier_scores_the_centred_frame_and_maps_the_sensors_places():
+    """A taught (centred) adapter with Where on: scores as without maps, peaks where the events are on the sensor."""
+    backbone = tiny_backbone(TINY_VIT)
+    frame = np.full((1, 30, 60), 127, dtype=np.uint8)
+    frame[0, 5:25, 40:60] = 255  # events on the right only
+    plain, mapped, uncentred = (StreamingClassifier(backbone, LABELS, T=2) for _ in range(3))
+    plain.centred = mapped.centred = True
+    mapped.set_where(True, method="crops")
+    scored, located, raw = plain.step(frame)[0], mapped.step(frame)[0], uncentred.step(frame)[0]
+    np.testing.assert_allclose(located.probs, scored.probs, atol=1e-5)
+    assert not np.allclose(raw.probs, scored.probs, atol=1e-4)  # centring changed what was scored
+    for label in LABELS:
+        assert located.where.peak(label)[0] > 30

@@ -39,6 +39,7 @@ from ui.recording_control import RecordingControl
 from ui.session import ClassifierFactory, SourceOpener, StreamSession
 from ui.settings_panel import RunSettings, SettingsPanel
 from ui.status import StatusBar
+from ui.teach_panel import TeachPanel
 from ui.timeline_control import TimelineControl
 from ui.timeline_strip import TimelineStrip
 
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
         self.settings_panel.add_control_row("Min. confidence", ConfidenceSlider(self.session.controls))
+        self.teach = TeachPanel(self.session)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         window_layout.arrange(self)

@@ -66,7 +66,7 @@ class StreamSession(QObject):
         super().__init__(parent)
         self.config = config  # what the next pipeline starts with (the settings panel's Apply replaces it)
         self.controls = ControlsModel(config.initial_controls())
-        self.controls.subscribe(self._labels_changed, "labels")
+        self.controls.subscribe(self._labels_changed, "labels", "taught")
         self.spec: SourceSpec | None = None
         self.pipeline: Pipeline | None = None
         self.has_model = False
@@ -75,6 +75,7 @@ class StreamSession(QObject):
         self._open_source = open_source or _default_open_source
         self._classifier_factory = classifier_factory or _default_classifier_factory
         self._listener: Callable[[Any], None] | None = None
+        self._kept_listeners: list[Callable[[Any], None]] = []  # on every pipeline (capture for teaching)
         self._result_listeners: list[ResultListener] = []  # handed to every pipeline, as the recorder is
         self._run_log: PredictionLogWriter | None = None  # --log, for the whole session
         self._recording_log: PredictionLogWriter | None = None  # beside the recording being made
@@ -124,10 +125,12 @@ class StreamSession(QObject):
         spec = self.spec
         opener = self._open_source
         controls = self.controls.value
-        wanted = self.config.wants_model(controls.labels)
+        wanted = self.config.wants_model(controls.labels) or controls.taught is not None
         loader = self._classifier_factory(self.config, controls) if wanted else None
         self.has_model = loader is not None
         self.pipeline = Pipeline(lambda: opener(spec), self.config, loader, controls=self.controls)
+        for fn in self._kept_listeners:
+            self.pipeline.add_packet_listener(fn)
         for fn in self._result_listeners:
             self.pipeline.add_result_listener(fn)
         self._follow_run_log(spec)  # after: the first time, it adds itself to this pipeline
@@ -206,9 +209,15 @@ class StreamSession(QObject):
         self.pipeline.seek(t_us)
 
     def _labels_changed(self, change: ControlsChange) -> None:
-        """The first labels load the model (a pipeline without one restarts with it); later ones it takes itself."""
-        if self.pipeline is not None and not self.has_model and change.new.labels:
+        """The first labels (or taught classes) load the model (a pipeline without one restarts with it)."""
+        if self.pipeline is not None and not self.has_model and (change.new.labels or change.new.taught):
             self.rebuild()
+
+    def keep_packet_listener(self, fn: Callable[[Any], None]) -> None:
+        """Hand ``fn`` the raw packets of this pipeline and of every later one (``Pipeline.add_packet_listener``)."""
+        self._kept_listeners.append(fn)
+        if self.pipeline is not None:
+            self.pipeline.add_packet_listener(fn)
 
     # --------------------------------------------------------------- recording
     def start_recording(self, path: str | os.PathLike) -> AedatRecorder:

@@ -2,7 +2,7 @@
 
 Left: the start page, or the event view over the playback bar and the label timeline. Right, top to bottom: the label
 bars, as tall as the labels ask (they scroll when the window is short), then the top labels over
-time and the Labels/Settings tabs, which share the height that remains. Each part has a fixed
+time and the Labels/Settings/Teach tabs, which share the height that remains. Each part has a fixed
 minimum, so the window's minimum size does not grow with the number of labels or a long hint:
 it fits a 1280×720 screen. The window opens at ``DEFAULT_SIZE`` (shrunk to a smaller screen) or at
 its saved geometry (which Qt fits to the screen).
@@ -30,7 +30,7 @@ EDITOR_MIN_LINES = 4  # the labels box shows at least this many lines
 
 
 def arrange(window: QMainWindow) -> None:
-    """Put the window's widgets (event_view, playback, timeline, empty, bars, prompts, settings_panel) in place.
+    """Put the window's widgets (event_view, playback, timeline, empty, bars, prompts, settings_panel, teach) in place.
 
     Adds ``window.stack`` (start page / event view), ``window.tabs`` and ``window.splitter``.
     """
@@ -46,12 +46,8 @@ def arrange(window: QMainWindow) -> None:
 
     window.tabs = QTabWidget()
     window.tabs.addTab(window.prompts, "Labels")
-    settings_scroll = QScrollArea()  # the form is taller than the tab: it scrolls rather than squeeze the rest
-    settings_scroll.setWidget(window.settings_panel)
-    settings_scroll.setWidgetResizable(True)
-    settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
-    settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    window.tabs.addTab(settings_scroll, "Settings")
+    window.tabs.addTab(scrolled(window.settings_panel), "Settings")
+    window.tabs.addTab(scrolled(window.teach), "Teach")
     edit = window.prompts.edit
     edit.setMinimumHeight(EDITOR_MIN_LINES * edit.fontMetrics().lineSpacing() + 14)
 
@@ -72,6 +68,16 @@ def arrange(window: QMainWindow) -> None:
     window.splitter.setStretchFactor(1, 2)
     window.splitter.setChildrenCollapsible(False)
     window.setCentralWidget(window.splitter)
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a vertical scroll area: a form taller than its tab scrolls rather than squeeze the rest."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
 
 
 def share_remaining_height(widget: QWidget) -> None:

@@ -114,6 +114,16 @@ def _from_training_split(args: argparse.Namespace, train: Any, tm: Any, sc: _Sco
     )
 
 
+def _centre_as_the_adapter(args: argparse.Namespace, sc: _Scoring) -> None:
+    """An --adapter trained on object-centred frames is scored on them (its file says so)."""
+    from neuroclip_live.model.adapter import read_adapter_info
+    from neuroclip_live.model.centring import trained_centred
+
+    if args.adapter and not args.centre and trained_centred(read_adapter_info(args.adapter)):
+        args.centre = True
+        sc.protocol.append("frames centred on their events, as the adapter was trained (--centre)")
+
+
 def _leave_out_adapter_samples(args: argparse.Namespace, test: Any, sc: _Scoring) -> None:
     """The --adapter's own shots and validation samples are not scored; a file that cannot tell is refused."""
     from neuroclip_live.offline.datasets import samples_in_record
@@ -165,9 +175,10 @@ def run(args: argparse.Namespace) -> int:
     ensembled = " ensembled" if not args.no_ensemble and len(tm.templates) > 1 else ""
     sc = _Scoring(protocol=[
         f"model {bb.name} ({bb.weights}) on {bb.engine}; templates: {len(tm.templates)}{ensembled}; "
-        f"T={args.T} frames a sample, cut by {args.cut}"
+        f"T={args.T} frames a sample, cut by {args.cut}" + (", centred on the events" if args.centre else "")
     ])  # fmt: skip
     t0 = time.perf_counter()
+    _centre_as_the_adapter(args, sc)
     features = feature_source(args, bb)
     _from_files(args, bb, sc)
     if train is not None:

@@ -21,6 +21,8 @@ def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> Non
         "--cut", choices=("count", "time"), default="count",
         help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",
     )  # fmt: skip
+    p.add_argument("--centre", action="store_true", help="crop each frame around its events (object-centred: "
+                   "sizes and places alike; an adapter trained so is run so wherever it is used)")  # fmt: skip
     p.add_argument(
         "--labels",
         help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
@@ -76,12 +78,14 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
 
 def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
     """Where ``train`` and ``evaluate`` get their features: this process, ``--cache``, or ``--ray``."""
+    from neuroclip_live.model.centring import with_centring
     from neuroclip_live.offline.extractors import open_feature_source
 
     say_backend_note(backbone)
     return open_feature_source(
-        backbone, args.T, args.cut, args.batch_size, not args.quiet, args.cache, args.ray, args.ray_workers
-    )
+        backbone, args.T, with_centring(args.cut, args.centre), args.batch_size, not args.quiet, args.cache, args.ray,
+        args.ray_workers,
+    )  # fmt: skip
 
 
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
@@ -91,5 +95,5 @@ def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
         T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
         views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads, images=args.images,
         lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka, image_weight=args.image_weight,
-        jitter=args.jitter,
+        jitter=args.jitter, centre=args.centre,
     )  # fmt: skip

@@ -62,7 +62,7 @@ EVALUATE_RULES = (
     _RAY,
     _IMAGES,
     Rule(
-        ("--epochs", "--views", "--no-flip", "--images"),
+        ("--epochs", "--views", "--no-flip", "--jitter", "--images"),
         lambda a: a.shots is not None,
         "{given} {needs} --shots K (they shape the adapter trained first)",
     ),

@@ -24,6 +24,7 @@ import torch
 from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter
+from neuroclip_live.model.centring import centre_frames
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.prompts import (
     LabelSet,
@@ -155,6 +156,7 @@ class StreamingClassifier:
         # behind: the older frames carry the map made before them, and the maps cost a frame a batch).
         self.map_every_frame = True
         self.adapter: InterTimestepAdapter | None = None
+        self.centred = False  # frames cropped around their events first (an adapter trained so: model.centring)
         self.set_adapter(adapter)
         self.set_alpha(alpha)
         self.labels: list[str] = []
@@ -265,8 +267,11 @@ class StreamingClassifier:
             return []
         where = self._where
         mapped = batch if self.map_every_frame else 1
+        seen = centre_frames(frames) if self.centred else frames
         if where is None:
-            feats, located = self.backbone.encode_frames(frames), None
+            feats, located = self.backbone.encode_frames(seen), None
+        elif self.centred:  # the scores see the object centred; its map needs the sensor's own places
+            feats, located = self.backbone.encode_frames(seen), where.locator.encode(frames, mapped)[1]
         else:
             feats, located = where.locator.encode(frames, mapped)
         if feats.device.type == "cuda":
@@ -315,7 +320,7 @@ class StreamingClassifier:
         """
         if self.adapter is None:
             frames = frames[-self.T :]  # without membrane, older frames cannot matter
-        feats = self.backbone.encode_frames(frames)
+        feats = self.backbone.encode_frames(centre_frames(frames) if self.centred else frames)
         if self.adapter is not None:
             saved = self.adapter.lif.mem.clone()
             feats = self.adapter.forward_sequence(feats[:, None])[:, 0]

@@ -10,6 +10,7 @@ from pathlib import Path
 from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import AdapterInfo, load_adapter, read_adapter_info
+from neuroclip_live.model.centring import trained_centred
 from neuroclip_live.model.classifier import StreamingClassifier
 from neuroclip_live.model.clip_model import load_clip
 from neuroclip_live.model.label_presets import default_labels
@@ -130,7 +131,11 @@ def build_classifier(
         templates=choices.templates,
         ensemble=ensemble,
     )
-    clf.setup_notes = [n for n in [backbone.backend_note] if n] + choices.notes + clf.label_notes
+    clf.centred = trained_centred(info)  # an adapter trained on centred frames runs on them
+    centred = [f"{what} was trained on frames centred on their events: they are centred here too"]
+    if not clf.centred:
+        centred = []
+    clf.setup_notes = [n for n in [backbone.backend_note] if n] + choices.notes + centred + clf.label_notes
     for note in clf.setup_notes:
         log.info(note)  # the runtime shows them as its notice (window, headless "note:" lines)
     return clf

@@ -77,6 +77,12 @@ class ExampleSet:
         if not group:
             del self._examples[name]
 
+    def copy(self) -> ExampleSet:
+        """Another set of the same examples (a training thread's own; the event arrays, never changed, are shared)."""
+        other = ExampleSet(self.size)
+        other._examples = {name: list(group) for name, group in self._examples.items()}
+        return other
+
     def counts(self) -> dict[str, int]:
         """Examples per class, in the order the classes were first added."""
         return {name: len(group) for name, group in self._examples.items()}

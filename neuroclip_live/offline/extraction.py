@@ -19,6 +19,7 @@ import torch
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.model.centring import centre_frames, split_cut
 from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.augment import Augmentation, apply_view, draw_view
@@ -118,9 +119,16 @@ def frame_views(
             continue
         if job.transform is not None:
             events = apply_view(events, size, job.transform)
-        frames.append(sample_frames(events, size, T, cut))  # type: ignore[arg-type]
+        frames.append(sample_frames_of(events, size, T, cut))
         done.append(job)
     return frames, done, failed
+
+
+def sample_frames_of(events: np.ndarray, size: SensorSize, T: int, cut: str) -> np.ndarray:
+    """A sample's T frames by ``cut``: "count" or "time", object-centred when it ends in "+centred"."""
+    mode, centred = split_cut(cut)
+    frames = sample_frames(events, size, T, mode)  # type: ignore[arg-type]
+    return centre_frames(frames) if centred else frames
 
 
 def encode_views(backbone: ClipBackbone, frames: Sequence[np.ndarray], T: int, batch_size: int) -> torch.Tensor:

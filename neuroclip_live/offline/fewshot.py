@@ -43,6 +43,14 @@ class FewShotSettings:
     lambda_tcka: float | None = None
     image_weight: float | None = None  # None: chosen on the validation samples (transfer.IMAGE_WEIGHTS)
     jitter: bool = False  # scale and place the shots' events at random too (augment.Augmentation)
+    centre: bool = False  # frames cropped around their events (model.centring): the adapter then runs centred
+
+    @property
+    def framing(self) -> str:
+        """How a sample becomes frames: the cut, "+centred" when centred (the extractors' and the adapter's)."""
+        from neuroclip_live.model.centring import with_centring
+
+        return with_centring(self.cut, self.centre)
 
 
 @dataclass
@@ -71,11 +79,7 @@ def load_text_model(
 ) -> TextModel:
     """The backbone and the class prompts' text features; ``labels`` renames the class folders in order."""
     from neuroclip_live.model.clip_model import load_for
-    from neuroclip_live.model.prompts import (
-        parse_labels_with_notes,
-        resolve_templates,
-        text_features,
-    )
+    from neuroclip_live.model.prompts import parse_labels_with_notes
 
     classes = default_classes
     if labels:
@@ -83,10 +87,15 @@ def load_text_model(
         if len(classes) != len(folders):
             given, folder_count = counted(len(classes), "name"), counted(len(folders), "class folder")
             raise DataError(f"--labels gives {given} for {folder_count} ({', '.join(folders)})")
-    backbone = load_for(model)
-    templates = resolve_templates(model.templates)
-    text = text_features(backbone, classes, templates, ensemble=model.ensemble)
-    return TextModel(backbone, classes, templates, text)
+    return text_model(load_for(model), classes, model.templates, model.ensemble)
+
+
+def text_model(backbone: Any, classes: list[str], templates: str | None, ensemble: bool = True) -> TextModel:
+    """The class prompts' text features on a loaded backbone (``templates``: a set's name, a template, None)."""
+    from neuroclip_live.model.prompts import resolve_templates, text_features
+
+    resolved = resolve_templates(templates)
+    return TextModel(backbone, classes, resolved, text_features(backbone, classes, resolved, ensemble=ensemble))
 
 
 def split_validation(rest: list, n_classes: int, per_class: int, seed: int) -> tuple[list, list]:
@@ -125,7 +134,8 @@ def _train_with_images(
     tcfg = _transfer_settings(s)
     images = load_image_folder(s.images, folders, tm.classes)
     bb = tm.backbone
-    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size)
+    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size,
+                             centred=s.centre)  # fmt: skip
     if s.image_weight is None and len(val_fs) == 0:
         raise DataError(
             "--images chooses the image weight on validation samples: use --val-per-class 1 or more, "
@@ -170,7 +180,7 @@ def train_fewshot(
     from neuroclip_live.offline.training import FitProgress, TrainConfig, train_adapter
 
     bb = tm.backbone
-    features = features or LocalExtractor(bb, s.T, s.cut, s.batch_size, s.progress)
+    features = features or LocalExtractor(bb, s.T, s.framing, s.batch_size, s.progress)
     progress = progress or FitProgress(bar=s.progress)
     augment = Augmentation(flip=s.flip, jitter=s.jitter)
     train_fs = features.extract(shots, views=s.views, augment=augment, seed=s.seed, desc="encoding shots")
@@ -263,7 +273,7 @@ def train_on_split(
     bb = tm.backbone
     info = AdapterInfo(
         backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates), T=s.T,
-        timestep=f"sample:{s.cut}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
+        timestep=f"sample:{s.framing}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
         data=training_record(data, shots, val, s.seed, shots_per_class, val_per_class),
     )  # fmt: skip
     return TrainedAdapter(fit.adapter, info, fit, shots, val, classes_read_alike(tm.text, tm.classes))

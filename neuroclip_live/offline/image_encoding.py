@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.model.centring import centre_frames
 from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.evaluation import FeatureSet
@@ -177,9 +178,14 @@ def encode_images(
     views: int = 1,
     seed: int = 0,
     batch_size: int = 256,
+    centred: bool = False,
 ) -> FeatureSet:
-    """CLIP features (N * views, T, C) of every image's frames; views of one image side by side."""
+    """CLIP features (N * views, T, C) of every image's frames; views of one image side by side.
+
+    ``centred``: each frame cropped around its events (``model.centring``), as an adapter trained so sees its shots.
+    """
     rng = np.random.default_rng(seed)
     frames = np.stack([image_frames(img, size, T, rng, encoding) for img in images.images for _ in range(views)])
-    feats = encode_frames_batched(backbone, frames.reshape(-1, size.height, size.width), batch_size)
+    flat = frames.reshape(-1, size.height, size.width)
+    feats = encode_frames_batched(backbone, centre_frames(flat) if centred else flat, batch_size)
     return FeatureSet(feats.view(len(frames), T, -1), np.repeat(images.labels, views))

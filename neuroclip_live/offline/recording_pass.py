@@ -25,6 +25,7 @@ import numpy as np
 
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
+from neuroclip_live.model.centring import with_centring
 from neuroclip_live.model.fingerprint import module_sha256
 from neuroclip_live.offline.feature_cache import EncodingKey
 from neuroclip_live.offline.kept_features import KeptFeatures, KeptFeatureStore, RecordingKey, StepRows
@@ -122,8 +123,8 @@ def adapter_sha256(classifier: Any) -> str | None:
 
 
 def recording_key(path: str, classifier: Any, rule: TimestepRule, T: int, sensor: SensorSize | None) -> RecordingKey:
-    """The key of ``path``'s kept features under this classifier, cut rule and T."""
-    encoding = EncodingKey.of(classifier.backbone, T, str(rule))
+    """The key of ``path``'s kept features under this classifier, cut rule and T (and its framing: centred or not)."""
+    encoding = EncodingKey.of(classifier.backbone, T, with_centring(str(rule), bool(getattr(classifier, "centred", 0))))
     return RecordingKey.of(path, encoding, adapter_sha256(classifier), sensor)
 
 

@@ -91,10 +91,13 @@ class RunConfig:
     def classifier_loader(self, controls: Controls) -> Callable[[], Any]:
         """A callable that loads the model and builds the streaming classifier (run on the worker thread).
 
-        The labels and templates are the controls' (what the user has chosen by now), the rest this config's.
+        The labels and templates are the controls' (what the user has chosen by now), the rest this config's;
+        without labels, taught classes in use load the model with theirs (the worker then puts them in place).
         """
         model, T = self.model, self.T
         labels, templates, ensemble = list(controls.labels), controls.templates, controls.ensemble
+        if not labels and controls.taught is not None:
+            labels = list(controls.taught.labels)
 
         def load() -> Any:
             from neuroclip_live.model.setup import build_classifier

@@ -2,7 +2,8 @@
 
 ``RunConfig`` (frozen) says what a run starts with. ``Controls`` says what the user
 changes while it runs: speed, loop, pause, the noise filter, the labels and their
-templates, and the minimum confidence a top label needs. One ``ControlsModel`` owns the current record; ``update`` replaces it with
+templates, the minimum confidence a top label needs, and a taught adapter scored
+instead of the labels. One ``ControlsModel`` owns the current record; ``update`` replaces it with
 ``dataclasses.replace`` (a misspelt field raises ``TypeError``, a bad value
 ``ValueError``) and tells the listeners of the fields that changed, as napari's
 evented ``Dims`` tells its ``QtDims``. Widgets show the record and send updates;
@@ -20,9 +21,12 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neuroclip_live import defaults
+
+if TYPE_CHECKING:  # torch loads with a model, not with the controls (a frames-only run starts without it)
+    from neuroclip_live.model.classifier_setup import ClassifierSetup
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Controls:
     where_label: str | None = None  # the label whose map the window draws; None = the most probable one
     # "None of these": a window whose top probability is below this has no top label ("–", ``top`` []); 0 = off.
     min_confidence: float = 0.0
+    # A taught adapter and its classes scored instead of the labels (``model.classifier_setup.ClassifierSetup``,
+    # compared by identity); None: the labels. The labels stay as typed, to return to.
+    taught: ClassifierSetup | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.speed, int | float) and math.isfinite(self.speed) and self.speed >= 0):

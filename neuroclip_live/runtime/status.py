@@ -5,7 +5,8 @@ under its ``lock``, nowhere else. A consumer that needs several fields at once t
 ``Pipeline.snapshot()``, which copies them under the lock (frames, results and ``Controls``
 are never changed after they are published, so the copy shares them). ``config`` is frozen
 and read without it. Objects with a lock of their own (``Replay``, ``DropOldestQueue``,
-``ResultBuffer``, ``AedatRecorder``, a live source's poll lock) are safe from any thread.
+``ResultBuffer``, ``AedatRecorder``, ``RecentEvents``, ``TeachingJob``'s progress, a live
+source's poll lock) are safe from any thread.
 State that one thread alone touches stays private to its object (``StreamReader``, ``ModelWorker``).
 
 Every thread of a run:
@@ -20,12 +21,13 @@ reader                  source, ``Replay.packets``, framer,   ``controls``, list
                         epoch, event counts, stream state,                              condition
                         the end of a recording reached
 worker                  the classifier (the labels in use,    ``controls`` (labels,     status lock once a batch and
-  (neuroclip-worker)    its maps on or off), step numbers;    templates, where,         once a publication; queue and
-                        published: latest result, model       minimum confidence),      ResultBuffer conditions;
-                        state, step counts, where_unavailable classifier calls,         ``model_ready`` (an Event);
-                        (why maps cannot be had); ENDED once  frames, result            each listener's own lock
-                        the last frame is scored; calls the   listeners, the end
-                        result listeners (a prediction log,   reached
+  (neuroclip-worker)    its maps on or off, the taught        templates, where,         once a publication; queue and
+                        classes when in use), step numbers;   minimum confidence,       ResultBuffer conditions;
+                        published: latest result, model       taught), classifier       ``model_ready`` (an Event);
+                        state, step counts, where_unavailable calls, frames, result     each listener's own lock
+                        (why maps cannot be had); ENDED once  listeners, the end
+                        the last frame is scored; calls the   reached
+                        result listeners (a prediction log,
                         a session timeline)
 recorder                the ``.aedat4`` writer                packets queued by the     AedatRecorder's condition
   (neuroclip-recorder)                                        reader's listener
@@ -33,6 +35,11 @@ time words              the pass over a big EVT 3.0 file;     nothing           
   (evt3-time-words)     publishes the time range reached                                whole; the end: after ``done``
 state lines             its stderr lines                      state changes             status lock
   (headless only)                                                                       (``state_changes_after``)
+teaching                its copy of the examples, its model,  nothing of the run's      its progress: the job's lock;
+  (neuroclip-teach)     the adapter it trains (handed over                              the cancel flag (an Event)
+                        whole when it ends)
+The reader also hands raw packets to ``RecentEvents`` (capture for teaching), read by the GUI under its own lock;
+a taught adapter reaches the worker whole, in ``Controls.taught``, after its training thread ended.
 """
 
 from __future__ import annotations

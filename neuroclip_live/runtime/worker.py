@@ -10,16 +10,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import BACKGROUND
+from neuroclip_live.runtime.controls import Controls
 from neuroclip_live.runtime.reader import END, PendingFrame, Reset
 from neuroclip_live.runtime.results import ResultBuffer
 from neuroclip_live.runtime.stats import RateWindow
 from neuroclip_live.runtime.status import RunStatus, StepResult, lossless
+from neuroclip_live.runtime.taught import TaughtSwitch
 from neuroclip_live.states import ModelState, StreamState
 from neuroclip_live.stream.queues import DropOldestQueue
 
@@ -60,6 +63,7 @@ class ModelWorker:
         # just before the pipeline (so no update can fall between). Later ones are applied per batch.
         with status.lock:
             self._applied = status.controls
+        self._taught = TaughtSwitch()  # a taught adapter in use instead of the labels (Controls.taught)
 
     def run(self) -> None:
         try:
@@ -119,6 +123,8 @@ class ModelWorker:
             self._offer_where(self._classifier)
             with status.lock:
                 status.model_engine = str(getattr(self._classifier, "engine", ""))
+            if self._applied.taught is not None:  # a rebuilt pipeline goes on with the taught classes
+                self._follow_taught(self._classifier, replace(self._applied, taught=None), self._applied)
             # How the adapter's classes, templates and alpha met the user's (model.setup), said once.
             setup_notes = getattr(self._classifier, "setup_notes", None)
             if setup_notes:
@@ -185,14 +191,11 @@ class ModelWorker:
         applied, self._applied = self._applied, controls
         # A refused edit (no usable label, an unknown template) keeps the previous ones running, and says why.
         try:
-            if controls.labels != applied.labels:
-                result = clf.set_labels(list(controls.labels))
-                status.set_notice("; ".join(getattr(result, "notes", None) or []))
-            set_templates = getattr(clf, "set_templates", None)
-            templates = (controls.templates, controls.ensemble)
-            if set_templates is not None and templates != (applied.templates, applied.ensemble):
-                set_templates(controls.templates, ensemble=controls.ensemble)
-            if controls.where != applied.where:
+            if controls.taught is not applied.taught:
+                self._follow_taught(clf, applied, controls)
+            elif not self._taught.active:  # while taught classes run, label and template edits wait for the return
+                self._follow_labels(clf, applied, controls)
+            if controls.where != applied.where:  # maps follow the toggle, taught classes or not
                 with status.lock:
                     why = status.where_unavailable
                 if not why:
@@ -201,6 +204,22 @@ class ModelWorker:
                 fn(clf)
         except NeuroclipError as err:
             status.set_notice(str(err))
+
+    def _follow_labels(self, clf: Classifier, applied: Controls, controls: Controls) -> None:
+        if controls.labels != applied.labels:
+            result = clf.set_labels(list(controls.labels))
+            self._status.set_notice("; ".join(getattr(result, "notes", None) or []))
+        set_templates = getattr(clf, "set_templates", None)
+        templates = (controls.templates, controls.ensemble)
+        if set_templates is not None and templates != (applied.templates, applied.ensemble):
+            set_templates(controls.templates, ensemble=controls.ensemble)
+
+    def _follow_taught(self, clf: Classifier, old: Controls, new: Controls) -> None:
+        try:
+            notes = self._taught.follow(clf, old, new)
+        except NeuroclipError as err:
+            notes = [f"the taught classes cannot be used with this model ({err}): scoring the labels"]
+        self._status.set_notice("; ".join(notes))
 
     def _score(self, pending: list[PendingFrame]) -> None:
         self._apply_requests()
