@@ -32,12 +32,14 @@ def _segments(path, rows, header="label,start_s,end_s"):
     return path
 
 
-@pytest.mark.parametrize("centring", [[], ["--centre", "--jitter"]], ids=["plain", "centred"])
-def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_path, capsys, centring):
+@pytest.mark.parametrize("recipe", [["--no-centre", "--no-jitter"], []], ids=["plain", "teaching"])
+def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_path, capsys, recipe):
     """The first 0.6 s of each object, clips every 50 ms, 4 shots a class: every window inside an object named.
 
-    Trained ``--centre`` (as the Teach panel trains), the adapter says so and the live app centres its frames too.
+    ``train`` takes T and the cut from the examples, and on examples of a session the teaching recipe (centred,
+    jitter) unless told otherwise; a centred adapter says so and the live app centres its frames too.
     """
+    centring = not recipe
     rows = [f"{name},{k}.0,{k}.6" for k, name in enumerate(NAMES)]
     root, adapter = tmp_path / "taught", tmp_path / "taught.safetensors"
     assert main(["clips", "--file", str(SAMPLE), "--segments", str(_segments(tmp_path / "s.csv", rows)),
@@ -48,12 +50,13 @@ def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_
     assert split.classes == sorted(NAMES) and len(split.samples) == 42
     events, size = read_sample_events(split.samples[0].path)
     assert size == SensorSize(128, 128) and events["t"][-1] - events["t"][0] < 300_000
-    assert main(["train", "--data", str(root), "--cut", "time", "--shots", "4", "--val-per-class", "3",
-                 "--model", "tiny-digits", "--out", str(adapter), "--quiet", *centring]) == 0
-    capsys.readouterr()
+    assert main(["train", "--data", str(root), "--shots", "4", "--val-per-class", "3",
+                 "--model", "tiny-digits", "--out", str(adapter), "--quiet", *recipe]) == 0
+    note = "-T 10 --cut time --centre --jitter taken" if centring else "-T 10 --cut time taken"
+    assert f"holds examples from clips: {note}" in capsys.readouterr().err
     assert main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--adapter", str(adapter)]) == 0
     run = capsys.readouterr()
-    assert ("frames centred on their events" in run.err + run.out) == bool(centring)
+    assert ("frames centred on their events" in run.err + run.out) == centring
     steps = [json.loads(line) for line in run.out.splitlines() if line.startswith("{")]
     for k, name in enumerate(NAMES):
         # Windows of 10 timesteps that lie inside the object's second (its first burst included).

@@ -107,7 +107,8 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert (tmp_path / "taught" / "classes.txt").read_text().splitlines() == ["my_mug: my mug", "red_robot: red robot"]
     _, info = load_adapter(tmp_path / "panel.safetensors")
     out = tmp_path / "train.safetensors"
-    assert main(["train", "--data", str(tmp_path / "taught"), "--cut", "time", "--centre", "--jitter", "--epochs", "3",
+    # No -T, --cut, --centre or --jitter: train takes them from the examples the panel saved.
+    assert main(["train", "--data", str(tmp_path / "taught"), "--epochs", "3",
                  "--views", "2", "--shots", str(info.data["shots"]), "--val-per-class", str(info.data["val_per_class"]),
                  *TINY, "--quiet", "--out", str(out)]) == 0  # fmt: skip
     mine, theirs = load_adapter(tmp_path / "panel.safetensors")[0].state_dict(), load_adapter(out)[0].state_dict()

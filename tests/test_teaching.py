@@ -19,7 +19,7 @@ from neuroclip_live.model.classifier_setup import apply_setup, setup_of
 from neuroclip_live.model.settings import ModelSettings
 from neuroclip_live.offline.clips import Segment, cut_recording
 from neuroclip_live.offline.datasets import load_split
-from neuroclip_live.offline.examples import ExampleSet, class_folder
+from neuroclip_live.offline.examples import ORIGIN_FILE, ExampleSet, ExamplesOrigin, class_folder, read_origin
 from neuroclip_live.offline.fewshot import load_text_model
 from neuroclip_live.offline.teaching import TEACH_SETTINGS, train_examples, trained_setup
 from neuroclip_live.offline.training import FitCancelled, FitProgress
@@ -112,6 +112,17 @@ def test_saving_appends_and_an_unwritable_place_is_one_line(examples, tmp_path):
     blocker.write_text("x")
     with pytest.raises(DataError, match="cannot write examples under"):
         examples.save(blocker / "r")
+
+
+def test_the_examples_origin_is_written_and_read_back_and_anything_else_is_none(examples, tmp_path):
+    """What tells ``train`` that a folder holds a session's examples (their T and cut; the teaching recipe)."""
+    origin = ExamplesOrigin(10, "time", "clips")
+    examples.save(tmp_path / "r", origin=origin)
+    assert read_origin(tmp_path / "r") == origin
+    assert read_origin(tmp_path / "elsewhere") is None
+    for text in ("{", "[]", '{"T": 0, "cut": "time", "made_by": "x"}', '{"T": 3, "cut": "sideways", "made_by": "x"}'):
+        (tmp_path / "r" / ORIGIN_FILE).write_text(text)
+        assert read_origin(tmp_path / "r") is None, text
 
 
 def test_class_names_become_safe_folders_and_clashes_are_refused(examples):

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from neuroclip_live.errors import DataError, NeuroclipError
-from neuroclip_live.offline.examples import ExampleSet, clean_class_name
+from neuroclip_live.offline.examples import ExampleSet, ExamplesOrigin, clean_class_name
 from neuroclip_live.offline.teaching import TEACH_SETTINGS, trained_setup
 from neuroclip_live.runtime.capture import RecentEvents, window_events
 from neuroclip_live.runtime.controls import ControlsChange
@@ -335,8 +335,9 @@ class TeachPanel(QWidget):
         if self.examples is None or not len(self.examples):
             self.say("no examples to save yet")
             return False
+        cfg = self.session.config
         try:
-            written = self.examples.save(root)
+            written = self.examples.save(root, origin=ExamplesOrigin(cfg.T, cfg.rule.mode, "the Teach panel"))
         except NeuroclipError as err:
             self.say(str(err))
             return False

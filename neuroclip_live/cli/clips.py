@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from neuroclip_live.offline.clips import cut_recording, read_segments
+    from neuroclip_live.offline.examples import ExamplesOrigin
     from neuroclip_live.runtime.outputs import prepare_output_dir
 
     if args.stride is not None and args.stride.mode != "time":
@@ -54,17 +55,17 @@ def run(args: argparse.Namespace) -> int:
     counts = result.examples.counts()
     if not counts:
         raise DataError(f"no examples cut from {args.file}: every row of {args.segments} was left out")
-    result.examples.save(root, args.split)
+    cut = "time" if args.timestep.mode == "time" else "count"
+    result.examples.save(root, args.split, ExamplesOrigin(args.T, cut, "clips"))
     rows = len(result.windows_per_row)
     print(
         f"{len(result.examples)} examples of {len(counts)} classes from {rows} of {len(segments) + len(problems)} "
         f"rows written to {root / args.split}: " + ", ".join(f"{name} {n}" for name, n in counts.items())
     )
-    cut = "time" if args.timestep.mode == "time" else "count"
     print(
         f"each is {args.T} timesteps of {_rule_text(args.timestep)}; train on them with: neuroclip-live train "
-        f"--data {root} --split {args.split} -T {args.T} --cut {cut} --shots K (and --jitter for objects that will "
-        "be seen at other sizes and places)"
+        f"--data {root} --split {args.split} --shots K --out ADAPTER.safetensors (it takes T, the cut and the "
+        "teaching recipe from the examples)"
     )
     return 0
 

@@ -18,6 +18,7 @@ from neuroclip_live.cli.fewshot_args import (
     add_training_arguments,
     feature_source,
     fewshot_settings,
+    resolve_data_defaults,
 )
 from neuroclip_live.errors import DataError, NeuroclipError
 from neuroclip_live.wording import counted
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
     from neuroclip_live.runtime.outputs import check_output_file
 
+    resolve_data_defaults(args)
     # Before the encoding and training, not after it.
     for option, path in (("--save-alpha", args.save_alpha), ("--json", args.json)):
         if path and path != "-":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from neuroclip_live import defaults
@@ -16,13 +17,16 @@ if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
 
 def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> None:
     p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
-    p.add_argument("-T", type=positive_int, default=defaults.T, help=f"frames a sample (default {defaults.T})")
+    p.add_argument("-T", type=positive_int, help=f"frames a sample (default: the examples' own when clips or the Teach "
+                   f"panel wrote them, else {defaults.T})")  # fmt: skip
     p.add_argument(
-        "--cut", choices=("count", "time"), default="count",
-        help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",
+        "--cut", choices=("count", "time"),
+        help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times (default: the "
+        "examples' own when clips or the Teach panel wrote them, else count)",
     )  # fmt: skip
-    p.add_argument("--centre", action="store_true", help="crop each frame around its events (object-centred: "
-                   "sizes and places alike; an adapter trained so is run so wherever it is used)")  # fmt: skip
+    p.add_argument("--centre", action=argparse.BooleanOptionalAction, help="crop each frame around its events "
+                   "(object-centred: sizes and places alike; an adapter trained so is run so wherever it is used; "
+                   "default: on for train on examples of a session (clips, Teach panel), else off)")  # fmt: skip
     p.add_argument(
         "--labels",
         help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
@@ -39,8 +43,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
-    p.add_argument("--jitter", action="store_true", help="also scale the shots' objects 0.6-1.4x and place them "
-                   "anywhere on the sensor (off by default: it cost N-MNIST 5.5-9.2 points)")
+    p.add_argument("--jitter", action=argparse.BooleanOptionalAction, help="also scale the shots' objects 0.6-1.4x "
+                   "and place them anywhere on the sensor (default: on for examples of a session (clips, Teach "
+                   "panel), off elsewhere: it cost N-MNIST 5.5-9.2 points)")
     g = p.add_argument_group("RGB-to-event transfer (R2ETL)")
     g.add_argument("--images", metavar="IMG_ROOT", help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that "
                    "teach the adapter beside the shots")
@@ -74,6 +79,38 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
                    help="encoding actors (default: one a GPU, or the CPUs less one)")
     g.add_argument("--cache", metavar="DIR", help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
                    "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)")
+
+
+def resolve_data_defaults(args: argparse.Namespace) -> None:
+    """Fill -T, --cut, --centre and --jitter left unset: from the examples' origin when clips or the Teach panel
+    wrote the data (their framing, and the teaching recipe for ``train``), else the N-MNIST defaults; says which."""
+    from neuroclip_live.offline.examples import read_origin
+
+    origin = read_origin(args.data)
+    training = hasattr(args, "jitter")  # train has the recipe's options; evaluate scores as the adapter says
+    if origin is None:
+        args.T, args.cut = args.T or defaults.T, args.cut or "count"
+        args.centre = bool(args.centre)
+        if training:
+            args.jitter = bool(args.jitter)
+        return
+    given_T, given_cut = args.T, args.cut
+    args.T, args.cut = given_T or origin.T, given_cut or origin.cut
+    taken = [f"-T {args.T}" if given_T is None else "", f"--cut {args.cut}" if given_cut is None else ""]
+    if training:
+        # Session examples are few and alike, and the objects come back at other sizes and places: the teaching
+        # recipe named 96% of an unseen recording's windows against 58% without (benchmarks/teach_jitter.py).
+        for name in ("centre", "jitter"):
+            if getattr(args, name) is None:
+                setattr(args, name, True)
+                taken.append(f"--{name}")
+    else:
+        args.centre = bool(args.centre)
+    taken = [t for t in taken if t]
+    if taken:
+        recipe = " (the teaching recipe; --no-centre --no-jitter for the plain one)" if training else ""
+        print(f"note: {args.data} holds examples from {origin.made_by}: {' '.join(taken)} taken for them{recipe}",
+              file=sys.stderr)  # fmt: skip
 
 
 def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:

@@ -12,6 +12,7 @@ from neuroclip_live.cli.fewshot_args import (
     add_training_arguments,
     feature_source,
     fewshot_settings,
+    resolve_data_defaults,
 )
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.offline.transfer_defaults import IMAGE_MARGIN
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from neuroclip_live.runtime.outputs import check_output_file
 
     check_output_file(args.out, "--out")  # before the training, not after it
+    resolve_data_defaults(args)
     settings = fewshot_settings(args)
     data = load_split(args.data, args.split)
     tm = load_text_model(model_settings(args), data.folders, data.classes, args.labels)

@@ -11,12 +11,16 @@ Files are ``.aedat4`` written by faery, at the set's sensor size, with the
 events' own timestamps; the app reads them back exactly (dv-processing).
 Class names become folder names with anything but letters, digits, ``.``,
 ``_`` and ``-`` replaced by ``_``; ``classes.txt`` maps each folder back to
-its name.
+its name. ``examples.json`` says how the examples were cut (T timesteps of a
+time or count rule) and that they are objects of a session, so ``train`` takes
+the teaching recipe and the examples' framing without being told.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,7 @@ from neuroclip_live.events import EVENT_DTYPE, SensorSize
 from neuroclip_live.offline.datasets import MEMORY_ROOT, LabelledEvents, Sample, folder_order_key
 
 EXAMPLE_SUFFIX = ".aedat4"
+ORIGIN_FILE = "examples.json"
 _NUMBERED = re.compile(r"^(\d+)\.[A-Za-z0-9]+$")
 
 
@@ -41,6 +46,25 @@ def class_folder(name: str) -> str:
     """The folder a class is saved in: its name with spaces and other characters unsafe in paths as ``_``."""
     folder = re.sub(r"[^A-Za-z0-9._-]+", "_", clean_class_name(name)).strip("._") or "class"
     return folder
+
+
+@dataclass(frozen=True)
+class ExamplesOrigin:
+    """How a folder of examples was made: ``T`` timesteps a window, cut by ``cut`` ("time" or "count"), by whom."""
+
+    T: int
+    cut: str
+    made_by: str  # "clips" or "teach panel"
+
+
+def read_origin(root: str | Path) -> ExamplesOrigin | None:
+    """The origin ``save`` wrote under ``root``; None for any other data set (or an unreadable file)."""
+    try:
+        raw = json.loads((Path(root) / ORIGIN_FILE).read_text(encoding="utf-8"))
+        origin = ExamplesOrigin(int(raw["T"]), str(raw["cut"]), str(raw["made_by"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return origin if origin.T > 0 and origin.cut in ("time", "count") else None
 
 
 class ExampleSet:
@@ -118,8 +142,8 @@ class ExampleSet:
             raise DataError(f"{path}: no such example in memory")
         return self._examples[name][int(match.group(1))], self.size
 
-    def save(self, root: str | Path, split: str = "Train") -> list[Path]:
-        """Write the examples as ``root/split/<folder>/<n>.aedat4`` and ``root/classes.txt``; the files written.
+    def save(self, root: str | Path, split: str = "Train", origin: ExamplesOrigin | None = None) -> list[Path]:
+        """Write the examples as ``root/split/<folder>/<n>.aedat4``, ``root/classes.txt`` and the ``origin``.
 
         Examples already in a class folder are kept: new ones are numbered after them. An
         unwritable place is a DataError (one line); files written before it stay.
@@ -136,6 +160,8 @@ class ExampleSet:
                     write_events(path, events, self.size)
                     written.append(path)
             _merge_class_names(root, dict(self._ordered()))
+            if origin is not None:
+                (root / ORIGIN_FILE).write_text(json.dumps(asdict(origin)) + "\n", encoding="utf-8")
         except OSError as err:
             raise DataError(f"cannot write examples under {root}: {err.strerror or err}") from None
         return written

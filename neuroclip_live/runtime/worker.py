@@ -1,7 +1,9 @@
 """The worker thread: load the model, apply label and template edits, score pending frames.
 
 Whatever is pending when the worker comes round is scored as one batch (up to
-``max_batch``), so a backlog costs one batched encode rather than many.
+``max_batch``), so a backlog costs one batched encode rather than many; a run that
+drops frames batches only where the encoder is measured to batch cheaper per
+frame (``runtime.batch_choice``), otherwise it scores one frame at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import BACKGROUND
+from neuroclip_live.runtime.batch_choice import BatchChoice
 from neuroclip_live.runtime.controls import Controls
 from neuroclip_live.runtime.reader import END, PendingFrame, Reset
 from neuroclip_live.runtime.results import ResultBuffer
@@ -59,6 +62,7 @@ class ModelWorker:
         self.model_ready = threading.Event()  # set once the model loaded or failed (or when there is none)
         self._step = 0
         self._step_rate = RateWindow()
+        self._choice = BatchChoice(status.config.tuning.max_batch)
         # The controls the classifier was made with: the loader was made from them, on this thread,
         # just before the pipeline (so no update can fall between). Later ones are applied per batch.
         with status.lock:
@@ -97,8 +101,12 @@ class ModelWorker:
             self._status.set_state(StreamState.ENDED, keep_message=True)
 
     def _batch_size(self) -> int:
-        """The model's batch; frames only, whatever is waiting (a wake-up per batch is the cost)."""
-        return self._status.config.tuning.max_batch if self._classifier is not None else FRAMES_ONLY_BATCH
+        """Frames to take: as ``BatchChoice`` says with a model; frames only, whatever is waiting (a wake-up each)."""
+        if self._classifier is None:
+            return FRAMES_ONLY_BATCH
+        with self._status.lock:
+            every_frame = lossless(self._status.config, self._status.controls, self._status.replay is not None)
+        return self._choice.size(len(self._queue), every_frame)
 
     def results(self, timeout: float | None = None) -> Iterator[StepResult]:
         """Every scored timestep in order until the stream ends or the pipeline stops (see ``ResultBuffer``)."""
@@ -230,6 +238,8 @@ class ModelWorker:
             scores = [None] * len(pending)
         done = time.perf_counter()
         per_frame_ms = (done - t0) * 1e3 / len(pending)
+        if self._classifier is not None:
+            self._choice.record(len(pending), per_frame_ms)
         drops = self._queue.dropped
         first = self._step
         status = self._status
