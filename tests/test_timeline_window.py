@@ -112,6 +112,18 @@ def test_the_timeline_fills_from_a_background_pass_while_the_view_keeps_refreshi
             assert colour == band_colour[label], label
 
 
+def test_with_the_16_default_labels_each_drawn_label_has_its_own_colour_in_the_strip_and_the_plot(window, qtbot):
+    """Colours go to labels as they are drawn, not by their place among 16 (the "0" and the "circle" shared one)."""
+    w = window("--loop")
+    w.open_file(SAMPLE)
+    wait_timeline_done(w, qtbot)
+    colours = {b.label: b.colour for b in w.timeline.bands()}
+    assert {"0", "circle"} <= set(colours) and len(set(colours.values())) == len(colours)
+    qtbot.waitUntil(lambda: len(w.bars.history.key.entries) >= 2, timeout=TIMEOUT_MS)
+    for label, colour in w.bars.history.key.entries:
+        assert colours.get(label, colour) == colour, label
+
+
 def test_a_label_edit_recolours_the_timeline_without_encoding(window, qtbot, encodes):
     w = window("--labels", ", ".join(SCHEDULE))
     w.open_file(SAMPLE)

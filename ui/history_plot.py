@@ -54,11 +54,6 @@ class ProbabilityHistory:
         while self._steps and t - self._steps[0].t > self.span_s:
             self._steps.popleft()
 
-    @property
-    def labels(self) -> list[str]:
-        """The labels of the newest timestep, in the session's order."""
-        return list(self._index)
-
     def curve(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         """(seconds before now, probability) of ``label`` at each kept timestep that scored it."""
         steps = [s for s in self._steps if label in s.index]
@@ -127,9 +122,10 @@ class _KeyLabel(QLabel):
 class TopLabelsPlot(QWidget):
     """A heading with the line key, and the plot; fed one scored timestep at a time."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, colours: theme.LabelColours | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.data = ProbabilityHistory()
+        self.colours = colours or theme.LabelColours()
         heading = QLabel("TOP LABELS OVER TIME")
         heading.setObjectName("heading")
         heading.setToolTip(
@@ -197,10 +193,10 @@ class TopLabelsPlot(QWidget):
         for label in wanted:
             curve = self._curves.get(label)
             if curve is None:
-                # A label's colour is the timeline strip's (by its place among the labels); only when another
-                # drawn line has it already (11+ labels) does it take a free one, kept while it is drawn.
+                # A label's colour is the timeline strip's (the window's one LabelColours); only when another
+                # drawn line has it already (11+ labels coloured) does it take a free one, kept while it is drawn.
                 used = {c.opts["pen"].color().name() for c in self._curves.values()}
-                colour = theme.label_colour(label, self.data.labels)
+                colour = self.colours.of(label)
                 if colour in used:
                     colour = next((c for c in theme.SERIES if c not in used), colour)
                 curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=label)

@@ -97,7 +97,7 @@ class LabelBars(QWidget):
 
     labelClicked = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, colours: theme.LabelColours | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         heading = QLabel("LABELS")
         heading.setObjectName("heading")
@@ -128,7 +128,7 @@ class LabelBars(QWidget):
         self.scroll = BarScroll(self.plot)
         self.selected: str | None = None  # the outlined bar's label
         self._texts: list[pg.TextItem] = []
-        self.history = TopLabelsPlot()
+        self.history = TopLabelsPlot(colours)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)

@@ -84,9 +84,10 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.event_view = EventView()
         self.playback = PlaybackBar(self.session.controls)
-        self.timeline = TimelineStrip()
+        colours = theme.LabelColours()  # a label is one colour in the timeline strip and the history plot
+        self.timeline = TimelineStrip(colours)
         self.empty = EmptyView()
-        self.bars = LabelBars()
+        self.bars = LabelBars(colours)
         self.prompts = PromptEditor(self.session.controls)
         self.settings_panel = SettingsPanel()
         self.settings_panel.add_control_row("Min. confidence", ConfidenceSlider(self.session.controls))

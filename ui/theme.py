@@ -6,8 +6,6 @@ and one theme everywhere (no light pyqtgraph plots inside a dark window).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -35,7 +33,11 @@ TILE_GAP = (52, 56, 66)
 
 # Stable per-label line colours for the probability-over-time plot.
 # No amber here: amber marks the top-1 bar, and a line must not look like it is the top-1 label.
-SERIES = ["#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#e0e0e0", "#a1887f", "#4db6ac", "#f06292", "#7986cb", "#90a4ae"]
+# 20 line and band colours, so tiny-digits' 16 labels are all apart: the first ten, then lighter or other hues.
+SERIES = [
+    "#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#e0e0e0", "#a1887f", "#4db6ac", "#f06292", "#7986cb", "#90a4ae",
+    "#fff176", "#ff8a65", "#aed581", "#9575cd", "#4dd0e1", "#f48fb1", "#dce775", "#64b5f6", "#bcaaa4", "#ffcc80",
+]
 
 # Source state -> pill colour in the status bar.
 STATE_COLOURS: dict[str, str] = {
@@ -116,13 +118,25 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background=BACKGROUND, foreground=MUTED, antialias=True)
 
 
-def label_colour(label: str, labels: Sequence[str], others: Sequence[str] = ()) -> str:
-    """A label's colour by its place among ``labels`` (the session's, in typed order); a label only a log
-    has (``others``) takes the colours after them, so the timeline strip, its log and the history plot agree
-    on every label they share."""
-    if label in labels:
-        i = list(labels).index(label)
-    else:
-        extra = [x for x in others if x not in labels]
-        i = len(labels) + (extra.index(label) if label in extra else len(extra))
-    return SERIES[i % len(SERIES)]
+class LabelColours:
+    """One colour per label for the whole window: the timeline strip, its log and the history plot ask here.
+
+    A label gets the first colour no label holds yet, when it is first drawn, and keeps it: the timeline's
+    labels come in the order they show in the recording, so the first twenty drawn are all apart (a colour by
+    the label's place among 16 labels gave the "0" and the "circle" one colour). Past twenty, colours repeat.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self._colours: dict[str, str] = {}
+        self._limit = limit  # a long session of label edits starts over rather than grow without bound
+
+    def of(self, label: str) -> str:
+        colour = self._colours.get(label)
+        if colour is None:
+            if len(self._colours) >= self._limit:
+                self._colours.clear()
+            held = set(self._colours.values())
+            free = [c for c in SERIES if c not in held]
+            colour = free[0] if free else SERIES[len(self._colours) % len(SERIES)]
+            self._colours[label] = colour
+        return colour

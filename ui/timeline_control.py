@@ -157,7 +157,7 @@ class TimelineControl(QObject):
             self._shown = (self._generation, snap.version)
             span = snap.span or self._time_range()
             scoring = "" if snap.done or self.live is not None else f"scoring {snap.fraction:.0%}"
-            self._strip.show_timeline(snap.ranges, snap.labels, span, snap.fraction, snap.note or scoring)
+            self._strip.show_timeline(snap.ranges, span, snap.fraction, snap.note or scoring)
         if self._log is not None and self._log.done():
             self._show_log()
 
@@ -180,7 +180,7 @@ class TimelineControl(QObject):
             self._show_problem(f"{Path(log.path).name} is not this recording's (other times): its labels are not shown")
             return
         if self._strip.bands() == [] and self.snapshot() is None:
-            self._strip.show_timeline([], (), span, 1.0, "")
+            self._strip.show_timeline([], span, 1.0, "")
         ranges, labels = log_ranges(log)
         self._strip.show_log(ranges, labels)
         if log.note:

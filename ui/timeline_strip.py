@@ -44,8 +44,9 @@ class TimelineStrip(QWidget):
 
     seekRequested = Signal(object)  # microseconds on the recording's clock (int64: a Qt int would overflow)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, colours: theme.LabelColours | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.colours = colours or theme.LabelColours()
         self.setMouseTracking(True)
         self.setFixedHeight(MAIN_HEIGHT)
         self.setToolTip("The top label over time")
@@ -55,7 +56,6 @@ class TimelineStrip(QWidget):
         self._log: tuple[list[LabelRange], list[str]] = ([], [])  # the log's ranges and labels, coloured on show
         self._fraction = 0.0
         self._status = ""  # "scoring 45%", or a one-line note
-        self._labels: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- state
     def bands(self) -> list[Band]:
@@ -73,19 +73,19 @@ class TimelineStrip(QWidget):
     def clear(self) -> None:
         self._span = None
         self._bands, self._log_bands, self._log = [], [], ([], [])
-        self._fraction, self._status, self._labels = 0.0, "", ()
+        self._fraction, self._status = 0.0, ""
         self._fit_height()
         self.update()
 
     def show_timeline(
-        self, ranges: tuple[LabelRange, ...] | list[LabelRange], labels: tuple[str, ...], span: tuple[int, int] | None,
-        fraction: float, status: str,
+        self, ranges: tuple[LabelRange, ...] | list[LabelRange], span: tuple[int, int] | None, fraction: float,
+        status: str,
     ) -> None:  # fmt: skip
-        """The timeline's ranges (colours by ``labels``), the span of the axis, how much is scored and a status line."""
-        self._labels = tuple(labels)
+        """The timeline's ranges (each label in its window-wide colour), the span of the axis, how much is scored
+        and a status line."""
         self._span = span if span is not None else self._span
-        colour = theme.label_colour
-        self._bands = [Band(r.label, r.t_start_us, r.t_end_us, r.peak, colour(r.label, labels)) for r in ranges]
+        colour = self.colours.of
+        self._bands = [Band(r.label, r.t_start_us, r.t_end_us, r.peak, colour(r.label)) for r in ranges]
         self._colour_log()
         self._fraction = fraction
         self._status = status
@@ -100,9 +100,9 @@ class TimelineStrip(QWidget):
         self.update()
 
     def _colour_log(self) -> None:
-        ranges, labels = self._log
+        ranges, _ = self._log
         self._log_bands = [
-            Band(r.label, r.t_start_us, r.t_end_us, r.peak, theme.label_colour(r.label, self._labels, labels), log=True)
+            Band(r.label, r.t_start_us, r.t_end_us, r.peak, self.colours.of(r.label), log=True)
             for r in ranges
         ]
 
