@@ -20,8 +20,9 @@ PACKET = 10_000  # dv-processing reads about 10k events a batch
 def _events(size: SensorSize, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.sort(rng.integers(0, DURATION_US, N_EVENTS))
-    return make_events(t, rng.integers(0, size.width, N_EVENTS), rng.integers(0, size.height, N_EVENTS),
-                       rng.integers(0, 2, N_EVENTS))
+    return make_events(
+        t, rng.integers(0, size.width, N_EVENTS), rng.integers(0, size.height, N_EVENTS), rng.integers(0, 2, N_EVENTS)
+    )
 
 
 def _median_s(fn, repeats: int) -> float:
@@ -47,8 +48,9 @@ def _dv_store(events: np.ndarray):
 
     store = dv.EventStore()
     # No fast numpy → EventStore path exists (see LIBRARY-NOTES); this is setup, not timed.
-    for t, x, y, p in zip(events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist(),
-                          strict=True):
+    for t, x, y, p in zip(
+        events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist(), strict=True
+    ):
         store.push_back(t, x, y, bool(p))
     return store
 

@@ -138,7 +138,10 @@ def collect(quick: bool = False) -> dict[str, float]:
     repeats = 1 if quick else 5
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        pairs = (("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"), ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"))
+        pairs = (
+            ("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"),
+            ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"),
+        )
         n = 0
         for key, name, suffix, library, library_key in pairs:
             source = RECORDINGS / name

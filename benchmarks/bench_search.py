@@ -25,12 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.model.classifier import StreamingClassifier  # noqa: E402
-from neuroclip_live.model.clip_model import create_clip  # noqa: E402
-from neuroclip_live.model.setup import build_classifier  # noqa: E402
-from neuroclip_live.offline.kept_features import KeptFeatureStore  # noqa: E402
-from neuroclip_live.offline.search import search_recording  # noqa: E402
-from neuroclip_live.stream.framing import TimestepRule  # noqa: E402
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.clip_model import create_clip
+from neuroclip_live.model.setup import build_classifier
+from neuroclip_live.offline.kept_features import KeptFeatureStore
+from neuroclip_live.offline.search import search_recording
+from neuroclip_live.stream.framing import TimestepRule
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "recordings" / "sample.aedat4"

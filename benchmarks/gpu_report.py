@@ -197,7 +197,7 @@ class Report:
                 entry["note"] = ("stopped early for its time budget; " + entry["note"]).rstrip("; ")
         except SectionSkipped as why:
             entry.update(status="skipped", note=str(why))
-        except Exception as err:  # noqa: BLE001 - any failure of one section is recorded and the next one runs
+        except Exception as err:  # any failure of one section is recorded and the next one runs
             lines = traceback.format_exception(err)
             entry.update(status="failed", note="", error=first_line(err), traceback="".join(lines)[-3000:])
             if self.device.type == "cuda":

@@ -40,32 +40,32 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.events import SensorSize  # noqa: E402
-from neuroclip_live.model.clip_model import load_clip  # noqa: E402
-from neuroclip_live.model.prompts import resolve_templates, text_features  # noqa: E402
-from neuroclip_live.offline.augment import Augmentation  # noqa: E402
-from neuroclip_live.offline.datasets import (  # noqa: E402
+from neuroclip_live.events import SensorSize
+from neuroclip_live.model.clip_model import load_clip
+from neuroclip_live.model.prompts import resolve_templates, text_features
+from neuroclip_live.offline.augment import Augmentation
+from neuroclip_live.offline.datasets import (
     load_split,
     pick_shots,
     read_sample_events,
     take_per_class,
 )
-from neuroclip_live.offline.evaluation import (  # noqa: E402
+from neuroclip_live.offline.evaluation import (
     FeatureSet,
     choose_alpha,
     extract_features,
     predict,
 )
-from neuroclip_live.offline.image_encoding import encode_images, load_image_folder  # noqa: E402
-from neuroclip_live.offline.training import TrainConfig, train_adapter  # noqa: E402
-from neuroclip_live.offline.transfer import (  # noqa: E402
+from neuroclip_live.offline.image_encoding import encode_images, load_image_folder
+from neuroclip_live.offline.training import TrainConfig, train_adapter
+from neuroclip_live.offline.transfer import (
     TransferConfig,
     ValidationFigures,
     choose_image_weight,
     pick_image_weight,
     train_with_images,
 )
-from neuroclip_live.tinyclip.synthetic import plain_image  # noqa: E402
+from neuroclip_live.tinyclip.synthetic import plain_image
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nmnist-small"
 TEMPLATE = "a photo of the digit {}."
@@ -99,15 +99,19 @@ class Bench:
         t0 = time.perf_counter()
         self.all = extract_features(self.bb, self.data.samples, T, progress=False)
         self.row = {s.path: i for i, s in enumerate(self.data.samples)}
-        self.selection, self.pool = take_per_class(self.data.samples, self.k, args.select_per_class,
-                                                   np.random.default_rng(999))
+        self.selection, self.pool = take_per_class(
+            self.data.samples, self.k, args.select_per_class, np.random.default_rng(999)
+        )
         self.tmp = tempfile.TemporaryDirectory(prefix="r2etl-images-")
         render_image_root(Path(self.tmp.name), self.data.folders, args.images_per_class, seed=12345)
         self.images = load_image_folder(self.tmp.name, self.data.folders, self.data.classes)
         self.image_cache: dict[tuple[str, int], FeatureSet] = {}
         self.uniform = np.full(T, 1.0 / T)
-        print(f"features of {len(self.data.samples)} samples and {len(self.images)} images ready "
-              f"in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"features of {len(self.data.samples)} samples and {len(self.images)} images ready "
+            f"in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
 
     def subset(self, samples: list) -> FeatureSet:
         rows = [self.row[s.path] for s in samples]
@@ -163,8 +167,10 @@ def select_lambdas(bench: Bench, shots_k: int = 4, seeds: tuple[int, ...] = (100
     splits = [bench.split(shots_k, s, bench.pool) for s in seeds]
     for lf in GRID_F:
         for lt in GRID_T:
-            accs = [bench.top1(sel, *bench.run(tr, val, s, TransferConfig(lf, lt)))
-                    for (tr, val, _), s in zip(splits, seeds, strict=True)]
+            accs = [
+                bench.top1(sel, *bench.run(tr, val, s, TransferConfig(lf, lt)))
+                for (tr, val, _), s in zip(splits, seeds, strict=True)
+            ]
             scores[f"{lf},{lt}"] = float(np.mean(accs))
     best = max(scores, key=lambda k: (scores[k], -sum(map(float, k.split(",")))))
     lf, lt = map(float, best.split(","))
@@ -187,8 +193,12 @@ def print_table(results: dict) -> None:
     print("| K | " + " | ".join(results) + " |")
     print("|---" * (len(results) + 1) + "|")
     for k in ks:
-        cells = [f"{np.mean(v[k]) * 100:.1f} ± {np.std(v[k], ddof=1) * 100:.1f}" if len(v.get(k, [])) > 1 else
-                 (f"{v[k][0] * 100:.1f}" if k in v else "") for v in results.values()]
+        cells = [
+            f"{np.mean(v[k]) * 100:.1f} ± {np.std(v[k], ddof=1) * 100:.1f}"
+            if len(v.get(k, [])) > 1
+            else (f"{v[k][0] * 100:.1f}" if k in v else "")
+            for v in results.values()
+        ]
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
@@ -277,10 +287,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--select-per-class", type=int, default=15)
     p.add_argument("--lambdas", help="λf,λt to use instead of selecting them (e.g. 1,1)")
     p.add_argument("--select-only", action="store_true", help="choose λf, λt and stop")
-    p.add_argument("--ablation", action="store_true", help="also the loss-term ablation and the plain-image "
-                   "encoding at K = 4")
-    p.add_argument("--merge", nargs="+", metavar="JSON", help="print the table of runs saved with --json (seeds "
-                   "run as separate processes)")
+    p.add_argument(
+        "--ablation", action="store_true", help="also the loss-term ablation and the plain-image encoding at K = 4"
+    )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="print the table of runs saved with --json (seeds run as separate processes)",
+    )
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
     if args.merge:
@@ -309,9 +324,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
     print_table(results)
     if args.json:
-        Path(args.json).write_text(json.dumps({"lambda_feature": lf, "lambda_tcka": lt, "selection": grid,
-                                               "results": results, "image_weight": chosen, "details": details},
-                                              indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "lambda_feature": lf,
+                    "lambda_tcka": lt,
+                    "selection": grid,
+                    "results": results,
+                    "image_weight": chosen,
+                    "details": details,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from clip_fixtures import (
     TINY_RN,
     TINY_VIT,
@@ -16,7 +17,6 @@ from clip_fixtures import (
     tiny_backbone,
     tiny_model,
 )
-
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.model.classifier import (

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
 from PIL import Image
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -22,7 +22,11 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """The installed entry point in a fresh process (what a user gets, tracebacks included)."""
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "ui.launch", *args], capture_output=True, text=True, timeout=timeout, env=env,
+        [sys.executable, "-m", "ui.launch", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
         cwd=PROJECT_ROOT,
     )
 
@@ -60,8 +64,21 @@ def test_headless_on_nmnist_samples_by_event_count(nmnist_root, capsys):
 
 
 def test_dump_writes_the_frames_as_png(recordings_dir, tmp_path, capsys):
-    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--speed", "0", "--timestep", "100ms",
-               "--dump", str(tmp_path / "frames"), "--max-steps", "3"])
+    rc = main(
+        [
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--speed",
+            "0",
+            "--timestep",
+            "100ms",
+            "--dump",
+            str(tmp_path / "frames"),
+            "--max-steps",
+            "3",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert rc == 0 and len(out.splitlines()) == 3
     pngs = sorted((tmp_path / "frames").glob("*.png"))
@@ -124,11 +141,32 @@ def test_empty_and_garbage_files(tmp_path):
 def test_model_without_weights_offline_says_how_to_fix_it(recordings_dir, monkeypatch, tmp_path):
     env_home = tmp_path / "home"
     proc = subprocess.run(
-        [sys.executable, "-m", "ui.launch", "--file", str(recordings_dir / "dvs.es"), "--headless",
-         "--labels", "cat, dog", "--model", "RN50", "--speed", "0"],
-        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
-        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), HOME=str(env_home), XDG_CACHE_HOME=str(env_home),
-                 NEUROCLIP_OFFLINE="1", HF_HUB_OFFLINE="1"),
+        [
+            sys.executable,
+            "-m",
+            "ui.launch",
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--labels",
+            "cat, dog",
+            "--model",
+            "RN50",
+            "--speed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        env=dict(
+            os.environ,
+            PYTHONPATH=str(PROJECT_ROOT),
+            HOME=str(env_home),
+            XDG_CACHE_HOME=str(env_home),
+            NEUROCLIP_OFFLINE="1",
+            HF_HUB_OFFLINE="1",
+        ),
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--weights" in proc.stderr and "NEUROCLIP_WEIGHTS" in proc.stderr
@@ -194,14 +232,16 @@ def test_headless_exit_after_stops_a_paced_replay(capsys):
     assert stderr_lines(err)[-1].endswith(f"{len(rows)} timesteps, 0 dropped (--exit-after 0.3 s)"), err
     assert main(["--file", str(SAMPLE), "--headless", "--exit-after", "0"]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 1 and stderr_lines(err)[-1] == "neuroclip-live: 1 timestep, 0 dropped (--exit-after 0 s)"
+    assert (
+        len(out.splitlines()) == 1
+        and stderr_lines(err)[-1] == "neuroclip-live: 1 timestep, 0 dropped (--exit-after 0 s)"
+    )
 
 
 def test_headless_exit_after_stops_a_stream_that_sends_nothing_more(tmp_path, capsys):
     """No result comes during a long gap, so a timer stops the run, not the next result."""
-    from recording_writers import random_events, write_with_faery
-
     from neuroclip_live.events import SensorSize
+    from recording_writers import random_events, write_with_faery
 
     size = SensorSize(64, 48)
     events = random_events(3_000, size, t0=0, duration_us=200_000)

@@ -9,12 +9,12 @@ import argparse
 import types
 
 import pytest
-from conftest import PROJECT_ROOT
-from test_cli import run_cli
 
+from conftest import PROJECT_ROOT
 from neuroclip_live import cli
 from neuroclip_live.cli import main
 from neuroclip_live.wording import counted, plural
+from test_cli import run_cli
 
 SAMPLE = str(PROJECT_ROOT / "recordings" / "sample.aedat4")
 

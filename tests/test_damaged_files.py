@@ -21,19 +21,19 @@ from pathlib import Path
 import faery
 import numpy as np
 import pytest
+
 from damage_mutants import BLOCK, faery_copy, mutate, outcome, packet_ends, timesteps
+from neuroclip_live.errors import SourceError
+from neuroclip_live.events import SensorSize, concatenate
+from neuroclip_live.stream.sources import SourceSpec, open_file, open_source
+from neuroclip_live.stream.sources.repair.aedat_header import read_file_header
+from neuroclip_live.stream.sources.repair.damage import reason_of
 from recording_writers import (
     events_equal,
     random_events,
     write_atis_with_faery,
     write_with_faery,
 )
-
-from neuroclip_live.errors import SourceError
-from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.sources import SourceSpec, open_file, open_source
-from neuroclip_live.stream.sources.repair.aedat_header import read_file_header
-from neuroclip_live.stream.sources.repair.damage import reason_of
 
 SAMPLE = Path(__file__).resolve().parent.parent / "recordings" / "sample.aedat4"
 SEED = 20260

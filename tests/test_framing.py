@@ -251,6 +251,11 @@ def test_one_wild_time_word_costs_two_resets_not_the_rest_of_the_stream():
     t = [0, 5, 12, 70_000_000_000_000, 25, 31, 44, 52]  # one event far ahead, then time as before
     frames = framer.push(make_events(t, np.zeros(8), np.zeros(8), np.ones(8))) + [framer.flush()]
     assert [(f.t_start_us, f.n_events) for f in frames] == [
-        (0, 2), (10, 1), (70_000_000_000_000, 1), (25, 2), (35, 1), (45, 1)
+        (0, 2),
+        (10, 1),
+        (70_000_000_000_000, 1),
+        (25, 2),
+        (35, 1),
+        (45, 1),
     ]
     assert framer.jumps == 2

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from clip_fixtures import (
     TINY_RN,
     TINY_VIT,
@@ -16,7 +17,6 @@ from clip_fixtures import (
     spiking_adapter,
 )
 from conftest import PROJECT_ROOT
-
 from neuroclip_live.cli import main
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.classifier import StreamingClassifier

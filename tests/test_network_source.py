@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events
 
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.stream.sources import SourceSpec, open_source, parse_net_target
 from neuroclip_live.stream.sources.live import network
+from recording_writers import events_equal, random_events
 
 SIZE = SensorSize(100, 80)
 SENDER = Path(__file__).with_name("dv_net_sender.py")
@@ -157,4 +157,3 @@ def test_parse_net_target_refuses(target):
     with pytest.raises(SourceError, match="HOST:PORT|outside 1-65535") as caught:
         parse_net_target(target)
     assert "\n" not in str(caught.value)
-

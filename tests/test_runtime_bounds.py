@@ -7,9 +7,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
-from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.config import PipelineTuning, RunConfig
 from neuroclip_live.runtime.headless import SourceStateLines, result_record
@@ -19,6 +18,7 @@ from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources import open_source
 from neuroclip_live.stream.sources.base import SourceSpec
 from neuroclip_live.stream.sources.files.memory import MemorySource
+from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 

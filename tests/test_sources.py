@@ -9,12 +9,6 @@ import types
 import dv_processing as dv
 import numpy as np
 import pytest
-from recording_writers import (
-    events_equal,
-    random_events,
-    write_with_dv,
-    write_with_faery,
-)
 
 from neuroclip_live.errors import SourceDisconnected
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
@@ -29,6 +23,12 @@ from neuroclip_live.stream.sources.files.aedat import AedatFileSource
 from neuroclip_live.stream.sources.files.dat_files import DatFileSource
 from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_with_dv,
+    write_with_faery,
+)
 
 
 def read_all(source, start_us=None) -> np.ndarray:

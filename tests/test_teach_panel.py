@@ -13,15 +13,15 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from conftest import PROJECT_ROOT
 from PIL import Image
 from PySide6.QtCore import QPoint, QRect, Qt
-from test_ui_window import TIMEOUT_MS, LoopbackCamera, free_port, make_window, settings  # noqa: F401 - fixtures
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 from neuroclip_live.model.adapter import load_adapter
 from neuroclip_live.offline.teaching import TEACH_SETTINGS
 from neuroclip_live.stream.sources.base import SourceSpec
+from test_ui_window import TIMEOUT_MS, LoopbackCamera, free_port, make_window, settings  # noqa: F401 - fixtures
 from ui.teach_panel import TIMELINE_NOTE
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"

@@ -5,10 +5,10 @@ tiny-digits model, the project's sample recording."""
 from __future__ import annotations
 
 import pytest
-from conftest import PROJECT_ROOT
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.states import ModelState
@@ -89,7 +89,9 @@ def test_the_adapters_classes_are_the_window_labels(open_window, qtbot, tmp_path
 def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_plot(
     open_window, qtbot, recordings_dir, tmp_path
 ):
-    w, seen = open_window("--file", str(recordings_dir / "davis346.aedat4"), "--model", "tiny-digits", "--device", "cpu")
+    w, seen = open_window(
+        "--file", str(recordings_dir / "davis346.aedat4"), "--model", "tiny-digits", "--device", "cpu"
+    )
     w.resize(640, 480)  # narrow: the fields must not be cut, the message gives way
     qtbot.waitUntil(lambda: bool(w.bars.history.key_labels()), timeout=TIMEOUT_MS)
     qtbot.wait(100)

@@ -13,12 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, REAL_SETTINGS_DIR, SETTINGS_HOME
 from PySide6.QtCore import QPoint, QRect, QSettings
 from PySide6.QtGui import QImage
-from test_ui_window import TIMEOUT_MS, fake_factory, make_window, settings  # noqa: F401 - fixtures
 
+from conftest import PROJECT_ROOT, REAL_SETTINGS_DIR, SETTINGS_HOME
 from neuroclip_live.cli.run import config_from_argv
+from test_ui_window import TIMEOUT_MS, fake_factory, make_window, settings  # noqa: F401 - fixtures
 from ui import app as app_module
 from ui.history_plot import PLOT_MIN_HEIGHT
 from ui.label_bars import ASKED_ROWS, PITCH_PX

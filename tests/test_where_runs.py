@@ -8,15 +8,15 @@ import json
 
 import numpy as np
 import pytest
-from clip_fixtures import register_tiny_configs
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
-from test_ui_window import make_window, settings  # noqa: F401 - the window tests' fixtures, one way to make a window
 
+from clip_fixtures import register_tiny_configs
 from neuroclip_live.cli import main
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.tinyclip.scenes import TwoObjectScene, boxes_at, inside, simulate, write_recording
+from test_ui_window import make_window, settings  # noqa: F401 - the window tests' fixtures, one way to make a window
 
 TINY = ["--model", "tiny-digits", "--device", "cpu", "--backend", "torch"]
 # Two scenes, side by side on a wide sensor and one above the other on a tall one, each swapped half way.

@@ -181,10 +181,16 @@ class SettingsPanel(QWidget):
         self.device = QComboBox()
         for text, value in DEVICES:
             self.device.addItem(text, value)
-        self.backend = _combo(BACKEND_ITEMS, "Where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO "
-                              "on the CPU when it is installed, else torch")
-        self.precision = _combo(PRECISION_ITEMS, "auto = fp16 on CUDA and what OpenVINO picks for the CPU (bf16 "
-                                "where it has AMX or AVX512-BF16); fp32 = full precision")
+        self.backend = _combo(
+            BACKEND_ITEMS,
+            "Where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO "
+            "on the CPU when it is installed, else torch",
+        )
+        self.precision = _combo(
+            PRECISION_ITEMS,
+            "auto = fp16 on CUDA and what OpenVINO picks for the CPU (bf16 "
+            "where it has AMX or AVX512-BF16); fp32 = full precision",
+        )
 
     def _build_noise_row(self) -> QHBoxLayout:
         """The background-activity filter switch and its window; applied at once, no restart."""

@@ -199,7 +199,7 @@ class TeachPanel(QWidget):
     def stop_hold(self) -> None:
         self._holding = False
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Enter in the name field is the Capture button: pressed captures, held keeps capturing."""
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and event.key() in HOLD_KEYS:
             if not event.isAutoRepeat():

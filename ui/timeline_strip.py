@@ -131,7 +131,7 @@ class TimelineStrip(QWidget):
         return next((b for b in bands if b.t_start_us - slack <= t <= b.t_end_us + slack), None)
 
     # ---------------------------------------------------------------- events
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         band = self.band_at(pos.x(), pos.y())
         if band is not None:
@@ -141,7 +141,7 @@ class TimelineStrip(QWidget):
         else:
             QToolTip.showText(event.globalPosition().toPoint(), self.toolTip(), self)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
         pos = event.position()
@@ -154,7 +154,7 @@ class TimelineStrip(QWidget):
         if t is not None:
             self.seekRequested.emit(int(t))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         w = self.width()
         painter.fillRect(QRectF(0, 0, w, MAIN_HEIGHT), QColor(theme.BASE))

@@ -39,7 +39,9 @@ class ListTemplates(argparse.Action):
     """``--list-templates``: print the template sets and exit, as ``--version`` does."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="list the template sets and exit")
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="list the template sets and exit"
+        )
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS
@@ -160,7 +162,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool =
             help="per-timestep weights (JSON written by 'evaluate') (default: the adapter's, else uniform)",
         )  # fmt: skip
         g.add_argument(
-            "--adapter", metavar="PATH", help="few-shot adapter (.safetensors written by 'train') (default: none, zero-shot)"
+            "--adapter",
+            metavar="PATH",
+            help="few-shot adapter (.safetensors written by 'train') (default: none, zero-shot)",
         )
 
 

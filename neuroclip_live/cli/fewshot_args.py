@@ -39,18 +39,40 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
-    p.add_argument("--jitter", action="store_true", help="also scale the shots' objects 0.6-1.4x and place them "
-                   "anywhere on the sensor (off by default: it cost N-MNIST 5.5-9.2 points)")
+    p.add_argument(
+        "--jitter",
+        action="store_true",
+        help="also scale the shots' objects 0.6-1.4x and place them "
+        "anywhere on the sensor (off by default: it cost N-MNIST 5.5-9.2 points)",
+    )
     g = p.add_argument_group("RGB-to-event transfer (R2ETL)")
-    g.add_argument("--images", metavar="IMG_ROOT", help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that "
-                   "teach the adapter beside the shots")
+    g.add_argument(
+        "--images",
+        metavar="IMG_ROOT",
+        help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that teach the adapter beside the shots",
+    )
     weights = ", ".join(f"{w:g}" for w in IMAGE_WEIGHTS)
-    g.add_argument("--image-weight", type=_weight, metavar="W", help="weight of everything the images add to the "
-                   f"loss (default: chosen on the validation samples from {weights}; 0 trains on the shots alone)")
-    g.add_argument("--lambda-feature", type=_weight, metavar="λ", help="weight of the feature alignment (default "
-                   f"{DEFAULT_LAMBDA_FEATURE:g}, chosen on N-MNIST samples kept apart from every test)")
-    g.add_argument("--lambda-tcka", type=_weight, metavar="λ", help="weight of the TCKA loss between the branches' "
-                   f"LIF states (default {DEFAULT_LAMBDA_TCKA:g}, chosen likewise)")
+    g.add_argument(
+        "--image-weight",
+        type=_weight,
+        metavar="W",
+        help="weight of everything the images add to the "
+        f"loss (default: chosen on the validation samples from {weights}; 0 trains on the shots alone)",
+    )
+    g.add_argument(
+        "--lambda-feature",
+        type=_weight,
+        metavar="λ",
+        help="weight of the feature alignment (default "
+        f"{DEFAULT_LAMBDA_FEATURE:g}, chosen on N-MNIST samples kept apart from every test)",
+    )
+    g.add_argument(
+        "--lambda-tcka",
+        type=_weight,
+        metavar="λ",
+        help="weight of the TCKA loss between the branches' "
+        f"LIF states (default {DEFAULT_LAMBDA_TCKA:g}, chosen likewise)",
+    )
 
 
 def _weight(text: str) -> float:
@@ -70,10 +92,18 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
         help="extract features on Ray: a local Ray without ADDRESS, or join 'auto' / ray://host:10001 "
         "(needs pip install 'neuroclip-live[cluster]')",
     )  # fmt: skip
-    g.add_argument("--ray-workers", type=positive_int, metavar="N",
-                   help="encoding actors (default: one a GPU, or the CPUs less one)")
-    g.add_argument("--cache", metavar="DIR", help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
-                   "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)")
+    g.add_argument(
+        "--ray-workers",
+        type=positive_int,
+        metavar="N",
+        help="encoding actors (default: one a GPU, or the CPUs less one)",
+    )
+    g.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
+        "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)",
+    )
 
 
 def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:

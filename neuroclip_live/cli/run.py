@@ -9,8 +9,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from neuroclip_live import __version__
-from neuroclip_live import defaults
+from neuroclip_live import __version__, defaults
 from neuroclip_live.cli.arguments import (
     add_model_arguments,
     event_rate,
@@ -60,7 +59,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     src.add_argument("--net", metavar="HOST:PORT", help="a live stream from dv-processing's NetworkWriter or DV")
     p.add_argument(
-        "--sensor", type=sensor_size, metavar="WxH",
+        "--sensor",
+        type=sensor_size,
+        metavar="WxH",
         help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
         "(events beyond it are dropped)",
     )

@@ -293,7 +293,7 @@ def _create_with_weights(
     try:
         try:
             return create(weights_only=True)
-        except Exception as err:
+        except Exception as err:  # open_clip and torch raise many types; each becomes one line
             # A checkpoint that pickles other objects (optimizer state, argparse args...) needs a full
             # unpickle; torch says "Unsupported global" for those, "invalid load key" for garbage.
             if "Unsupported global" not in str(err):
@@ -302,7 +302,7 @@ def _create_with_weights(
             log.warning(msg)
             notes.append(msg)
             return create(weights_only=False)
-    except Exception as err:  # noqa: BLE001 - open_clip and torch raise many types; each becomes one line
+    except Exception as err:
         text = first_line(err)
         if any(s in text for s in ("Missing key", "Unexpected key", "size mismatch")):
             raise ModelError(f"weights {source} do not fit model {name}: {text}") from None

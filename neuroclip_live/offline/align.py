@@ -71,8 +71,10 @@ def pair_recording(path: str | Path, rule: TimestepRule | None = None) -> Paired
     with open_source(SourceSpec("file", str(path))) as src:
         aps = list(getattr(src, "aps_frames", []))
         if not aps:
-            raise DataError(f"{src.name} holds no frames (APS): align needs a recording with frames and events "
-                            "of the same scene, as a DAVIS records")
+            raise DataError(
+                f"{src.name} holds no frames (APS): align needs a recording with frames and events "
+                "of the same scene, as a DAVIS records"
+            )
         framer = EventFramer(src.size, rule, T=1)
         frames = [f for packet in src.packets_from(None) for f in framer.push(packet)]  # type: ignore[attr-defined]
         last = framer.flush()
@@ -86,8 +88,13 @@ def pair_recording(path: str | Path, rule: TimestepRule | None = None) -> Paired
     aps_t = np.array([a.t_us for a in aps], dtype=np.int64)
     order = np.argsort(aps_t, kind="stable")
     return PairedRecording(
-        name, size, np.stack([f.image for f in frames]), t_mid, nearest_index(aps_t[order], t_mid),
-        np.stack([aps[i].image for i in order]), aps_t[order],
+        name,
+        size,
+        np.stack([f.image for f in frames]),
+        t_mid,
+        nearest_index(aps_t[order], t_mid),
+        np.stack([aps[i].image for i in order]),
+        aps_t[order],
     )
 
 
@@ -151,7 +158,9 @@ def align_adapter(
     cfg = config or AlignConfig()
     windows = sequence_windows(event_feats.shape[0], cfg.T)
     if windows.shape[0] < 2:
-        raise DataError(f"too few timesteps to align ({event_feats.shape[0]}): the recording needs at least {cfg.T + 1}")
+        raise DataError(
+            f"too few timesteps to align ({event_feats.shape[0]}): the recording needs at least {cfg.T + 1}"
+        )
     loss = AlignLoss(event_feats, frame_feats, windows, cfg.lambda_tcka)
     return fit_adapter(event_feats.shape[-1], windows.shape[0], loss, cfg.train, "cpu", progress)
 
@@ -196,8 +205,12 @@ def view_agreement(
     if text is None:
         return ViewAgreement(len(feats), cosine)
     alpha = torch.as_tensor(uniform_alpha(T), dtype=torch.float32)
-    event_top1 = np.array([int(window_logits(feats[max(0, t - T + 1) : t + 1], text, alpha, logit_scale).argmax())
-                           for t in range(len(feats))])
+    event_top1 = np.array(
+        [
+            int(window_logits(feats[max(0, t - T + 1) : t + 1], text, alpha, logit_scale).argmax())
+            for t in range(len(feats))
+        ]
+    )
     frame_top1 = (frame_feats @ text.T).argmax(dim=-1).numpy()
     return ViewAgreement(len(feats), cosine, float((event_top1 == frame_top1).mean()), event_top1, frame_top1)
 

@@ -85,6 +85,5 @@ def open_feature_source(
     )
     if progress:
         cpus, gpus = f"{info.cpus:g} {plural(info.cpus, 'CPU')}", f"{info.gpus:g} {plural(info.gpus, 'GPU')}"
-        print(f"Ray {info.address}: {cpus}, {gpus}; feature cache {source.cache.folder}",
-              file=sys.stderr)
+        print(f"Ray {info.address}: {cpus}, {gpus}; feature cache {source.cache.folder}", file=sys.stderr)
     return source

@@ -204,7 +204,7 @@ class KeptFeatureStore:
                     return None
                 columns = [fh.get_tensor(name).numpy() for name in _COLUMNS]
                 feats = fh.get_tensor("feats").numpy()
-        except Exception as err:  # noqa: BLE001 - safetensors raises several types for a damaged file
+        except Exception as err:  # safetensors raises several types for a damaged file
             log.warning("kept features: removing damaged %s (%s)", path.name, err)
             path.unlink(missing_ok=True)
             return None

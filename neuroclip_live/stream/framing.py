@@ -115,7 +115,6 @@ def _paint_until(
     return _stopped(events, start, i, outside, n_dirty)
 
 
-
 _UNTRACKED = np.empty(0, dtype=np.int32)  # ``dirty`` for painting outside the pool
 
 
@@ -358,9 +357,7 @@ class EventFramer:
         return np.stack([f.image for f in self.window])
 
 
-def sample_frames(
-    events: np.ndarray, size: SensorSize, T: int, mode: Literal["count", "time"] = "count"
-) -> np.ndarray:
+def sample_frames(events: np.ndarray, size: SensorSize, T: int, mode: Literal["count", "time"] = "count") -> np.ndarray:
     """Split one whole sample (an N-MNIST file, say) into exactly ``T`` frames, (T, H, W) uint8.
 
     ``count``: T chunks of (nearly) equal event count, as the paper does for

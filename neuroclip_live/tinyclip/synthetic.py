@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.simulator import EventCameraModel  # noqa: F401 - part of this module's interface
+from neuroclip_live.stream.simulator import EventCameraModel
 
 # The objects live in ``glyphs``; these names are part of this module's interface too.
 from neuroclip_live.tinyclip.glyphs import (  # noqa: F401
