@@ -94,8 +94,20 @@ def cli_figures(rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             for key, labels in (("cli_first_s", FIRST), ("cli_second_s", SECOND)):
-                cmd = [sys.executable, "-m", "ui.launch", "search", "--file", str(SAMPLE), "--model", "tiny-digits",
-                       "--labels", ", ".join(labels), "--cache", tmp]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "ui.launch",
+                    "search",
+                    "--file",
+                    str(SAMPLE),
+                    "--model",
+                    "tiny-digits",
+                    "--labels",
+                    ", ".join(labels),
+                    "--cache",
+                    tmp,
+                ]
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
                 runs[key].append(time.perf_counter() - t0)

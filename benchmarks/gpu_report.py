@@ -55,8 +55,11 @@ def _nvidia_driver() -> str | None:
     try:
         proc = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else None

@@ -121,8 +121,9 @@ def variants_section(bench: Bench, figures: dict, budget: Budget, names: list[st
     eager = figures["step"].get("eager", {})
     figures["speedup_vs_eager"] = {
         name: {b: eager[b]["ms_per_timestep"] / f[b]["ms_per_timestep"] for b in f if b in eager}
-        for name, f in figures["step"].items() if name != "eager"
-    }  # fmt: skip
+        for name, f in figures["step"].items()
+        if name != "eager"
+    }
     return (
         "the classifier's step (random adapter) per image-encoder variant, alternating in one loop; eager = the app's"
     )

@@ -135,8 +135,7 @@ class Bench:
     def chosen(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig):
         """``train --images``' choice of the image weight on ``val`` (``transfer.choose_image_weight``)."""
         images = self.image_features(transfer.encoding, seed)
-        return choose_image_weight(train, images, val, self.text, self.bb.logit_scale, TrainConfig(seed=seed),
-                                   transfer)  # fmt: skip
+        return choose_image_weight(train, images, val, self.text, self.bb.logit_scale, TrainConfig(seed=seed), transfer)
 
     def run(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig | None) -> tuple:
         """Train (alone, or with images when ``transfer`` is given), choose alpha on ``val``; (adapter, alpha)."""
@@ -145,16 +144,21 @@ class Bench:
             adapter, _ = train_adapter(train, self.text, self.bb.logit_scale, self.uniform, cfg, progress=False)
         else:
             images = self.image_features(transfer.encoding, seed)
-            adapter, _ = train_with_images(train, images, self.text, self.bb.logit_scale, self.uniform, cfg,
-                                           transfer, progress=False)  # fmt: skip
+            adapter, _ = train_with_images(
+                train, images, self.text, self.bb.logit_scale, self.uniform, cfg, transfer, progress=False
+            )
         _, alpha, _ = choose_alpha(val, self.text, self.bb.logit_scale, T, adapter)
         return adapter, alpha
 
     def candidate_figures(self, figures: ValidationFigures, test: FeatureSet, adapter, alpha) -> dict[str, float]:
         """Validation top-1 and cross-entropy, selection-pool and test top-1 of one trained candidate."""
         pool = self.top1(self.subset(self.selection), adapter, alpha)
-        return {"val_top1": figures.top1, "val_nll": figures.nll, "pool_top1": pool,
-                "test_top1": self.top1(test, adapter, alpha)}  # fmt: skip
+        return {
+            "val_top1": figures.top1,
+            "val_nll": figures.nll,
+            "pool_top1": pool,
+            "test_top1": self.top1(test, adapter, alpha),
+        }
 
     def top1(self, fs: FeatureSet, adapter, alpha) -> float:
         return float((predict(fs, self.text, self.bb.logit_scale, alpha, adapter).argmax(1) == fs.labels).mean())
@@ -204,12 +208,16 @@ def print_table(results: dict) -> None:
 
 def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -> tuple[dict, dict, list]:
     """Every K and seed: zero-shot, alone and images (one choice of the image weight), jitter, the ablation."""
-    ablation = {
-        "ce-images-only": TransferConfig(0.0, 0.0),
-        "feature-only": TransferConfig(lf, 0.0),
-        "tcka-only": TransferConfig(0.0, lt),
-        "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
-    } if args.ablation else {}  # fmt: skip
+    ablation = (
+        {
+            "ce-images-only": TransferConfig(0.0, 0.0),
+            "feature-only": TransferConfig(lf, 0.0),
+            "tcka-only": TransferConfig(0.0, lt),
+            "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
+        }
+        if args.ablation
+        else {}
+    )
     results: dict[str, dict[int, list[float]]] = {n: {} for n in ("zero-shot", "alone", IMAGES, "jitter", *ablation)}
     chosen: dict[int, list[float]] = {}
     details: list[dict] = []  # every image weight's validation, selection-pool and test figures
@@ -221,9 +229,17 @@ def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -
             results["zero-shot"].setdefault(k, []).append(bench.top1(test_fs, None, bench.uniform))
             choice = bench.chosen(train, val, seed, TransferConfig(lf, lt))
             chosen.setdefault(k, []).append(choice.weight)
-            details.append({"K": k, "seed": seed, "chosen": choice.weight, "candidates": {
-                f"{w:g}": bench.candidate_figures(choice.figures[w], test_fs, *c) for w, c in choice.candidates.items()
-            }})  # fmt: skip
+            details.append(
+                {
+                    "K": k,
+                    "seed": seed,
+                    "chosen": choice.weight,
+                    "candidates": {
+                        f"{w:g}": bench.candidate_figures(choice.figures[w], test_fs, *c)
+                        for w, c in choice.candidates.items()
+                    },
+                }
+            )
             results["alone"].setdefault(k, []).append(details[-1]["candidates"]["0"]["test_top1"])
             results[IMAGES].setdefault(k, []).append(details[-1]["candidates"][f"{choice.weight:g}"]["test_top1"])
             t2 = time.perf_counter()
@@ -232,10 +248,12 @@ def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -
             t3 = time.perf_counter()
             for name, transfer in ablation.items() if k == 4 else ():
                 results[name].setdefault(k, []).append(bench.top1(test_fs, *bench.run(train, val, seed, transfer)))
-            print(f"K={k} seed={seed} test n={len(test)}: " + ", ".join(
-                f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v)
+            print(
+                f"K={k} seed={seed} test n={len(test)}: "
+                + ", ".join(f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v)
                 + f"; w={choice.weight:g}; {t2 - t1:.0f} s alone and with images, {t3 - t2:.0f} s jitter",
-                flush=True)  # fmt: skip
+                flush=True,
+            )
     return results, chosen, details
 
 
@@ -244,8 +262,10 @@ def rechoose(details: list[dict]) -> tuple[dict, dict]:
     column: dict[int, list[float]] = {}
     weights: dict[int, list[float]] = {}
     for run in details:
-        figures = {float(w): ValidationFigures(c["val_top1"], c["val_nll"], VAL_PER_CLASS * 10)
-                   for w, c in run["candidates"].items()}  # fmt: skip
+        figures = {
+            float(w): ValidationFigures(c["val_top1"], c["val_nll"], VAL_PER_CLASS * 10)
+            for w, c in run["candidates"].items()
+        }
         w = pick_image_weight(figures)
         column.setdefault(run["K"], []).append(run["candidates"][f"{w:g}"]["test_top1"])
         weights.setdefault(run["K"], []).append(w)
@@ -253,8 +273,13 @@ def rechoose(details: list[dict]) -> tuple[dict, dict]:
 
 
 def _margin_rule(c: dict, margin: int) -> float:
-    ok = [w for w in c if w > 0 and c[w]["val_top1"] * 50 >= c[0.0]["val_top1"] * 50 + margin - 1e-6
-          and c[w]["val_nll"] < c[0.0]["val_nll"]]  # fmt: skip
+    ok = [
+        w
+        for w in c
+        if w > 0
+        and c[w]["val_top1"] * 50 >= c[0.0]["val_top1"] * 50 + margin - 1e-6
+        and c[w]["val_nll"] < c[0.0]["val_nll"]
+    ]
     return min(ok, key=lambda w: (-c[w]["val_top1"], c[w]["val_nll"])) if ok else 0.0
 
 
@@ -278,6 +303,19 @@ def compare_rules(details: list[dict]) -> None:
         print(f"selection pool, {name}: {cells}")
 
 
+def print_merged(files: list[str]) -> None:
+    """The table of the runs saved with --json, the image weight chosen again over all of them."""
+    parts = [json.loads(Path(f).read_text()) for f in files]
+    results = merge_results([part["results"] for part in parts])
+    results[IMAGES], weights = rechoose([run for part in parts for run in part.get("details", [])])
+    print_table(results)
+    print(
+        "image weight chosen: "
+        + "; ".join(f"K={k}: {', '.join(f'{w:g}' for w in ws)}" for k, ws in sorted(weights.items()))
+    )
+    compare_rules([run for part in parts for run in part.get("details", [])])
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(DATA))
@@ -299,13 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
     if args.merge:
-        parts = [json.loads(Path(f).read_text()) for f in args.merge]
-        results = merge_results([part["results"] for part in parts])
-        results[IMAGES], weights = rechoose([run for part in parts for run in part.get("details", [])])
-        print_table(results)
-        print("image weight chosen: " + "; ".join(f"K={k}: {', '.join(f'{w:g}' for w in ws)}"
-                                                  for k, ws in sorted(weights.items())))  # fmt: skip
-        compare_rules([run for part in parts for run in part.get("details", [])])
+        print_merged(args.merge)
         return
     t0 = time.perf_counter()
     bench = Bench(args)

@@ -121,10 +121,13 @@ def main(argv: list[str] | None = None) -> None:
             apply_setup(clf, trained_setup(trained))
             per_object = np.mean([windows_named(clf, events, examples.size) for events in recordings.values()], 0)
             results.setdefault(recipe, []).append(float(np.mean(per_object)))
-            print(f"{recipe} seed {seed}: {np.mean(per_object) * 100:.1f}% of windows named on "
-                  f"{'the validation recordings' if args.validation else 'the unseen recording'} (per object "
-                  + ", ".join(f"{v * 100:.0f}" for v in per_object) + f"); trained in {seconds:.1f} s",
-                  flush=True)  # fmt: skip
+            print(
+                f"{recipe} seed {seed}: {np.mean(per_object) * 100:.1f}% of windows named on "
+                f"{'the validation recordings' if args.validation else 'the unseen recording'} (per object "
+                + ", ".join(f"{v * 100:.0f}" for v in per_object)
+                + f"); trained in {seconds:.1f} s",
+                flush=True,
+            )
     for name, values in results.items():
         print(f"{name}: {np.mean(values) * 100:.1f} ± {np.std(values, ddof=1) * 100 if len(values) > 1 else 0:.1f}%")
     if args.json:

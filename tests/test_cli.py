@@ -212,8 +212,21 @@ def test_headless_times_count_from_the_recordings_start(recordings_dir, capsys, 
 
 def test_loop_keeps_the_last_partial_step_at_the_seam(recordings_dir, capsys):
     """dvs.es lasts about 1 s: four 300 ms steps a pass, the fourth partial, then the same four again."""
-    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--json", "--speed", "0", "--timestep", "300ms",
-               "--loop", "--max-steps", "8"])  # fmt: skip
+    rc = main(
+        [
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--json",
+            "--speed",
+            "0",
+            "--timestep",
+            "300ms",
+            "--loop",
+            "--max-steps",
+            "8",
+        ]
+    )
     rows = json_lines(capsys.readouterr().out)
     assert rc == 0 and [r["step"] for r in rows] == list(range(8))
     assert sum(r["events"] for r in rows[:4]) == 473_225  # every event of the first pass, the last step's too
@@ -276,7 +289,11 @@ def test_offscreen_window_run_prints_no_qt_size_hint_noise(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
     proc = subprocess.run(
         [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--exit-after", "0.5", "--screenshot", str(shot)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=PROJECT_ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
     assert proc.returncode == 0 and shot.is_file(), proc.stderr
     assert "propagateSizeHints" not in proc.stderr and proc.stderr.strip() == "", proc.stderr

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, SCORE_SAMPLE
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
@@ -102,14 +102,7 @@ def test_zero_shot_with_the_invented_names_names_none_of_them(capsys):
     assert (
         main(
             [
-                "--file",
-                str(SAMPLE),
-                "--headless",
-                "--json",
-                "--speed",
-                "0",
-                "--model",
-                "tiny-digits",
+                *SCORE_SAMPLE,
                 "--labels",
                 ", ".join(NAMES),
             ]
@@ -122,8 +115,17 @@ def test_zero_shot_with_the_invented_names_names_none_of_them(capsys):
 
 
 def test_bad_rows_and_ranges_give_one_line_each_and_the_rest_is_cut(tmp_path, capsys):
-    rows = ["alpha,0.0,0.6", "bravo,x,1", " ,1,2", "echo,2.0,1.5", "delta,3.0", "late,7,8", "tail,5.5,6.5",
-            "short,1.0,1.1", "inf,nan,1"]  # fmt: skip
+    rows = [
+        "alpha,0.0,0.6",
+        "bravo,x,1",
+        " ,1,2",
+        "echo,2.0,1.5",
+        "delta,3.0",
+        "late,7,8",
+        "tail,5.5,6.5",
+        "short,1.0,1.1",
+        "inf,nan,1",
+    ]
     rc = main(
         [
             "clips",

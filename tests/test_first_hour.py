@@ -105,9 +105,13 @@ def _modules_loaded(*argv: str) -> dict:
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+        [sys.executable, "-c", _IMPORTED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
         env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
-    )  # fmt: skip
+    )
     return json.loads(proc.stderr.strip().splitlines()[-1])
 
 

@@ -43,8 +43,10 @@ def test_nobody_draining_results_keeps_a_bounded_history_with_frames_only_for_th
     with_images = [r.step for r in kept if r.frame.image.size]
     assert with_images == [steps - 4, steps - 3, steps - 2, steps - 1]
     # Each 1 ms timestep holds exactly the recording's events in [t_start, t_end).
-    counts = [int(np.searchsorted(events["t"], r.frame.t_end_us) - np.searchsorted(events["t"], r.frame.t_start_us))
-              for r in kept]  # fmt: skip
+    counts = [
+        int(np.searchsorted(events["t"], r.frame.t_end_us) - np.searchsorted(events["t"], r.frame.t_start_us))
+        for r in kept
+    ]
     assert [r.frame.n_events for r in kept] == counts and sum(counts) > 0
     assert all(r.frame.t_end_us - r.frame.t_start_us == 1_000 for r in kept)
 

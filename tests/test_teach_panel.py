@@ -72,11 +72,25 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     qtbot.waitUntil(lambda: len(w.bars.shown_labels) == 16, timeout=60_000)  # tiny-digits' own labels
     # The "0" by holding the Capture button, the "7" by holding Enter in the name field.
     button = panel.capture_button
-    hold_capture(w, qtbot, "my mug", 0.0, 2, lambda: qtbot.mousePress(button, Qt.MouseButton.LeftButton),
-                 lambda: qtbot.mouseRelease(button, Qt.MouseButton.LeftButton))  # fmt: skip
+    hold_capture(
+        w,
+        qtbot,
+        "my mug",
+        0.0,
+        2,
+        lambda: qtbot.mousePress(button, Qt.MouseButton.LeftButton),
+        lambda: qtbot.mouseRelease(button, Qt.MouseButton.LeftButton),
+    )
     field = panel.name_box.lineEdit()
-    hold_capture(w, qtbot, "red robot", 1.0, 2, lambda: qtbot.keyPress(field, Qt.Key.Key_Return),
-                 lambda: qtbot.keyRelease(field, Qt.Key.Key_Return))  # fmt: skip
+    hold_capture(
+        w,
+        qtbot,
+        "red robot",
+        1.0,
+        2,
+        lambda: qtbot.keyPress(field, Qt.Key.Key_Return),
+        lambda: qtbot.keyRelease(field, Qt.Key.Key_Return),
+    )
     assert panel.examples.counts() == {"my mug": 2, "red robot": 2}
     assert panel.browser.thumbnail_count() == 2 and "red robot" in panel.name_box.currentText()
 
@@ -89,8 +103,10 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert panel.status.text().startswith("trained 2 classes"), panel.status.text()
     # The view kept playing: new frames reached it all through the training.
     gaps = np.diff([t0, *updates])
-    print(f"\ntraining took {seconds:.2f} s; {len(updates)} frames shown meanwhile; largest gap between frame "
-          f"updates {gaps.max() * 1e3:.0f} ms (median {np.median(gaps) * 1e3:.0f} ms)")  # fmt: skip
+    print(
+        f"\ntraining took {seconds:.2f} s; {len(updates)} frames shown meanwhile; largest gap between frame "
+        f"updates {gaps.max() * 1e3:.0f} ms (median {np.median(gaps) * 1e3:.0f} ms)"
+    )
     assert len(updates) >= 3 and gaps.max() < seconds
 
     typed = w.session.controls.value.labels  # tiny-digits' 16
@@ -107,9 +123,32 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert (tmp_path / "taught" / "classes.txt").read_text().splitlines() == ["my_mug: my mug", "red_robot: red robot"]
     _, info = load_adapter(tmp_path / "panel.safetensors")
     out = tmp_path / "train.safetensors"
-    assert main(["train", "--data", str(tmp_path / "taught"), "--cut", "time", "--centre", "--jitter", "--epochs", "3",
-                 "--views", "2", "--shots", str(info.data["shots"]), "--val-per-class", str(info.data["val_per_class"]),
-                 *TINY, "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "taught"),
+                "--cut",
+                "time",
+                "--centre",
+                "--jitter",
+                "--epochs",
+                "3",
+                "--views",
+                "2",
+                "--shots",
+                str(info.data["shots"]),
+                "--val-per-class",
+                str(info.data["val_per_class"]),
+                *TINY,
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     mine, theirs = load_adapter(tmp_path / "panel.safetensors")[0].state_dict(), load_adapter(out)[0].state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
     assert load_adapter(out)[1].alpha == info.alpha and load_adapter(out)[1].classes == info.classes
@@ -221,8 +260,14 @@ def test_the_teach_tab_fits_the_1280x720_window(make_window, qtbot):  # noqa: F8
     qtbot.waitUntil(lambda: w.size().toTuple() == (1280, 720))
     qtbot.wait(50)
     scroll = w.tabs.currentWidget()
-    for part in (w.teach.name_box, w.teach.capture_button, w.teach.train_button, w.teach.use_button,
-                 w.teach.save_button, w.teach.browser.remove_button):  # fmt: skip
+    for part in (
+        w.teach.name_box,
+        w.teach.capture_button,
+        w.teach.train_button,
+        w.teach.use_button,
+        w.teach.save_button,
+        w.teach.browser.remove_button,
+    ):
         seen = QRect(part.mapTo(scroll.viewport(), QPoint(0, 0)), part.size())
         assert scroll.viewport().rect().contains(seen), part
     assert w.minimumSizeHint().height() <= 600

@@ -218,8 +218,9 @@ def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_ret
 
     def pipeline() -> Pipeline:  # as a session makes one: its classifier from the controls' labels
         made.append(StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels)))
-        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1],
-                        controls=controls)  # fmt: skip
+        return Pipeline(
+            lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1], controls=controls
+        )
 
     assert taught.centred  # taught as the Teach panel teaches: on frames centred on their events ...
     with pipeline() as p:

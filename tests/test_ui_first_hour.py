@@ -45,8 +45,18 @@ def test_the_screenshot_is_taken_every_time_in_10_runs(tmp_path, isolated_qsetti
     # --exit-after counts from the first scored timestep, so a slow model load cannot use it up.
     for i in range(10):
         shot = tmp_path / f"run{i}.png"
-        argv = ["--file", str(SAMPLE), "--model", "tiny-digits", "--device", "cpu", "--screenshot", str(shot),
-                "--exit-after", "0.3"]  # fmt: skip
+        argv = [
+            "--file",
+            str(SAMPLE),
+            "--model",
+            "tiny-digits",
+            "--device",
+            "cpu",
+            "--screenshot",
+            str(shot),
+            "--exit-after",
+            "0.3",
+        ]
         assert app_module.run_app(config_from_argv(argv)) == 0, capsys.readouterr().err
         assert QImage(str(shot)).width() > 600, f"run {i}"
     assert "screenshot" not in capsys.readouterr().err
@@ -96,8 +106,7 @@ def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_
     qtbot.waitUntil(lambda: bool(w.bars.history.key_labels()), timeout=TIMEOUT_MS)
     qtbot.wait(100)
     status = w.status
-    figures = (status.state_label, status.rate_label, status.inference_label, status.latency_label,
-               status.drops_label)  # fmt: skip
+    figures = (status.state_label, status.rate_label, status.inference_label, status.latency_label, status.drops_label)
     described = (status.source_label, status.run_label, status.engine_label)  # these may end in "…"
 
     def cut() -> list[str]:

@@ -133,8 +133,12 @@ def test_the_scripted_screenshot_is_taken_when_exit_after_ends(make_window, qtbo
 def test_an_offscreen_window_run_prints_no_qt_size_hint_lines(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--exit-after", "0.3"],
-        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "propagateSizeHints" not in proc.stderr
 

@@ -86,8 +86,23 @@ def test_where_without_it_the_lines_have_no_where(recordings, capsys):
 def test_dump_writes_each_labels_map_beside_the_frame(recordings, tmp_path, capsys):
     path, _, scene = recordings["wide"]
     dump = tmp_path / "dump"
-    rc = main(["--file", str(path), "--headless", "--where", "--dump", str(dump), "--speed", "0", "--max-steps", "4",
-               "--labels", "4, circle, star", *TINY[:2]])  # fmt: skip
+    rc = main(
+        [
+            "--file",
+            str(path),
+            "--headless",
+            "--where",
+            "--dump",
+            str(dump),
+            "--speed",
+            "0",
+            "--max-steps",
+            "4",
+            "--labels",
+            "4, circle, star",
+            *TINY[:2],
+        ]
+    )
     _, err = capsys.readouterr()
     assert rc == 0, err
     for step in range(4):

@@ -59,9 +59,15 @@ class RunSettings:
 
     def apply_to(self, config: RunConfig) -> RunConfig:
         model = replace(
-            config.model, name=self.model, weights=self.weights, device=self.device,
-            alpha_path=self.alpha, adapter_path=self.adapter, backend=self.backend, precision=self.precision,
-        )  # fmt: skip
+            config.model,
+            name=self.model,
+            weights=self.weights,
+            device=self.device,
+            alpha_path=self.alpha,
+            adapter_path=self.adapter,
+            backend=self.backend,
+            precision=self.precision,
+        )
         return replace(config, rule=self.rule, T=self.T, model=model)
 
 

@@ -78,9 +78,13 @@ class TimelineStrip(QWidget):
         self.update()
 
     def show_timeline(
-        self, ranges: tuple[LabelRange, ...] | list[LabelRange], labels: tuple[str, ...], span: tuple[int, int] | None,
-        fraction: float, status: str,
-    ) -> None:  # fmt: skip
+        self,
+        ranges: tuple[LabelRange, ...] | list[LabelRange],
+        labels: tuple[str, ...],
+        span: tuple[int, int] | None,
+        fraction: float,
+        status: str,
+    ) -> None:
         """The timeline's ranges (colours by ``labels``), the span of the axis, how much is scored and a status line."""
         self._labels = tuple(labels)
         self._span = span if span is not None else self._span
@@ -172,6 +176,9 @@ class TimelineStrip(QWidget):
             painter.fillRect(QRectF(x, 0, w - x, MAIN_HEIGHT), QColor(theme.PANEL))
         if self._status:
             painter.setPen(QColor(theme.MUTED))
-            painter.drawText(QRectF(0, 0, w - 4, MAIN_HEIGHT), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             self._status)  # fmt: skip
+            painter.drawText(
+                QRectF(0, 0, w - 4, MAIN_HEIGHT),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                self._status,
+            )
         painter.end()

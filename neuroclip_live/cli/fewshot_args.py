@@ -18,11 +18,17 @@ def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> Non
     p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
     p.add_argument("-T", type=positive_int, default=defaults.T, help=f"frames a sample (default {defaults.T})")
     p.add_argument(
-        "--cut", choices=("count", "time"), default="count",
+        "--cut",
+        choices=("count", "time"),
+        default="count",
         help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times",
-    )  # fmt: skip
-    p.add_argument("--centre", action="store_true", help="crop each frame around its events (object-centred: "
-                   "sizes and places alike; an adapter trained so is run so wherever it is used)")  # fmt: skip
+    )
+    p.add_argument(
+        "--centre",
+        action="store_true",
+        help="crop each frame around its events (object-centred: "
+        "sizes and places alike; an adapter trained so is run so wherever it is used)",
+    )
     p.add_argument(
         "--labels",
         help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
@@ -88,10 +94,13 @@ def _weight(text: str) -> float:
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("feature extraction at scale")
     g.add_argument(
-        "--ray", nargs="?", const="local", metavar="ADDRESS",
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
         help="extract features on Ray: a local Ray without ADDRESS, or join 'auto' / ray://host:10001 "
         "(needs pip install 'neuroclip-live[cluster]')",
-    )  # fmt: skip
+    )
     g.add_argument(
         "--ray-workers",
         type=positive_int,
@@ -113,17 +122,34 @@ def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
 
     say_backend_note(backbone)
     return open_feature_source(
-        backbone, args.T, with_centring(args.cut, args.centre), args.batch_size, not args.quiet, args.cache, args.ray,
+        backbone,
+        args.T,
+        with_centring(args.cut, args.centre),
+        args.batch_size,
+        not args.quiet,
+        args.cache,
+        args.ray,
         args.ray_workers,
-    )  # fmt: skip
+    )
 
 
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
     from neuroclip_live.offline.fewshot import FewShotSettings
 
     return FewShotSettings(
-        T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
-        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads, images=args.images,
-        lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka, image_weight=args.image_weight,
-        jitter=args.jitter, centre=args.centre,
-    )  # fmt: skip
+        T=args.T,
+        cut=args.cut,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        views=args.views,
+        flip=not args.no_flip,
+        progress=not args.quiet,
+        threads=args.threads,
+        images=args.images,
+        lambda_feature=args.lambda_feature,
+        lambda_tcka=args.lambda_tcka,
+        image_weight=args.image_weight,
+        jitter=args.jitter,
+        centre=args.centre,
+    )

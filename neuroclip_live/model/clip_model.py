@@ -356,6 +356,10 @@ def load_clip(
 def load_for(settings: ModelSettings) -> ClipBackbone:
     """``load_clip`` with the app's model settings: name, weights, device, threads, backend and precision."""
     return load_clip(
-        settings.name, settings.weights, settings.device, settings.precision,
-        threads=settings.threads, backend=settings.backend,
-    )  # fmt: skip
+        settings.name,
+        settings.weights,
+        settings.device,
+        settings.precision,
+        threads=settings.threads,
+        backend=settings.backend,
+    )

@@ -142,8 +142,10 @@ class AlignLoss:
         b = win.shape[0]
         ev, fr = self.events[win].transpose(0, 1), self.frames[win].transpose(0, 1)  # (T, B, C)
         out, mem = adapter.sequence_with_states(torch.cat([ev, fr], dim=1))
-        terms = {"feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
-                 "tcka": tcka_loss(mem[:, :b], mem[:, b:])}  # fmt: skip
+        terms = {
+            "feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
+            "tcka": tcka_loss(mem[:, :b], mem[:, b:]),
+        }
         terms["total"] = terms["feature"] + self.lambda_tcka * terms["tcka"]
         return terms
 
@@ -267,16 +269,22 @@ class AlignVerdict:
 def judge_alignment(before: ViewAgreement, after: ViewAgreement, held_out: bool) -> AlignVerdict:
     """It helped when a held-out figure (cosine, top-1 agreement) rose and none fell; else it did not."""
     if not held_out:
-        return AlignVerdict(True, "nothing was held out: these figures are on the training timesteps and do not "
-                                  "show whether the alignment carries over to others")  # fmt: skip
+        return AlignVerdict(
+            True,
+            "nothing was held out: these figures are on the training timesteps and do not "
+            "show whether the alignment carries over to others",
+        )
     figures = {"the cosine": (before.cosine, after.cosine)}
     if before.agreement is not None and after.agreement is not None:
         figures["the top-1 agreement"] = (before.agreement, after.agreement)
     rose = [name for name, (b, a) in figures.items() if a > b]
     fell = [name for name, (b, a) in figures.items() if a < b]
     if fell and rose:
-        return AlignVerdict(False, f"alignment did not help: {' and '.join(fell)} fell on the held-out timesteps "
-                                   f"(while {' and '.join(rose)} rose)")  # fmt: skip
+        return AlignVerdict(
+            False,
+            f"alignment did not help: {' and '.join(fell)} fell on the held-out timesteps "
+            f"(while {' and '.join(rose)} rose)",
+        )
     if fell:
         what = "both held-out figures" if len(fell) == 2 else f"{fell[0]} on the held-out timesteps"
         return AlignVerdict(False, f"alignment did not help: {what} got worse")

@@ -157,8 +157,13 @@ class RecordingKey:
     sensor: tuple[int, int] | None  # the size the user gave (events beyond it are dropped)
 
     @classmethod
-    def of(cls, path: str | os.PathLike, encoding: EncodingKey, adapter_sha256: str | None,
-           sensor: SensorSize | None = None) -> RecordingKey:  # fmt: skip
+    def of(
+        cls,
+        path: str | os.PathLike,
+        encoding: EncodingKey,
+        adapter_sha256: str | None,
+        sensor: SensorSize | None = None,
+    ) -> RecordingKey:
         size = None if sensor is None else (int(sensor.width), int(sensor.height))
         return cls(RecordingIdentity.of(path), encoding, adapter_sha256, size)
 

@@ -259,6 +259,36 @@ def _warmup_cosine(lr: float, steps: int) -> Callable[[int], float]:
     return lr_at
 
 
+def _train_step(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    tokens: torch.Tensor,
+    batch: int,
+    gen: torch.Generator,
+) -> float:
+    """One optimiser step on a random batch; returns its loss."""
+    idx = torch.randint(0, images.shape[0], (batch,), generator=gen)
+    lb = labels[idx]
+    x = images[idx, None].float()
+    # Cheap extra variety: a small random translation (background-filled) of the whole batch.
+    dx, dy = torch.randint(-3, 4, (2,), generator=gen).tolist()
+    if dx or dy:
+        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    cap = tokens[lb, torch.randint(0, tokens.shape[1], (batch,), generator=gen)]
+    image_f = model.encode_image(normalise(x), normalize=True)
+    text_f = model.encode_text(cap, normalize=True)
+    loss = class_positive_loss(image_f, text_f, lb, model.logit_scale.exp())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, math.log(100))
+    return loss.item()
+
+
 def train(args: argparse.Namespace) -> None:
     from safetensors.torch import save_file
 
@@ -289,48 +319,28 @@ def train(args: argparse.Namespace) -> None:
     for step in range(args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        idx = torch.randint(0, images.shape[0], (args.batch,), generator=gen)
-        lb = labels[idx]
-        x = images[idx, None].float()
-        # Cheap extra variety: a small random translation (background-filled) of the whole batch.
-        dx, dy = torch.randint(-3, 4, (2,), generator=gen).tolist()
-        if dx or dy:
-            x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        cap = tokens[lb, torch.randint(0, tokens.shape[1], (args.batch,), generator=gen)]
-        image_f = model.encode_image(normalise(x), normalize=True)
-        text_f = model.encode_text(cap, normalize=True)
-        loss = class_positive_loss(image_f, text_f, lb, model.logit_scale.exp())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        loss_avg = loss.item() if loss_avg is None else 0.95 * loss_avg + 0.05 * loss.item()
+        loss = _train_step(model, opt, images, labels, tokens, args.batch, gen)
+        loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
         if (step + 1) % 25 == 0 or step == 0:
             el = time.time() - t_train
             eta = el / (step + 1) * (args.steps - step - 1)
             print(
-                f"step {step + 1}/{args.steps} loss {loss_avg:.3f} lr {lr_at(step):.2e} scale {model.logit_scale.exp().item():.1f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min",
+                f"step {step + 1}/{args.steps} loss {loss_avg:.3f} lr {lr_at(step):.2e} "
+                f"scale {model.logit_scale.exp().item():.1f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min",
                 flush=True,
             )
         if (step + 1) % args.val_every == 0 or step + 1 == args.steps:
-            text = all_class_text_features(model, tokenizer)
-            print(
-                f"  held-out synthetic event frames: top-1 {synthetic_accuracy(model, text, val_images, val_labels):.3f}",
-                flush=True,
-            )
+            top1 = synthetic_accuracy(model, all_class_text_features(model, tokenizer), val_images, val_labels)
+            print(f"  held-out synthetic event frames: top-1 {top1:.3f}", flush=True)
 
     print(
         f"training took {(time.time() - t_train) / 60:.1f} min ({(time.time() - t_start) / 60:.1f} min with data)",
         flush=True,
     )
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / f"{MODEL_NAME}.safetensors"))
-    print(
-        f"wrote {out / (MODEL_NAME + '.safetensors')} ({(out / (MODEL_NAME + '.safetensors')).stat().st_size / 1e6:.1f} MB)",
-        flush=True,
-    )
+    weights = out / f"{MODEL_NAME}.safetensors"
+    save_file(state, str(weights))
+    print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB)", flush=True)
     if args.nmnist:
         report_nmnist(out, Path(args.nmnist))
 
