@@ -33,16 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.model.classifier import StreamingClassifier  # noqa: E402
-from neuroclip_live.model.classifier_setup import apply_setup  # noqa: E402
-from neuroclip_live.model.settings import ModelSettings  # noqa: E402
-from neuroclip_live.offline.clips import Segment, cut_recording  # noqa: E402
-from neuroclip_live.offline.fewshot import FewShotSettings, load_text_model  # noqa: E402
-from neuroclip_live.offline.teaching import train_examples, trained_setup  # noqa: E402
-from neuroclip_live.stream.framing import EventFramer, TimestepRule  # noqa: E402
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.classifier_setup import apply_setup
+from neuroclip_live.model.settings import ModelSettings
+from neuroclip_live.offline.clips import Segment, cut_recording
+from neuroclip_live.offline.fewshot import FewShotSettings, load_text_model
+from neuroclip_live.offline.teaching import train_examples, trained_setup
+from neuroclip_live.stream.framing import EventFramer, TimestepRule
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAMES = ("alpha", "bravo", "zulu", "delta", "echo", "foxtrot")  # the sample's 0, 7, circle, star, 3, square
 STEP = TimestepRule("time", 30_000)

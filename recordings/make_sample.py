@@ -83,7 +83,7 @@ def simulate(
         for s in range(steps_per_object):
             t = (i * steps_per_object + s) * STEP_US
             dx, dy = _offset(s * STEP_US)
-            shift = (int(round(dx * ss)), int(round(dy * ss)))
+            shift = (round(dx * ss), round(dy * ss))
             if shift != last_shift:  # re-render only when the object moved by a sub-pixel step
                 image = synthetic.intensity(
                     synthetic.downsample(synthetic.shift(mask, *shift), ss), foreground, background

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -45,7 +46,7 @@ def test_headless_json_on_every_shared_recording(recordings_dir, capsys, name):
     assert all({"step", "t_end_us", "events", "drops", "latency_ms"} <= r.keys() for r in rows)
     assert all(r["drops"] == 0 for r in rows)  # speed 0 waits for the worker, nothing is dropped
     ends = [r["t_end_us"] for r in rows]
-    assert ends == sorted(ends) and all(b - a == 50_000 for a, b in zip(ends, ends[1:]))
+    assert ends == sorted(ends) and all(b - a == 50_000 for a, b in pairwise(ends))
     total = sum(r["events"] for r in rows)
     expected = {"davis346.aedat4": 78_830, "evt3.raw": 1_218_618, "dvs.es": 473_225}[name]
     assert total == expected  # every event of the file lands in exactly one timestep
@@ -198,7 +199,7 @@ def stderr_lines(err: str) -> list[str]:
 
 @pytest.mark.parametrize(("name", "clock_s"), [("davis346.aedat4", 1_589_163_147.3), ("evt3.raw", 11.2)])
 def test_headless_times_count_from_the_recordings_start(recordings_dir, capsys, name, clock_s):
-    """The text's ``t=`` and JSON's ``t_s`` count from the first event, as the window; ``t_*_us`` keep the file's clock."""
+    """The text's ``t=`` and JSON's ``t_s`` count from the first event, as the window; ``t_*_us`` keep the file's."""
     path = str(recordings_dir / name)
     assert main(["--file", path, "--headless", "--speed", "0", "--max-steps", "3"]) == 0
     text = capsys.readouterr().out.splitlines()

@@ -57,7 +57,7 @@ def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
 
     from neuroclip_live.model.adapter import load_adapter
 
-    adapter, info = load_adapter(out, "tiny-digits", 128)
+    _, info = load_adapter(out, "tiny-digits", 128)
     assert info.classes == ["0", "1", "7"] and info.T == 10 and len(info.alpha) == 10
     assert info.templates == [DIGIT_TEMPLATE]
 

@@ -1,4 +1,7 @@
-"""The user's controls: one frozen record, one owner that replaces it, listeners told what changed; a pipeline follows."""
+"""The user's controls: one frozen record, one owner that replaces it, listeners told what changed.
+
+A pipeline follows them.
+"""
 
 from __future__ import annotations
 

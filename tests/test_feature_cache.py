@@ -50,7 +50,7 @@ def test_k_shot_runs_reuse_the_plain_rows(tiny, data, tmp_path):
     everything = ex.extract(data.samples)
     assert ex.stats.computed_views == 24
     for k in (1, 3):
-        shots, rest = pick_shots(data, k, seed=k)
+        _, rest = pick_shots(data, k, seed=k)
         part = ex.extract(rest)
         assert ex.stats.computed_views == 0 and ex.stats.reused_views == len(rest)
         index = [data.samples.index(s) for s in rest]

@@ -180,7 +180,7 @@ def test_a_model_openvino_cannot_convert_runs_on_torch_with_one_note(unconvertib
         "OpenVINO cannot convert test-tiny-rn's image encoder: Model wasn't fully converted: aten::made_up_op; "
         "running it on torch"
     ]
-    with pytest.raises(ModelError, match="^OpenVINO cannot convert test-tiny-rn's image encoder"):
+    with pytest.raises(ModelError, match=r"^OpenVINO cannot convert test-tiny-rn's image encoder"):
         build_classifier(model=TINY_RN, weights=unconvertible, device="cpu", labels=LABELS, backend="openvino")
 
 

@@ -94,7 +94,7 @@ def test_random_bytes_then_the_header_id_then_garbage_is_refused_quickly(tmp_pat
 
 @pytest.mark.parametrize("cut", [4, 100, -1])
 def test_a_greeting_cut_short_is_refused_not_a_hang(real_greeting, cut, tmp_path):
-    line, seconds = against_peer(real_greeting[:cut], "stall", tmp_path)
+    line, _ = against_peer(real_greeting[:cut], "stall", tmp_path)
     assert line.startswith("error: --net") and "no answer within" in line
     line, _ = against_peer(real_greeting[:cut], "close", tmp_path)
     assert "does not send a DV" in line and "closed the connection before its header was complete" in line

@@ -78,7 +78,7 @@ class SimulatedReader:
         until = done * self.PACKET_S
         self.packets_done = done
         self.now_s = max(self.now_s, until)
-        n = int(round((until - self.produced_until_s) * self.rate))
+        n = round((until - self.produced_until_s) * self.rate)
         t = np.linspace(self.produced_until_s * 1e6, until * 1e6, n, endpoint=False).astype(np.int64)
         events = make_events(t, self.rng.integers(0, 64, n), self.rng.integers(0, 48, n), np.ones(n))
         self.produced_until_s = until

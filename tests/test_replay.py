@@ -93,7 +93,7 @@ def test_a_gap_in_the_recording_gives_empty_packets_at_least_every_100ms(tmp_pat
     source = open_file(str(write_with_faery(tmp_path / "gap.dat", events, SIZE)))
     clock = ScriptedClock()
     outputs = []
-    for item in Replay(source, clock=clock).packets():
+    for _ in Replay(source, clock=clock).packets():
         outputs.append(clock.now())
     assert max(np.diff(outputs)) <= 0.1 + 1e-9
     assert clock.slept == pytest.approx(stream_seconds(events))

@@ -63,7 +63,7 @@ def frame_updates(w) -> list[float]:
     return times
 
 
-def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtbot, tmp_path):  # noqa: F811
+def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop", labels=(), factory=None)
     panel = w.teach
     panel.train_settings = QUICK
@@ -160,7 +160,7 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert panel.status.text().startswith("cannot write examples") and len(panel.examples) == 4
 
 
-def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot):  # noqa: F811
+def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")  # the fake classifier scores a, b, c; training loads tiny-digits itself
     panel = w.teach
     panel.train_settings = replace(QUICK, epochs=500)
@@ -181,7 +181,7 @@ def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot
     assert w.bars.shown_labels == ["a", "b", "c"]
 
 
-def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window, qtbot, tmp_path):  # noqa: F811
+def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")
     panel = w.teach
     w.open_file(SAMPLE)
@@ -208,7 +208,7 @@ def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window
     assert panel.examples.counts() == {} and panel.browser.thumbnail_count() == 0
 
 
-def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make_window, qtbot):  # noqa: F811
+def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     port = free_port()
     camera = LoopbackCamera(port)
     try:
@@ -233,7 +233,7 @@ def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make
         camera.close()
 
 
-def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tmp_path):  # noqa: F811
+def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")
     panel = w.teach
     w.open_file(SAMPLE)
@@ -253,7 +253,7 @@ def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tm
     assert all(ev.shape[0] > 100 for ev in panel.examples.examples("a bar"))  # events of the moved picture
 
 
-def test_the_teach_tab_fits_the_1280x720_window(make_window, qtbot):  # noqa: F811
+def test_the_teach_tab_fits_the_1280x720_window(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY)
     w.resize(1280, 720)
     w.tabs.setCurrentWidget(w.tabs.widget(2))

@@ -1,4 +1,7 @@
-"""Relevance maps (issue 24): dense features and crops, places in sensor pixels, the classifier's maps over its window."""
+"""Relevance maps (issue 24): dense features and crops, places in sensor pixels, the classifier's maps.
+
+The maps are the classifier's over its window.
+"""
 
 from __future__ import annotations
 

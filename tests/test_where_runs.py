@@ -140,12 +140,12 @@ AVG_WHY = "test-tiny-vit-avg: its ViT pools attention or tokens another way than
 
 def test_where_with_a_model_that_cannot_give_maps_is_one_line_and_exit_2(recordings, avg_model, capsys):
     args = ["--file", str(recordings["wide"][0]), "--headless", "--speed", "0", "--labels", "a, b", *avg_model]
-    rc = main(args + ["--where"])
+    rc = main([*args, "--where"])
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
     lines = [line for line in err.splitlines() if not line.startswith("note:")]
     assert lines == [f"neuroclip-live: --where: {AVG_WHY}"]
-    assert main(args + ["--max-steps", "2"]) == 0  # the same model scores without maps
+    assert main([*args, "--max-steps", "2"]) == 0  # the same model scores without maps
 
 
 # ------------------------------------------------------------------ the window
@@ -185,7 +185,7 @@ def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps
     assert warm.mean() > 0.05 and ((b[..., 0].astype(int) - b[..., 2]) > 60).mean() == 0
 
 
-def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):  # noqa: F811
+def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window("--model", "RN50", labels=None)  # no labels: frames only, no model loads
     w.open_file(recordings["wide"][0])
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)

@@ -235,7 +235,7 @@ class LabelBars(QWidget):
         pos = event.scenePos()  # type: ignore[attr-defined]
         if not self.plot.plotItem.sceneBoundingRect().contains(pos):
             return
-        row = int(round(self.plot.getViewBox().mapSceneToView(pos).y()))
+        row = round(self.plot.getViewBox().mapSceneToView(pos).y())
         if 0 <= row < len(self.shown_labels):
             self.labelClicked.emit(self.shown_labels[row])
 

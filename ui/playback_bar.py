@@ -36,7 +36,7 @@ def format_time(us: int) -> str:
 
 
 class PlaybackBar(QWidget):
-    """Speed and loop are the ``controls``' own; the signals carry play and seek; ``show_position`` follows the stream."""
+    """Speed and loop are the ``controls``' own; signals carry play and seek; ``show_position`` follows the stream."""
 
     playToggled = Signal(bool)  # True = play
     seekRequested = Signal(object)  # absolute time in microseconds (int64: a Qt int would overflow)

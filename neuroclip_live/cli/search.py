@@ -69,7 +69,8 @@ def _classifier(args: argparse.Namespace) -> Any:
     controls = config.initial_controls()
     if not config.wants_model(controls.labels):
         raise NeuroclipError(
-            f"search needs labels: give --labels 'a, b, c' or --labels-file PATH ({config.model.name} has none of its own)"
+            "search needs labels: give --labels 'a, b, c' or --labels-file PATH "
+            f"({config.model.name} has none of its own)"
         )
     return config.classifier_loader(controls)()
 

@@ -59,7 +59,8 @@ def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> No
     jitter = ", scale and placement jitter" if args.jitter else ""
     print(
         f"trained on {counted(len(trained.shots), 'sample')} ({args.shots} a class, "
-        f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} in {seconds:.1f} s; final loss {fit.history[-1]:.3f}"
+        f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} "
+        f"in {seconds:.1f} s; final loss {fit.history[-1]:.3f}"
     )
     if fit.transfer:
         t = fit.transfer
@@ -72,7 +73,8 @@ def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> No
             else "given by --image-weight"
         )
         print(
-            f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): image weight {t['image_weight']:g} "
+            f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): "
+            f"image weight {t['image_weight']:g} "
             f"{how}; λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}"
         )
         if t["image_weight"] == 0:

@@ -165,7 +165,7 @@ def _read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], AdapterInfo
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = (fh.metadata() or {}).get(_METADATA_KEY)
-            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open is not a dict: keys() is its only listing
         if meta is None:
             raise ValueError("no adapter metadata")
         info = AdapterInfo(**json.loads(meta))

@@ -147,7 +147,7 @@ class ClipBackbone:
         return self.prepare_dense()(self.preprocess(frames))
 
     def prepare_dense(self) -> DenseEncoder:
-        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` when it cannot be."""
+        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` if it cannot be."""
         if self._dense is None:
             why = self.dense_unavailable()
             if why:

@@ -221,7 +221,7 @@ def split_point(n: int, train_fraction: float) -> int:
     """Timesteps used for training: the first ``train_fraction`` of ``n``, at least one held out when asked."""
     if not 0.0 < train_fraction <= 1.0:
         raise NeuroclipError(f"the training share must be in (0, 1], got {train_fraction}")
-    cut = int(round(n * train_fraction))
+    cut = round(n * train_fraction)
     return min(cut, n - 1) if train_fraction < 1.0 else n
 
 

@@ -187,7 +187,7 @@ def ranges_from_tops(
     segment: Sequence[int],
     alpha: Sequence[float],
 ) -> list[LabelRange]:
-    """Ranges from timesteps whose top label is already known (a prediction log), placed as ``top_ranges`` places them."""
+    """Ranges from timesteps whose top label is already known (a prediction log), placed as by ``top_ranges``."""
     n = len(tops)
     rows = StepRows(
         np.asarray(t_start_us, dtype=np.int64),

@@ -170,10 +170,10 @@ class TimestepRule:
         value = float(m.group(1))
         unit = m.group(2).lower()
         if unit in ("ev", "event", "events", "kev"):
-            count = int(round(value * (1000 if unit == "kev" else 1)))
+            count = round(value * (1000 if unit == "kev" else 1))
             return cls("count", count)
         scale = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}[unit]
-        return cls("time", int(round(value * scale)))
+        return cls("time", round(value * scale))
 
     @classmethod
     def default(cls) -> TimestepRule:

@@ -251,7 +251,7 @@ class Pose:
 
 
 def _draw_polylines(draw: ImageDraw.ImageDraw, lines: list[np.ndarray], width: float) -> None:
-    w = max(1, int(round(width)))
+    w = max(1, round(width))
     r = w / 2.0
     for line in lines:
         pts = [tuple(p) for p in line]
@@ -272,8 +272,10 @@ def _glyph_mask(label: int, box: int, rng: np.random.Generator, style: str) -> n
     if label < 10 and style == "font":
         name = FONT_FILES[rng.integers(len(FONT_FILES))]
         font = _font(name, int(box * 0.95))
-        l, t, r, b = draw.textbbox((0, 0), DIGITS[label], font=font)
-        draw.text(((box - (r - l)) / 2 - l, (box - (b - t)) / 2 - t), DIGITS[label], fill=255, font=font)
+        left, top, right, bottom = draw.textbbox((0, 0), DIGITS[label], font=font)
+        draw.text(
+            ((box - (right - left)) / 2 - left, (box - (bottom - top)) / 2 - top), DIGITS[label], fill=255, font=font
+        )
         if rng.random() < 0.5:  # heavier strokes, as in thick handwriting
             from PIL import ImageFilter
 
@@ -294,7 +296,7 @@ def _glyph_mask(label: int, box: int, rng: np.random.Generator, style: str) -> n
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.Generator) -> None:
     """One of ``SHAPES``, outlined or filled at random, centred in a box x box canvas."""
     filled = rng.random() < 0.5
-    lw = max(1, int(round(box * rng.uniform(0.07, 0.14))))
+    lw = max(1, round(box * rng.uniform(0.07, 0.14)))
     m = box * 0.1
     s = box - 2 * m
     c = box / 2
@@ -312,7 +314,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.
         if filled:
             draw.polygon(pts, fill=255)
         else:
-            draw.line(pts + [pts[0], pts[1]], fill=255, width=lw, joint="curve")
+            draw.line([*pts, pts[0], pts[1]], fill=255, width=lw, joint="curve")
     elif shape == "star":
         a = -np.pi / 2 + np.arange(10) * np.pi / 5
         r = np.where(np.arange(10) % 2 == 0, s / 2, s / 2 * rng.uniform(0.35, 0.5))
@@ -320,13 +322,13 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.
         if filled:
             draw.polygon(pts, fill=255)
         else:
-            draw.line(pts + [pts[0], pts[1]], fill=255, width=lw, joint="curve")
+            draw.line([*pts, pts[0], pts[1]], fill=255, width=lw, joint="curve")
     elif shape == "cross":
-        w = max(lw, int(round(s * rng.uniform(0.15, 0.3))))
+        w = max(lw, round(s * rng.uniform(0.15, 0.3)))
         draw.rectangle((c - w / 2, m, c + w / 2, box - m), fill=255)
         draw.rectangle((m, c - w / 2, box - m, c + w / 2), fill=255)
     elif shape == "line":
-        w = max(lw, int(round(s * rng.uniform(0.06, 0.14))))
+        w = max(lw, round(s * rng.uniform(0.06, 0.14)))
         draw.line([(m, c), (box - m, c)], fill=255, width=w)
 
 
@@ -346,12 +348,12 @@ def object_mask(
     if style is None:
         style = "strokes" if rng.random() < 0.7 else "font"
     ss = supersample
-    box = max(8, int(round(pose.height * ss)))
+    box = max(8, round(pose.height * ss))
     glyph = Image.fromarray((_glyph_mask(label, box, rng, style) * 255).astype(np.uint8))
     glyph = glyph.rotate(pose.rotation, resample=Image.BILINEAR, expand=True)
     canvas = Image.new("L", (size.width * ss, size.height * ss), 0)
-    gx = int(round(pose.cx * ss - glyph.width / 2))
-    gy = int(round(pose.cy * ss - glyph.height / 2))
+    gx = round(pose.cx * ss - glyph.width / 2)
+    gy = round(pose.cy * ss - glyph.height / 2)
     canvas.paste(glyph, (gx, gy))
     return np.asarray(canvas, dtype=np.float32) / 255.0
 

@@ -121,7 +121,7 @@ def make_dataset(
     images, labels = [], []
     t0 = time.time()
     with mp.get_context("fork").Pool(workers) as pool:
-        for k, (im, lb) in enumerate(pool.imap(_make_chunk, jobs)):
+        for im, lb in pool.imap(_make_chunk, jobs):
             images.append(im)
             labels.append(lb)
             done = sum(x.shape[0] for x in images)
