@@ -34,8 +34,9 @@ MODEL = "RN50"
 
 
 def _encode_ms(backbone, threads: int, batch: int = 16, repeats: int = 3) -> float:
-    frames = np.random.default_rng(0).choice(np.array([0, 127, 255], np.uint8), size=(batch, 34, 34),
-                                             p=[0.05, 0.9, 0.05])
+    frames = np.random.default_rng(0).choice(
+        np.array([0, 127, 255], np.uint8), size=(batch, 34, 34), p=[0.05, 0.9, 0.05]
+    )
     torch.set_num_threads(threads)
     backbone.encode_frames(frames)  # warm-up
     runs = []
@@ -82,8 +83,9 @@ def collect(quick: bool = False) -> dict[str, float]:
     weights = serialized_weights(backbone)
     with tempfile.TemporaryDirectory() as tmp:
         torch.set_num_threads(2)
-        local = CachedExtractor(backbone, T, "count", Path(tmp, "one"), batch_size=20, shard_size=2,
-                                progress=False, weights=weights)
+        local = CachedExtractor(
+            backbone, T, "count", Path(tmp, "one"), batch_size=20, shard_size=2, progress=False, weights=weights
+        )
         out["one_process_2_threads_encodes_s"], _ = _run(local, samples)
         try:
             connect(num_cpus=2, object_store_mb=1024)  # RN50's 400 MB of weights go through the object store
@@ -92,8 +94,17 @@ def collect(quick: bool = False) -> dict[str, float]:
             return out
         for workers in (1, 2):
             runner = RayRunner(backbone, workers=workers, batch_size=20, weights=weights)
-            ex = CachedExtractor(backbone, T, "count", Path(tmp, f"ray{workers}"), runner=runner, batch_size=20,
-                                 shard_size=2, progress=False, weights=weights)
+            ex = CachedExtractor(
+                backbone,
+                T,
+                "count",
+                Path(tmp, f"ray{workers}"),
+                runner=runner,
+                batch_size=20,
+                shard_size=2,
+                progress=False,
+                weights=weights,
+            )
             steady, wall = _run(ex, samples)
             out[f"ray_{workers}_workers_encodes_s"], out[f"ray_{workers}_workers_wall_encodes_s"] = steady, wall
     out["ray_scaling_efficiency_pct"] = 100 * out["ray_2_workers_encodes_s"] / (2 * out["ray_1_workers_encodes_s"])

@@ -25,19 +25,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dv_processing as dv
+import faery
+import numpy as np
+
+from benchmarks.bench_io import _median_seconds
+from neuroclip_live.events import EVENT_DTYPE
+from neuroclip_live.runtime.config import RunConfig
+from neuroclip_live.runtime.pipeline import Pipeline
+from neuroclip_live.stream.sources import open_file
+from neuroclip_live.stream.sources.files.prophesee_raw import prophesee_layout
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import dv_processing as dv  # noqa: E402
-import faery  # noqa: E402
-import numpy as np  # noqa: E402
-
-from benchmarks.bench_io import _median_seconds  # noqa: E402
-from neuroclip_live.events import EVENT_DTYPE  # noqa: E402
-from neuroclip_live.runtime.config import RunConfig  # noqa: E402
-from neuroclip_live.runtime.pipeline import Pipeline  # noqa: E402
-from neuroclip_live.stream.sources import open_file  # noqa: E402
-from neuroclip_live.stream.sources.files.prophesee_raw import prophesee_layout  # noqa: E402
 
 RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
 Reader = Callable[[Path], int]
@@ -138,7 +139,10 @@ def collect(quick: bool = False) -> dict[str, float]:
     repeats = 1 if quick else 5
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        pairs = (("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"), ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"))
+        pairs = (
+            ("evt3", "evt3.raw", ".raw", _faery, "faery_evt3"),
+            ("aedat4", "davis346.aedat4", ".aedat4", _dv, "dv_aedat4"),
+        )
         n = 0
         for key, name, suffix, library, library_key in pairs:
             source = RECORDINGS / name

@@ -14,14 +14,16 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.stream.sources.files.aedat import AedatFileSource  # noqa: E402
-from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource  # noqa: E402
-from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource  # noqa: E402
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
+from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SHARED = ROOT.parent / "shared" / "data"
 RECORDINGS = SHARED / "recordings"
@@ -52,7 +54,7 @@ def _recording_figures(key: str, path: Path, reader, repeats: int) -> dict[str, 
     count = _read_all(lambda: reader(path))
     seconds = _median_seconds(lambda: _read_all(lambda: reader(path)), repeats)
     figures[f"read_{key}_mev_s"] = count / seconds / 1e6
-    lazy = lambda: reader(path, in_memory_max_events=0)  # noqa: E731
+    lazy = partial(reader, path, in_memory_max_events=0)
     figures[f"read_{key}_lazy_mev_s"] = count / _median_seconds(lambda: _read_all(lazy), repeats) / 1e6
     in_memory, on_disk = reader(path), lazy()
     figures[f"seek_{key}_ms"] = _median_seconds(lambda: _seek_middle(in_memory), repeats) * 1e3

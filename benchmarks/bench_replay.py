@@ -78,8 +78,12 @@ def _rn50_paced(quick: bool) -> dict[str, float]:
 
     out: dict[str, float] = {}
     for backend in ("torch", "openvino") if openvino_importable() else ("torch",):
-        r = _run(SAMPLE, RunConfig(rule=TimestepRule("time", 30_000), speed=1), _rn50_loader(backend),
-                 max_seconds=2 if quick else 6)
+        r = _run(
+            SAMPLE,
+            RunConfig(rule=TimestepRule("time", 30_000), speed=1),
+            _rn50_loader(backend),
+            max_seconds=2 if quick else 6,
+        )
         suffix = "" if backend == "torch" else f"_{backend}"
         out[f"replay_rn50_speed1_steps_s{suffix}"] = r["steps_s"]
         out[f"replay_rn50_speed1_latency_p50_ms{suffix}"] = r["latency_p50_ms"]

@@ -25,12 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.model.classifier import StreamingClassifier  # noqa: E402
-from neuroclip_live.model.clip_model import create_clip  # noqa: E402
-from neuroclip_live.model.setup import build_classifier  # noqa: E402
-from neuroclip_live.offline.kept_features import KeptFeatureStore  # noqa: E402
-from neuroclip_live.offline.search import search_recording  # noqa: E402
-from neuroclip_live.stream.framing import TimestepRule  # noqa: E402
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.clip_model import create_clip
+from neuroclip_live.model.setup import build_classifier
+from neuroclip_live.offline.kept_features import KeptFeatureStore
+from neuroclip_live.offline.search import search_recording
+from neuroclip_live.stream.framing import TimestepRule
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "recordings" / "sample.aedat4"
@@ -94,8 +94,20 @@ def cli_figures(rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             for key, labels in (("cli_first_s", FIRST), ("cli_second_s", SECOND)):
-                cmd = [sys.executable, "-m", "ui.launch", "search", "--file", str(SAMPLE), "--model", "tiny-digits",
-                       "--labels", ", ".join(labels), "--cache", tmp]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "ui.launch",
+                    "search",
+                    "--file",
+                    str(SAMPLE),
+                    "--model",
+                    "tiny-digits",
+                    "--labels",
+                    ", ".join(labels),
+                    "--cache",
+                    tmp,
+                ]
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
                 runs[key].append(time.perf_counter() - t0)

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.model.classifier import StreamingClassifier  # noqa: E402
-from neuroclip_live.model.clip_model import create_clip, load_clip  # noqa: E402
-from neuroclip_live.model.label_presets import default_labels  # noqa: E402
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.clip_model import create_clip, load_clip
+from neuroclip_live.model.label_presets import default_labels
 
 SETS = {"validation": 31337, "report": 424242}  # seeds of the scene sets; settings were chosen on validation only
 MODELS = ("tiny-digits", "RN50", "ViT-B-32")

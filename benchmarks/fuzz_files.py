@@ -132,10 +132,9 @@ def body_start(path: Path) -> int:
 def make_inputs(tmp: Path, big: bool, shared: Path) -> list[Path]:
     """The intact files fuzzed: shared recordings, the sample, and faery-written files of every other kind."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from recording_writers import write_atis_with_faery, write_with_faery
-
     from neuroclip_live.events import SensorSize
     from neuroclip_live.stream.sources import open_file
+    from recording_writers import write_atis_with_faery, write_with_faery
 
     recordings = shared / "recordings"
     inputs = [recordings / "davis346.aedat4", ROOT / "recordings" / "sample.aedat4", recordings / "evt3.raw"]
@@ -157,9 +156,8 @@ def make_inputs(tmp: Path, big: bool, shared: Path) -> list[Path]:
 def _big_inputs(tmp: Path, davis: np.ndarray, evt3: np.ndarray) -> list[Path]:
     """Files over the streaming threshold (16 MB): decoded as they play rather than scanned on open."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from recording_writers import write_with_faery
-
     from neuroclip_live.events import SensorSize
+    from recording_writers import write_with_faery
 
     made = []
     for name, events, size in (("big.aedat4", davis, SensorSize(346, 260)), ("big.raw", evt3, SensorSize(1280, 720))):

@@ -165,13 +165,24 @@ def _ray_figures(ray: Any, bench: Bench, budget: Budget) -> dict[str, Any]:
     weights = serialized_weights(bb)
     key = EncodingKey.of(bb, T, "count", weights)
     batch_size = 256 if gpus else 32
-    out: dict[str, Any] = {"model": bb.name, "engine": bb.engine, "gpus": gpus, "cluster_cpus": info.cpus,
-                           "cluster_gpus": info.gpus, "batch_size": batch_size}  # fmt: skip
+    out: dict[str, Any] = {
+        "model": bb.name,
+        "engine": bb.engine,
+        "gpus": gpus,
+        "cluster_cpus": info.cpus,
+        "cluster_gpus": info.gpus,
+        "batch_size": batch_size,
+    }
     with tempfile.TemporaryDirectory() as cache_root:
         actor = ray.remote(num_gpus=gpus, num_cpus=1)(ShardEncoder).remote(
-            key, cache_root, [ray.put(weights)], open_clip.get_model_config(bb.name),
-            "cuda" if gpus else "cpu", max(1, bb.threads), batch_size,
-        )  # fmt: skip
+            key,
+            cache_root,
+            [ray.put(weights)],
+            open_clip.get_model_config(bb.name),
+            "cuda" if gpus else "cpu",
+            max(1, bb.threads),
+            batch_size,
+        )
         # Views a call: a GPU's batch of 256 frames is 25 views; a CPU takes about 0.1-0.5 s a frame.
         views = (16 if bench.quick else 64) if gpus else (2 if bench.quick else 4)
         out["actor"] = _actor_rate(ray, actor, views, budget.part(2), 2 if bench.quick else 40)
@@ -210,6 +221,11 @@ def _pipeline_rate(bb: Any, weights: bytes, cache_root: str, size: tuple[int, in
     ex.extract(samples, views=views, augment=True, on_shard=lambda r: marks.append((time.perf_counter(), r.rows)))
     wall = time.perf_counter() - t0
     rows = sum(n for _, n in marks)
-    return {"wall_encodes_s": rows * T / wall, "encodes": rows * T, "seconds": wall,
-            "first_shard_s": marks[0][0] - t0 if marks else None, "shards": len(marks),
-            "views_per_shard": views}  # fmt: skip
+    return {
+        "wall_encodes_s": rows * T / wall,
+        "encodes": rows * T,
+        "seconds": wall,
+        "first_shard_s": marks[0][0] - t0 if marks else None,
+        "shards": len(marks),
+        "views_per_shard": views,
+    }

@@ -55,8 +55,11 @@ def _nvidia_driver() -> str | None:
     try:
         proc = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else None
@@ -197,7 +200,7 @@ class Report:
                 entry["note"] = ("stopped early for its time budget; " + entry["note"]).rstrip("; ")
         except SectionSkipped as why:
             entry.update(status="skipped", note=str(why))
-        except Exception as err:  # noqa: BLE001 - any failure of one section is recorded and the next one runs
+        except Exception as err:  # any failure of one section is recorded and the next one runs
             lines = traceback.format_exception(err)
             entry.update(status="failed", note="", error=first_line(err), traceback="".join(lines)[-3000:])
             if self.device.type == "cuda":

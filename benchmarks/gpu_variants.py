@@ -121,8 +121,9 @@ def variants_section(bench: Bench, figures: dict, budget: Budget, names: list[st
     eager = figures["step"].get("eager", {})
     figures["speedup_vs_eager"] = {
         name: {b: eager[b]["ms_per_timestep"] / f[b]["ms_per_timestep"] for b in f if b in eager}
-        for name, f in figures["step"].items() if name != "eager"
-    }  # fmt: skip
+        for name, f in figures["step"].items()
+        if name != "eager"
+    }
     return (
         "the classifier's step (random adapter) per image-encoder variant, alternating in one loop; eager = the app's"
     )
@@ -148,7 +149,7 @@ def _variant_steps(bench: Bench, encoders: dict[str, Any], unavailable: dict[str
             try:
                 run()  # the first call at this size compiles or captures: a failure drops only this variant
                 runs[name] = run
-            except Exception as err:  # noqa: BLE001 - a variant that fails is recorded, the others go on
+            except Exception as err:  # a variant that fails is recorded, the others go on
                 unavailable[name] = first_line(err)
         times = alternate(runs, bench.repeats({1: 40, 8: 15, 32: 6}[b]), part, bench)
         return {n: per_item(t, b, "timesteps") for n, t in times.items()}, sum(min(t) for t in times.values()) / b
@@ -167,6 +168,6 @@ def _variant_replays(bench: Bench, encoders: dict[str, Any], unavailable: dict[s
         bb.image_encoder = encoders[name]
         try:
             out[name] = replay(bench, 1, part)
-        except Exception as err:  # noqa: BLE001 - recorded per variant
+        except Exception as err:  # recorded per variant
             out[name] = {"error": first_line(err)}
     return out

@@ -40,32 +40,32 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.events import SensorSize  # noqa: E402
-from neuroclip_live.model.clip_model import load_clip  # noqa: E402
-from neuroclip_live.model.prompts import resolve_templates, text_features  # noqa: E402
-from neuroclip_live.offline.augment import Augmentation  # noqa: E402
-from neuroclip_live.offline.datasets import (  # noqa: E402
+from neuroclip_live.events import SensorSize
+from neuroclip_live.model.clip_model import load_clip
+from neuroclip_live.model.prompts import resolve_templates, text_features
+from neuroclip_live.offline.augment import Augmentation
+from neuroclip_live.offline.datasets import (
     load_split,
     pick_shots,
     read_sample_events,
     take_per_class,
 )
-from neuroclip_live.offline.evaluation import (  # noqa: E402
+from neuroclip_live.offline.evaluation import (
     FeatureSet,
     choose_alpha,
     extract_features,
     predict,
 )
-from neuroclip_live.offline.image_encoding import encode_images, load_image_folder  # noqa: E402
-from neuroclip_live.offline.training import TrainConfig, train_adapter  # noqa: E402
-from neuroclip_live.offline.transfer import (  # noqa: E402
+from neuroclip_live.offline.image_encoding import encode_images, load_image_folder
+from neuroclip_live.offline.training import TrainConfig, train_adapter
+from neuroclip_live.offline.transfer import (
     TransferConfig,
     ValidationFigures,
     choose_image_weight,
     pick_image_weight,
     train_with_images,
 )
-from neuroclip_live.tinyclip.synthetic import plain_image  # noqa: E402
+from neuroclip_live.tinyclip.synthetic import plain_image
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nmnist-small"
 TEMPLATE = "a photo of the digit {}."
@@ -99,15 +99,19 @@ class Bench:
         t0 = time.perf_counter()
         self.all = extract_features(self.bb, self.data.samples, T, progress=False)
         self.row = {s.path: i for i, s in enumerate(self.data.samples)}
-        self.selection, self.pool = take_per_class(self.data.samples, self.k, args.select_per_class,
-                                                   np.random.default_rng(999))
+        self.selection, self.pool = take_per_class(
+            self.data.samples, self.k, args.select_per_class, np.random.default_rng(999)
+        )
         self.tmp = tempfile.TemporaryDirectory(prefix="r2etl-images-")
         render_image_root(Path(self.tmp.name), self.data.folders, args.images_per_class, seed=12345)
         self.images = load_image_folder(self.tmp.name, self.data.folders, self.data.classes)
         self.image_cache: dict[tuple[str, int], FeatureSet] = {}
         self.uniform = np.full(T, 1.0 / T)
-        print(f"features of {len(self.data.samples)} samples and {len(self.images)} images ready "
-              f"in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"features of {len(self.data.samples)} samples and {len(self.images)} images ready "
+            f"in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
 
     def subset(self, samples: list) -> FeatureSet:
         rows = [self.row[s.path] for s in samples]
@@ -131,8 +135,7 @@ class Bench:
     def chosen(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig):
         """``train --images``' choice of the image weight on ``val`` (``transfer.choose_image_weight``)."""
         images = self.image_features(transfer.encoding, seed)
-        return choose_image_weight(train, images, val, self.text, self.bb.logit_scale, TrainConfig(seed=seed),
-                                   transfer)  # fmt: skip
+        return choose_image_weight(train, images, val, self.text, self.bb.logit_scale, TrainConfig(seed=seed), transfer)
 
     def run(self, train: FeatureSet, val: FeatureSet, seed: int, transfer: TransferConfig | None) -> tuple:
         """Train (alone, or with images when ``transfer`` is given), choose alpha on ``val``; (adapter, alpha)."""
@@ -141,16 +144,21 @@ class Bench:
             adapter, _ = train_adapter(train, self.text, self.bb.logit_scale, self.uniform, cfg, progress=False)
         else:
             images = self.image_features(transfer.encoding, seed)
-            adapter, _ = train_with_images(train, images, self.text, self.bb.logit_scale, self.uniform, cfg,
-                                           transfer, progress=False)  # fmt: skip
+            adapter, _ = train_with_images(
+                train, images, self.text, self.bb.logit_scale, self.uniform, cfg, transfer, progress=False
+            )
         _, alpha, _ = choose_alpha(val, self.text, self.bb.logit_scale, T, adapter)
         return adapter, alpha
 
     def candidate_figures(self, figures: ValidationFigures, test: FeatureSet, adapter, alpha) -> dict[str, float]:
         """Validation top-1 and cross-entropy, selection-pool and test top-1 of one trained candidate."""
         pool = self.top1(self.subset(self.selection), adapter, alpha)
-        return {"val_top1": figures.top1, "val_nll": figures.nll, "pool_top1": pool,
-                "test_top1": self.top1(test, adapter, alpha)}  # fmt: skip
+        return {
+            "val_top1": figures.top1,
+            "val_nll": figures.nll,
+            "pool_top1": pool,
+            "test_top1": self.top1(test, adapter, alpha),
+        }
 
     def top1(self, fs: FeatureSet, adapter, alpha) -> float:
         return float((predict(fs, self.text, self.bb.logit_scale, alpha, adapter).argmax(1) == fs.labels).mean())
@@ -163,8 +171,10 @@ def select_lambdas(bench: Bench, shots_k: int = 4, seeds: tuple[int, ...] = (100
     splits = [bench.split(shots_k, s, bench.pool) for s in seeds]
     for lf in GRID_F:
         for lt in GRID_T:
-            accs = [bench.top1(sel, *bench.run(tr, val, s, TransferConfig(lf, lt)))
-                    for (tr, val, _), s in zip(splits, seeds, strict=True)]
+            accs = [
+                bench.top1(sel, *bench.run(tr, val, s, TransferConfig(lf, lt)))
+                for (tr, val, _), s in zip(splits, seeds, strict=True)
+            ]
             scores[f"{lf},{lt}"] = float(np.mean(accs))
     best = max(scores, key=lambda k: (scores[k], -sum(map(float, k.split(",")))))
     lf, lt = map(float, best.split(","))
@@ -187,19 +197,27 @@ def print_table(results: dict) -> None:
     print("| K | " + " | ".join(results) + " |")
     print("|---" * (len(results) + 1) + "|")
     for k in ks:
-        cells = [f"{np.mean(v[k]) * 100:.1f} ± {np.std(v[k], ddof=1) * 100:.1f}" if len(v.get(k, [])) > 1 else
-                 (f"{v[k][0] * 100:.1f}" if k in v else "") for v in results.values()]
+        cells = [
+            f"{np.mean(v[k]) * 100:.1f} ± {np.std(v[k], ddof=1) * 100:.1f}"
+            if len(v.get(k, [])) > 1
+            else (f"{v[k][0] * 100:.1f}" if k in v else "")
+            for v in results.values()
+        ]
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -> tuple[dict, dict, list]:
     """Every K and seed: zero-shot, alone and images (one choice of the image weight), jitter, the ablation."""
-    ablation = {
-        "ce-images-only": TransferConfig(0.0, 0.0),
-        "feature-only": TransferConfig(lf, 0.0),
-        "tcka-only": TransferConfig(0.0, lt),
-        "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
-    } if args.ablation else {}  # fmt: skip
+    ablation = (
+        {
+            "ce-images-only": TransferConfig(0.0, 0.0),
+            "feature-only": TransferConfig(lf, 0.0),
+            "tcka-only": TransferConfig(0.0, lt),
+            "images-repeat": TransferConfig(lf, lt, encoding="repeat"),
+        }
+        if args.ablation
+        else {}
+    )
     results: dict[str, dict[int, list[float]]] = {n: {} for n in ("zero-shot", "alone", IMAGES, "jitter", *ablation)}
     chosen: dict[int, list[float]] = {}
     details: list[dict] = []  # every image weight's validation, selection-pool and test figures
@@ -211,9 +229,17 @@ def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -
             results["zero-shot"].setdefault(k, []).append(bench.top1(test_fs, None, bench.uniform))
             choice = bench.chosen(train, val, seed, TransferConfig(lf, lt))
             chosen.setdefault(k, []).append(choice.weight)
-            details.append({"K": k, "seed": seed, "chosen": choice.weight, "candidates": {
-                f"{w:g}": bench.candidate_figures(choice.figures[w], test_fs, *c) for w, c in choice.candidates.items()
-            }})  # fmt: skip
+            details.append(
+                {
+                    "K": k,
+                    "seed": seed,
+                    "chosen": choice.weight,
+                    "candidates": {
+                        f"{w:g}": bench.candidate_figures(choice.figures[w], test_fs, *c)
+                        for w, c in choice.candidates.items()
+                    },
+                }
+            )
             results["alone"].setdefault(k, []).append(details[-1]["candidates"]["0"]["test_top1"])
             results[IMAGES].setdefault(k, []).append(details[-1]["candidates"][f"{choice.weight:g}"]["test_top1"])
             t2 = time.perf_counter()
@@ -222,10 +248,12 @@ def run_settings(bench: Bench, args: argparse.Namespace, lf: float, lt: float) -
             t3 = time.perf_counter()
             for name, transfer in ablation.items() if k == 4 else ():
                 results[name].setdefault(k, []).append(bench.top1(test_fs, *bench.run(train, val, seed, transfer)))
-            print(f"K={k} seed={seed} test n={len(test)}: " + ", ".join(
-                f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v)
+            print(
+                f"K={k} seed={seed} test n={len(test)}: "
+                + ", ".join(f"{n} {v[k][-1] * 100:.1f}" for n, v in results.items() if k in v)
                 + f"; w={choice.weight:g}; {t2 - t1:.0f} s alone and with images, {t3 - t2:.0f} s jitter",
-                flush=True)  # fmt: skip
+                flush=True,
+            )
     return results, chosen, details
 
 
@@ -234,8 +262,10 @@ def rechoose(details: list[dict]) -> tuple[dict, dict]:
     column: dict[int, list[float]] = {}
     weights: dict[int, list[float]] = {}
     for run in details:
-        figures = {float(w): ValidationFigures(c["val_top1"], c["val_nll"], VAL_PER_CLASS * 10)
-                   for w, c in run["candidates"].items()}  # fmt: skip
+        figures = {
+            float(w): ValidationFigures(c["val_top1"], c["val_nll"], VAL_PER_CLASS * 10)
+            for w, c in run["candidates"].items()
+        }
         w = pick_image_weight(figures)
         column.setdefault(run["K"], []).append(run["candidates"][f"{w:g}"]["test_top1"])
         weights.setdefault(run["K"], []).append(w)
@@ -243,8 +273,13 @@ def rechoose(details: list[dict]) -> tuple[dict, dict]:
 
 
 def _margin_rule(c: dict, margin: int) -> float:
-    ok = [w for w in c if w > 0 and c[w]["val_top1"] * 50 >= c[0.0]["val_top1"] * 50 + margin - 1e-6
-          and c[w]["val_nll"] < c[0.0]["val_nll"]]  # fmt: skip
+    ok = [
+        w
+        for w in c
+        if w > 0
+        and c[w]["val_top1"] * 50 >= c[0.0]["val_top1"] * 50 + margin - 1e-6
+        and c[w]["val_nll"] < c[0.0]["val_nll"]
+    ]
     return min(ok, key=lambda w: (-c[w]["val_top1"], c[w]["val_nll"])) if ok else 0.0
 
 
@@ -268,6 +303,19 @@ def compare_rules(details: list[dict]) -> None:
         print(f"selection pool, {name}: {cells}")
 
 
+def print_merged(files: list[str]) -> None:
+    """The table of the runs saved with --json, the image weight chosen again over all of them."""
+    parts = [json.loads(Path(f).read_text()) for f in files]
+    results = merge_results([part["results"] for part in parts])
+    results[IMAGES], weights = rechoose([run for part in parts for run in part.get("details", [])])
+    print_table(results)
+    print(
+        "image weight chosen: "
+        + "; ".join(f"K={k}: {', '.join(f'{w:g}' for w in ws)}" for k, ws in sorted(weights.items()))
+    )
+    compare_rules([run for part in parts for run in part.get("details", [])])
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(DATA))
@@ -277,20 +325,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--select-per-class", type=int, default=15)
     p.add_argument("--lambdas", help="λf,λt to use instead of selecting them (e.g. 1,1)")
     p.add_argument("--select-only", action="store_true", help="choose λf, λt and stop")
-    p.add_argument("--ablation", action="store_true", help="also the loss-term ablation and the plain-image "
-                   "encoding at K = 4")
-    p.add_argument("--merge", nargs="+", metavar="JSON", help="print the table of runs saved with --json (seeds "
-                   "run as separate processes)")
+    p.add_argument(
+        "--ablation", action="store_true", help="also the loss-term ablation and the plain-image encoding at K = 4"
+    )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="print the table of runs saved with --json (seeds run as separate processes)",
+    )
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
     if args.merge:
-        parts = [json.loads(Path(f).read_text()) for f in args.merge]
-        results = merge_results([part["results"] for part in parts])
-        results[IMAGES], weights = rechoose([run for part in parts for run in part.get("details", [])])
-        print_table(results)
-        print("image weight chosen: " + "; ".join(f"K={k}: {', '.join(f'{w:g}' for w in ws)}"
-                                                  for k, ws in sorted(weights.items())))  # fmt: skip
-        compare_rules([run for part in parts for run in part.get("details", [])])
+        print_merged(args.merge)
         return
     t0 = time.perf_counter()
     bench = Bench(args)
@@ -309,9 +356,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
     print_table(results)
     if args.json:
-        Path(args.json).write_text(json.dumps({"lambda_feature": lf, "lambda_tcka": lt, "selection": grid,
-                                               "results": results, "image_weight": chosen, "details": details},
-                                              indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "lambda_feature": lf,
+                    "lambda_tcka": lt,
+                    "selection": grid,
+                    "results": results,
+                    "image_weight": chosen,
+                    "details": details,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

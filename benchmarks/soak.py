@@ -39,13 +39,18 @@ def _report(seconds: float, stats, latencies: list[float]) -> None:
     import numpy as np
 
     lat = np.asarray(latencies) if latencies else np.zeros(1)
-    print(json.dumps({
-        "seconds": seconds,
-        "steps": stats.steps_total,
-        "drops": stats.drops,
-        "events_dropped": stats.events_dropped,
-        "latency_p95_ms": float(np.percentile(lat, 95)),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "steps": stats.steps_total,
+                "drops": stats.drops,
+                "events_dropped": stats.events_dropped,
+                "latency_p95_ms": float(np.percentile(lat, 95)),
+            }
+        ),
+        flush=True,
+    )
 
 
 def _child_headless(args: argparse.Namespace) -> int:
@@ -126,8 +131,18 @@ def _rss_mb(pid: int) -> float | None:
 
 def _soak(mode: str, args: argparse.Namespace) -> bool:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    words = [sys.executable, __file__, "--child", mode, "--minutes", str(args.minutes), "--file", args.file,
-             "--speed", str(args.speed)] + (["--model", args.model] if args.model else [])
+    words = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--minutes",
+        str(args.minutes),
+        "--file",
+        args.file,
+        "--speed",
+        str(args.speed),
+    ] + (["--model", args.model] if args.model else [])
     proc = subprocess.Popen(words, stdout=subprocess.PIPE, text=True, env=env)
     t0 = time.monotonic()
     samples: list[tuple[float, float]] = []
@@ -144,11 +159,15 @@ def _soak(mode: str, args: argparse.Namespace) -> bool:
     end = samples[-1][1] if samples else float("nan")
     growth = (end - at_1min) / at_1min * 100
     steps_s = figures.get("steps", 0) / max(figures.get("seconds", 1), 1e-9)
-    print(f"## soak {mode}: {args.minutes:g} min, {Path(args.file).name}, model {args.model or 'none'}, "
-          f"speed {args.speed:g}")
+    print(
+        f"## soak {mode}: {args.minutes:g} min, {Path(args.file).name}, model {args.model or 'none'}, "
+        f"speed {args.speed:g}"
+    )
     print(f"  exit status            {code}")
-    print(f"  RSS at 1 min / end     {at_1min:.1f} MB / {end:.1f} MB  (growth {growth:+.1f}%, "
-          f"peak {max((r for _, r in samples), default=float('nan')):.1f} MB, {len(samples)} samples)")
+    print(
+        f"  RSS at 1 min / end     {at_1min:.1f} MB / {end:.1f} MB  (growth {growth:+.1f}%, "
+        f"peak {max((r for _, r in samples), default=float('nan')):.1f} MB, {len(samples)} samples)"
+    )
     print(f"  timesteps/s            {steps_s:.1f}  ({figures.get('steps', 0)} in {figures.get('seconds', 0):.0f} s)")
     print(f"  frames dropped         {figures.get('drops', 'n/a')}")
     print(f"  events dropped         {figures.get('events_dropped', 'n/a')}")

@@ -33,16 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.model.classifier import StreamingClassifier  # noqa: E402
-from neuroclip_live.model.classifier_setup import apply_setup  # noqa: E402
-from neuroclip_live.model.settings import ModelSettings  # noqa: E402
-from neuroclip_live.offline.clips import Segment, cut_recording  # noqa: E402
-from neuroclip_live.offline.fewshot import FewShotSettings, load_text_model  # noqa: E402
-from neuroclip_live.offline.teaching import train_examples, trained_setup  # noqa: E402
-from neuroclip_live.stream.framing import EventFramer, TimestepRule  # noqa: E402
+from neuroclip_live.model.classifier import StreamingClassifier
+from neuroclip_live.model.classifier_setup import apply_setup
+from neuroclip_live.model.settings import ModelSettings
+from neuroclip_live.offline.clips import Segment, cut_recording
+from neuroclip_live.offline.fewshot import FewShotSettings, load_text_model
+from neuroclip_live.offline.teaching import train_examples, trained_setup
+from neuroclip_live.stream.framing import EventFramer, TimestepRule
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAMES = ("alpha", "bravo", "zulu", "delta", "echo", "foxtrot")  # the sample's 0, 7, circle, star, 3, square
 STEP = TimestepRule("time", 30_000)
@@ -121,10 +122,13 @@ def main(argv: list[str] | None = None) -> None:
             apply_setup(clf, trained_setup(trained))
             per_object = np.mean([windows_named(clf, events, examples.size) for events in recordings.values()], 0)
             results.setdefault(recipe, []).append(float(np.mean(per_object)))
-            print(f"{recipe} seed {seed}: {np.mean(per_object) * 100:.1f}% of windows named on "
-                  f"{'the validation recordings' if args.validation else 'the unseen recording'} (per object "
-                  + ", ".join(f"{v * 100:.0f}" for v in per_object) + f"); trained in {seconds:.1f} s",
-                  flush=True)  # fmt: skip
+            print(
+                f"{recipe} seed {seed}: {np.mean(per_object) * 100:.1f}% of windows named on "
+                f"{'the validation recordings' if args.validation else 'the unseen recording'} (per object "
+                + ", ".join(f"{v * 100:.0f}" for v in per_object)
+                + f"); trained in {seconds:.1f} s",
+                flush=True,
+            )
     for name, values in results.items():
         print(f"{name}: {np.mean(values) * 100:.1f} ± {np.std(values, ddof=1) * 100 if len(values) > 1 else 0:.1f}%")
     if args.json:

@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neuroclip_live.tinyclip import synthetic  # noqa: E402
-from neuroclip_live.events import SensorSize  # noqa: E402
+from neuroclip_live.events import SensorSize
+from neuroclip_live.tinyclip import synthetic
 
 SIZE = SensorSize(128, 128)
 SECONDS_PER_OBJECT = 1.0
@@ -83,9 +83,11 @@ def simulate(
         for s in range(steps_per_object):
             t = (i * steps_per_object + s) * STEP_US
             dx, dy = _offset(s * STEP_US)
-            shift = (int(round(dx * ss)), int(round(dy * ss)))
+            shift = (round(dx * ss), round(dy * ss))
             if shift != last_shift:  # re-render only when the object moved by a sub-pixel step
-                image = synthetic.intensity(synthetic.downsample(synthetic.shift(mask, *shift), ss), foreground, background)
+                image = synthetic.intensity(
+                    synthetic.downsample(synthetic.shift(mask, *shift), ss), foreground, background
+                )
                 last_shift = shift
             if frames is not None and t % FRAME_US == 0:
                 frames.append((t, np.round(image * 255).astype(np.uint8)))
@@ -111,7 +113,9 @@ def write_aedat4(
     import dv_processing as dv
 
     store = dv.EventStore()
-    for t, x, y, p in zip(events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist(), strict=True):
+    for t, x, y, p in zip(
+        events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist(), strict=True
+    ):
         store.push_back(t, x, y, bool(p))
     config = dv.io.MonoCameraWriter.Config("neuroclip-live-synthetic", dv.CompressionType.ZSTD)
     config.addEventStream((size.width, size.height))
@@ -134,8 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     write_aedat4(events, out, frames=frames)
     duration = (int(events["t"][-1]) - int(events["t"][0])) / 1e6
-    print(f"{out}: {events.shape[0]} events over {duration:.2f} s and {len(frames)} frames at {SIZE}, "
-          f"{out.stat().st_size / 1e6:.2f} MB")
+    print(
+        f"{out}: {events.shape[0]} events over {duration:.2f} s and {len(frames)} frames at {SIZE}, "
+        f"{out.stat().st_size / 1e6:.2f} MB"
+    )
     for i, (name, _) in enumerate(SEQUENCE):
         print(f"  {i * SECONDS_PER_OBJECT:.0f}-{(i + 1) * SECONDS_PER_OBJECT:.0f} s: {name}")
 

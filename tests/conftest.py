@@ -35,6 +35,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 RECORDINGS = SHARED_DATA / "recordings"
 NMNIST = SHARED_DATA / "nmnist-small"
+# The project's sample recording scored headless by the bundled model as fast as it goes, one JSON line a step.
+SCORE_SAMPLE = (
+    "--file",
+    str(PROJECT_ROOT / "recordings" / "sample.aedat4"),
+    "--headless",
+    "--json",
+    "--speed",
+    "0",
+    "--model",
+    "tiny-digits",
+)
 
 needs_shared = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real event data not found at {SHARED_DATA} (../shared/data beside the project)"

@@ -80,4 +80,4 @@ def packet_ends(path: Path) -> list[int]:
 
     chain = walk(path)
     assert chain.intact
-    return chain.offsets[1:] + [chain.end]
+    return [*chain.offsets[1:], chain.end]

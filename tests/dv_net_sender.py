@@ -11,6 +11,7 @@ import time
 
 import dv_processing as dv
 import numpy as np
+
 from recording_writers import to_dv_store
 
 

@@ -8,10 +8,11 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 def main() -> None:
-    payload = open(sys.argv[1], "rb").read()
+    payload = Path(sys.argv[1]).read_bytes()
     then = sys.argv[2]
     server = socket.create_server(("127.0.0.1", 0))
     print(server.getsockname()[1], flush=True)

@@ -54,7 +54,9 @@ def write_atis_with_faery(path: Path, events: np.ndarray, size: SensorSize, seed
 
 def to_dv_store(events: np.ndarray) -> dv.EventStore:
     store = dv.EventStore()
-    for t, x, y, p in zip(events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist()):
+    for t, x, y, p in zip(
+        events["t"].tolist(), events["x"].tolist(), events["y"].tolist(), events["p"].tolist(), strict=True
+    ):
         store.push_back(t, x, y, bool(p))
     return store
 

@@ -139,7 +139,7 @@ def test_step_carries_the_membrane_and_reset_state_clears_it():
     assert torch.allclose(batch, stepped, atol=1e-7)
     assert torch.allclose(stepped[0], fresh[0])
     # The state carried from earlier steps changes later outputs.
-    assert any(not torch.allclose(a, b) for a, b in zip(stepped[1:], fresh[1:]))
+    assert any(not torch.allclose(a, b) for a, b in zip(stepped[1:], fresh[1:], strict=True))
 
 
 def test_dropout_only_in_training():

@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-from conftest import PROJECT_ROOT
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.errors import DataError, NeuroclipError
 from neuroclip_live.offline.align import (
     AlignConfig,
@@ -172,8 +172,16 @@ def test_align_command_bad_input_gives_one_line(recordings_dir, tmp_path, capsys
     from neuroclip_live.cli import main
 
     paths = {"es": recordings_dir / "dvs.es", "missing": tmp_path / "nope.aedat4", "sample": SAMPLE}
-    argv = ["align", "--out", str(tmp_path / "a.safetensors"), "--model", "tiny-digits", "--epochs", "1",
-            *(a.format(**paths) for a in extra)]
+    argv = [
+        "align",
+        "--out",
+        str(tmp_path / "a.safetensors"),
+        "--model",
+        "tiny-digits",
+        "--epochs",
+        "1",
+        *(a.format(**paths) for a in extra),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and err.startswith("neuroclip-live:") and "\n" not in err and "Traceback" not in err

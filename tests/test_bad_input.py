@@ -12,13 +12,6 @@ import sys
 import dv_processing as dv
 import numpy as np
 import pytest
-from recording_writers import (
-    events_equal,
-    random_events,
-    write_frames_only,
-    write_with_dv,
-    write_with_faery,
-)
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
@@ -33,6 +26,13 @@ from neuroclip_live.stream.sources.live.inivation import open_inivation_camera
 from neuroclip_live.stream.sources.live.prophesee import (
     MISSING_DRIVERS,
     open_prophesee_camera,
+)
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_frames_only,
+    write_with_dv,
+    write_with_faery,
 )
 
 SIZE = SensorSize(64, 48)
@@ -215,7 +215,11 @@ def test_aedat4_events_outside_the_declared_resolution(tmp_path):
 def test_raw_header_smaller_than_its_events(tmp_path):
     events = random_events(5_000, SensorSize(640, 480))
     path = write_with_faery(tmp_path / "wrong.raw", events, SensorSize(640, 480), version="evt3")
-    data = path.read_bytes().replace(b"width=640;height=480", b"width=320;height=240").replace(b"geometry 640x480", b"geometry 320x240")
+    data = (
+        path.read_bytes()
+        .replace(b"width=640;height=480", b"width=320;height=240")
+        .replace(b"geometry 640x480", b"geometry 320x240")
+    )
     path.write_bytes(data)
     message = error_of(open_file, str(path))
     assert re.search(r"the file claims 320x240 but events reach [xy]=\d+", message)

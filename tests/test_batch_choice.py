@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
-
 from neuroclip_live.runtime.batch_choice import RETRY_EVERY, BatchChoice
 from neuroclip_live.runtime.config import PipelineTuning, RunConfig
 from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.stream.framing import TimestepRule
+from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 
 def test_a_lossless_run_or_a_single_waiting_frame_takes_the_whole_batch():

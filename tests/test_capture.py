@@ -59,8 +59,9 @@ def test_the_ring_never_holds_more_than_its_bound_and_follows_the_count_rule():
 
 
 def _snapshot(frames, state=StreamState.PLAYING) -> Snapshot:
-    return Snapshot(state, "", "cam", SIZE, False, None, None, frames[-1] if frames else None, frames, None, None,
-                    PipelineStats())  # fmt: skip
+    return Snapshot(
+        state, "", "cam", SIZE, False, None, None, frames[-1] if frames else None, frames, None, None, PipelineStats()
+    )
 
 
 def test_the_window_on_screen_is_what_a_capture_takes():
@@ -85,7 +86,9 @@ def test_the_window_on_screen_is_what_a_capture_takes():
         window_events(_snapshot(window), ring, 10, RULE)
 
 
-@pytest.mark.parametrize(("counts", "split"), [({"a": 7, "b": 9}, (4, 3)), ({"a": 1, "b": 5}, (1, 0)),
-                                               ({"a": 2, "b": 2}, (1, 1)), ({"a": 40, "b": 50}, (16, 3))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("counts", "split"),
+    [({"a": 7, "b": 9}, (4, 3)), ({"a": 1, "b": 5}, (1, 0)), ({"a": 2, "b": 2}, (1, 1)), ({"a": 40, "b": 50}, (16, 3))],
+)
 def test_the_examples_split_into_shots_and_validation_as_train_would_take_them(counts, split):
     assert teaching_split(counts) == split

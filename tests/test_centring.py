@@ -53,15 +53,37 @@ def test_a_frame_without_an_object_stays_whole_and_frames_of_a_sensor_keep_one_s
 def test_an_adapter_trained_centred_records_it_and_evaluate_runs_it_centred(nmnist_slice, tmp_path, capsys):
     out = tmp_path / "a.safetensors"
     common = ["--model", "tiny-digits", "--device", "cpu", "--quiet", "--data", str(nmnist_slice)]
-    assert main(["train", *common, "--centre", "--shots", "2", "--val-per-class", "1", "--epochs", "2",
-                 "--views", "1", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                *common,
+                "--centre",
+                "--shots",
+                "2",
+                "--val-per-class",
+                "1",
+                "--epochs",
+                "2",
+                "--views",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert read_adapter_info(out).timestep == "sample:count+centred"
     capsys.readouterr()
     report = tmp_path / "r.json"
-    assert main(["evaluate", *common, "--split", "Train", "--adapter", str(out), "--limit", "2",
-                 "--json", str(report)]) == 0  # fmt: skip
-    assert any("centred on their events, as the adapter was trained" in line
-               for line in json.loads(report.read_text())["protocol"])  # fmt: skip
+    assert (
+        main(["evaluate", *common, "--split", "Train", "--adapter", str(out), "--limit", "2", "--json", str(report)])
+        == 0
+    )
+    assert any(
+        "centred on their events, as the adapter was trained" in line
+        for line in json.loads(report.read_text())["protocol"]
+    )
     from neuroclip_live.model.setup import build_classifier
 
     assert build_classifier(adapter_path=str(out), device="cpu").centred  # the live classifier runs it centred

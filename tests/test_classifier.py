@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from clip_fixtures import (
     TINY_RN,
     TINY_VIT,
@@ -16,7 +17,6 @@ from clip_fixtures import (
     tiny_backbone,
     tiny_model,
 )
-
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.model.classifier import (
@@ -76,7 +76,7 @@ def test_batches_of_pending_frames_equal_single_steps():
     chunked = StreamingClassifier(backbone, LABELS, T=T, adapter=spiking_adapter(backbone, event_frames(40, seed=14)))
     chunks = [s for part in (frames[:3], frames[3:6], frames[6:]) for s in chunked.step(part)]
     assert [s.frames for s in chunks] == list(range(1, T + 1))
-    for a, b in zip(ones, chunks):
+    for a, b in zip(ones, chunks, strict=True):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-5, rtol=0)
     assert chunks[4].timings.batch == 3 and chunks[-1].timings.batch == 4
 
@@ -157,7 +157,7 @@ def test_alpha_files(tmp_path):
         assert "\n" not in str(err.value)
     with pytest.raises(ModelError, match="cannot read alpha file"):
         load_alpha(tmp_path / "missing.json")
-    with pytest.raises(ModelError, match="alpha must be 10 finite numbers .* got 2"):
+    with pytest.raises(ModelError, match=r"alpha must be 10 finite numbers .* got 2"):
         StreamingClassifier(tiny_backbone(), LABELS, T=T, alpha=[1.0, 2.0])
 
 

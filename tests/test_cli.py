@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
 from PIL import Image
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -22,7 +23,11 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """The installed entry point in a fresh process (what a user gets, tracebacks included)."""
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "ui.launch", *args], capture_output=True, text=True, timeout=timeout, env=env,
+        [sys.executable, "-m", "ui.launch", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
         cwd=PROJECT_ROOT,
     )
 
@@ -41,7 +46,7 @@ def test_headless_json_on_every_shared_recording(recordings_dir, capsys, name):
     assert all({"step", "t_end_us", "events", "drops", "latency_ms"} <= r.keys() for r in rows)
     assert all(r["drops"] == 0 for r in rows)  # speed 0 waits for the worker, nothing is dropped
     ends = [r["t_end_us"] for r in rows]
-    assert ends == sorted(ends) and all(b - a == 50_000 for a, b in zip(ends, ends[1:]))
+    assert ends == sorted(ends) and all(b - a == 50_000 for a, b in pairwise(ends))
     total = sum(r["events"] for r in rows)
     expected = {"davis346.aedat4": 78_830, "evt3.raw": 1_218_618, "dvs.es": 473_225}[name]
     assert total == expected  # every event of the file lands in exactly one timestep
@@ -60,8 +65,21 @@ def test_headless_on_nmnist_samples_by_event_count(nmnist_root, capsys):
 
 
 def test_dump_writes_the_frames_as_png(recordings_dir, tmp_path, capsys):
-    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--speed", "0", "--timestep", "100ms",
-               "--dump", str(tmp_path / "frames"), "--max-steps", "3"])
+    rc = main(
+        [
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--speed",
+            "0",
+            "--timestep",
+            "100ms",
+            "--dump",
+            str(tmp_path / "frames"),
+            "--max-steps",
+            "3",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert rc == 0 and len(out.splitlines()) == 3
     pngs = sorted((tmp_path / "frames").glob("*.png"))
@@ -124,11 +142,32 @@ def test_empty_and_garbage_files(tmp_path):
 def test_model_without_weights_offline_says_how_to_fix_it(recordings_dir, monkeypatch, tmp_path):
     env_home = tmp_path / "home"
     proc = subprocess.run(
-        [sys.executable, "-m", "ui.launch", "--file", str(recordings_dir / "dvs.es"), "--headless",
-         "--labels", "cat, dog", "--model", "RN50", "--speed", "0"],
-        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
-        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), HOME=str(env_home), XDG_CACHE_HOME=str(env_home),
-                 NEUROCLIP_OFFLINE="1", HF_HUB_OFFLINE="1"),
+        [
+            sys.executable,
+            "-m",
+            "ui.launch",
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--labels",
+            "cat, dog",
+            "--model",
+            "RN50",
+            "--speed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        env=dict(
+            os.environ,
+            PYTHONPATH=str(PROJECT_ROOT),
+            HOME=str(env_home),
+            XDG_CACHE_HOME=str(env_home),
+            NEUROCLIP_OFFLINE="1",
+            HF_HUB_OFFLINE="1",
+        ),
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--weights" in proc.stderr and "NEUROCLIP_WEIGHTS" in proc.stderr
@@ -160,7 +199,7 @@ def stderr_lines(err: str) -> list[str]:
 
 @pytest.mark.parametrize(("name", "clock_s"), [("davis346.aedat4", 1_589_163_147.3), ("evt3.raw", 11.2)])
 def test_headless_times_count_from_the_recordings_start(recordings_dir, capsys, name, clock_s):
-    """The text's ``t=`` and JSON's ``t_s`` count from the first event, as the window; ``t_*_us`` keep the file's clock."""
+    """The text's ``t=`` and JSON's ``t_s`` count from the first event, as the window; ``t_*_us`` keep the file's."""
     path = str(recordings_dir / name)
     assert main(["--file", path, "--headless", "--speed", "0", "--max-steps", "3"]) == 0
     text = capsys.readouterr().out.splitlines()
@@ -174,8 +213,21 @@ def test_headless_times_count_from_the_recordings_start(recordings_dir, capsys, 
 
 def test_loop_keeps_the_last_partial_step_at_the_seam(recordings_dir, capsys):
     """dvs.es lasts about 1 s: four 300 ms steps a pass, the fourth partial, then the same four again."""
-    rc = main(["--file", str(recordings_dir / "dvs.es"), "--headless", "--json", "--speed", "0", "--timestep", "300ms",
-               "--loop", "--max-steps", "8"])  # fmt: skip
+    rc = main(
+        [
+            "--file",
+            str(recordings_dir / "dvs.es"),
+            "--headless",
+            "--json",
+            "--speed",
+            "0",
+            "--timestep",
+            "300ms",
+            "--loop",
+            "--max-steps",
+            "8",
+        ]
+    )
     rows = json_lines(capsys.readouterr().out)
     assert rc == 0 and [r["step"] for r in rows] == list(range(8))
     assert sum(r["events"] for r in rows[:4]) == 473_225  # every event of the first pass, the last step's too
@@ -194,14 +246,16 @@ def test_headless_exit_after_stops_a_paced_replay(capsys):
     assert stderr_lines(err)[-1].endswith(f"{len(rows)} timesteps, 0 dropped (--exit-after 0.3 s)"), err
     assert main(["--file", str(SAMPLE), "--headless", "--exit-after", "0"]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 1 and stderr_lines(err)[-1] == "neuroclip-live: 1 timestep, 0 dropped (--exit-after 0 s)"
+    assert (
+        len(out.splitlines()) == 1
+        and stderr_lines(err)[-1] == "neuroclip-live: 1 timestep, 0 dropped (--exit-after 0 s)"
+    )
 
 
 def test_headless_exit_after_stops_a_stream_that_sends_nothing_more(tmp_path, capsys):
     """No result comes during a long gap, so a timer stops the run, not the next result."""
-    from recording_writers import random_events, write_with_faery
-
     from neuroclip_live.events import SensorSize
+    from recording_writers import random_events, write_with_faery
 
     size = SensorSize(64, 48)
     events = random_events(3_000, size, t0=0, duration_us=200_000)
@@ -236,7 +290,11 @@ def test_offscreen_window_run_prints_no_qt_size_hint_noise(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
     proc = subprocess.run(
         [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--exit-after", "0.5", "--screenshot", str(shot)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=PROJECT_ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
     assert proc.returncode == 0 and shot.is_file(), proc.stderr
     assert "propagateSizeHints" not in proc.stderr and proc.stderr.strip() == "", proc.stderr

@@ -9,12 +9,12 @@ import argparse
 import types
 
 import pytest
-from conftest import PROJECT_ROOT
-from test_cli import run_cli
 
+from conftest import PROJECT_ROOT
 from neuroclip_live import cli
 from neuroclip_live.cli import main
 from neuroclip_live.wording import counted, plural
+from test_cli import run_cli
 
 SAMPLE = str(PROJECT_ROOT / "recordings" / "sample.aedat4")
 
@@ -130,7 +130,11 @@ def test_a_short_option_with_its_value_attached_is_known(capsys):
 
 
 def test_counts_read_in_the_right_number():
-    assert [counted(n, "timestep") for n in (0, 1, 2, 1200)] == ["0 timesteps", "1 timestep", "2 timesteps",
-                                                                  "1,200 timesteps"]  # fmt: skip
+    assert [counted(n, "timestep") for n in (0, 1, 2, 1200)] == [
+        "0 timesteps",
+        "1 timestep",
+        "2 timesteps",
+        "1,200 timesteps",
+    ]
     assert counted(1, "class", "classes") == "1 class" and counted(3, "class", "classes") == "3 classes"
     assert plural(1, "needs", "need") == "needs" and plural(2, "needs", "need") == "need"

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+
 from clip_fixtures import (
     CONFIG_DIR,
     TINY_RN,
@@ -18,7 +19,6 @@ from clip_fixtures import (
     tiny_backbone,
     tiny_model,
 )
-
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model import clip_model, weights
 from neuroclip_live.model.clip_model import load_clip

@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
-from recording_writers import events_equal, random_events, write_with_faery
 
+from conftest import PROJECT_ROOT, SCORE_SAMPLE
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
@@ -20,6 +19,7 @@ from neuroclip_live.offline.clips import (
 )
 from neuroclip_live.offline.datasets import load_split, read_sample_events
 from neuroclip_live.stream.framing import TimestepRule
+from recording_writers import events_equal, random_events, write_with_faery
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 # The sample's schedule (recordings/README.md): one object a second. Invented names, which tiny-digits reads
@@ -42,16 +42,48 @@ def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_
     centring = not recipe
     rows = [f"{name},{k}.0,{k}.6" for k, name in enumerate(NAMES)]
     root, adapter = tmp_path / "taught", tmp_path / "taught.safetensors"
-    assert main(["clips", "--file", str(SAMPLE), "--segments", str(_segments(tmp_path / "s.csv", rows)),
-                 "--out", str(root), "--stride", "50ms"]) == 0
+    assert (
+        main(
+            [
+                "clips",
+                "--file",
+                str(SAMPLE),
+                "--segments",
+                str(_segments(tmp_path / "s.csv", rows)),
+                "--out",
+                str(root),
+                "--stride",
+                "50ms",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "42 examples of 6 classes from 6 of 6 rows" in out  # (0.6 s - 0.3 s) / 50 ms + 1 = 7 a class
     split = load_split(root, "Train")
     assert split.classes == sorted(NAMES) and len(split.samples) == 42
     events, size = read_sample_events(split.samples[0].path)
     assert size == SensorSize(128, 128) and events["t"][-1] - events["t"][0] < 300_000
-    assert main(["train", "--data", str(root), "--shots", "4", "--val-per-class", "3",
-                 "--model", "tiny-digits", "--out", str(adapter), "--quiet", *recipe]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(root),
+                "--shots",
+                "4",
+                "--val-per-class",
+                "3",
+                "--model",
+                "tiny-digits",
+                "--out",
+                str(adapter),
+                "--quiet",
+                *recipe,
+            ]
+        )
+        == 0
+    )
     note = "-T 10 --cut time --centre --jitter taken" if centring else "-T 10 --cut time taken"
     assert f"holds examples from clips: {note}" in capsys.readouterr().err
     assert main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--adapter", str(adapter)]) == 0
@@ -68,18 +100,44 @@ def test_clips_then_train_then_the_live_app_names_each_object_of_the_sample(tmp_
 
 def test_zero_shot_with_the_invented_names_names_none_of_them(capsys):
     """What the adapter above adds: without it, tiny-digits gives none of the objects its invented name."""
-    assert main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits",
-                 "--labels", ", ".join(NAMES)]) == 0
+    assert (
+        main(
+            [
+                *SCORE_SAMPLE,
+                "--labels",
+                ", ".join(NAMES),
+            ]
+        )
+        == 0
+    )
     steps = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     right = [s for s in steps if "top" in s and s["top"][0] == NAMES[min(5, int(s["t_end_us"] // 1_000_000))]]
     assert len(right) < len(steps) // 6
 
 
 def test_bad_rows_and_ranges_give_one_line_each_and_the_rest_is_cut(tmp_path, capsys):
-    rows = ["alpha,0.0,0.6", "bravo,x,1", " ,1,2", "echo,2.0,1.5", "delta,3.0", "late,7,8", "tail,5.5,6.5",
-            "short,1.0,1.1", "inf,nan,1"]  # fmt: skip
-    rc = main(["clips", "--file", str(SAMPLE), "--segments", str(_segments(tmp_path / "s.csv", rows)),
-               "--out", str(tmp_path / "root")])
+    rows = [
+        "alpha,0.0,0.6",
+        "bravo,x,1",
+        " ,1,2",
+        "echo,2.0,1.5",
+        "delta,3.0",
+        "late,7,8",
+        "tail,5.5,6.5",
+        "short,1.0,1.1",
+        "inf,nan,1",
+    ]
+    rc = main(
+        [
+            "clips",
+            "--file",
+            str(SAMPLE),
+            "--segments",
+            str(_segments(tmp_path / "s.csv", rows)),
+            "--out",
+            str(tmp_path / "root"),
+        ]
+    )
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert rc == 0
@@ -123,8 +181,12 @@ def test_an_unknown_or_missing_column_is_an_error(tmp_path, capsys, header, says
     ],
 )
 def test_clips_bad_input_gives_one_line(tmp_path, capsys, extra, says):
-    paths = {"missing": tmp_path / "nope.csv", "empty": tmp_path / "empty.csv",
-             "all_bad": _segments(tmp_path / "bad.csv", ["late,7,8"]), "good": _segments(tmp_path / "g.csv", [])}
+    paths = {
+        "missing": tmp_path / "nope.csv",
+        "empty": tmp_path / "empty.csv",
+        "all_bad": _segments(tmp_path / "bad.csv", ["late,7,8"]),
+        "good": _segments(tmp_path / "g.csv", []),
+    }
     paths["empty"].write_text("")
     argv = ["clips", "--file", str(SAMPLE), "--segments", str(paths["good"]), "--out", str(tmp_path / "r")]
     argv += [a.format(**paths) for a in extra]
@@ -135,8 +197,12 @@ def test_clips_bad_input_gives_one_line(tmp_path, capsys, extra, says):
 
 def test_a_range_without_events_is_left_out_and_windows_follow_the_cut_rule(tmp_path):
     size = SensorSize(32, 24)
-    events = np.concatenate([random_events(3000, size, t0=0, duration_us=500_000, seed=1),
-                             random_events(3000, size, t0=2_000_000, duration_us=1_000_000, seed=2)])
+    events = np.concatenate(
+        [
+            random_events(3000, size, t0=0, duration_us=500_000, seed=1),
+            random_events(3000, size, t0=2_000_000, duration_us=1_000_000, seed=2),
+        ]
+    )
     rec = write_with_faery(tmp_path / "gaps.aedat4", events, size)
     segments = [Segment("quiet", 0.6, 1.8, 1), Segment("busy", 2.0, 3.0, 2)]
     result = cut_recording(rec, segments, TimestepRule("time", 20_000), 10, stride_us=100_000)

@@ -60,6 +60,7 @@ def test_ray_rows_match_one_process(ray_local, tiny, nmnist_slice, tmp_path):
         assert remote.unreadable == local.unreadable
     assert [p for p, _ in remote.unreadable] == [str(bad)]
 
+
 def test_a_killed_worker_and_a_stopped_driver_lose_nothing(ray_local, tiny, nmnist_slice, tmp_path):
     """Kill an encoding actor mid-run (Ray restarts it, the shard is retried), then stop the driver
     halfway (Ctrl-C); the next run computes only the shards that were not written."""
@@ -95,8 +96,23 @@ def test_a_killed_worker_and_a_stopped_driver_lose_nothing(ray_local, tiny, nmni
 
 # --------------------------------------------------------------------------- the command line
 
-FEW_SHOT = ["--split", "Train", "--model", "tiny-digits", "--templates", "a photo of the digit {}.", "--shots", "2",
-            "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet"]
+FEW_SHOT = [
+    "--split",
+    "Train",
+    "--model",
+    "tiny-digits",
+    "--templates",
+    "a photo of the digit {}.",
+    "--shots",
+    "2",
+    "--epochs",
+    "2",
+    "--views",
+    "2",
+    "--val-per-class",
+    "2",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -109,7 +125,7 @@ def slice_with_a_bad_file(nmnist_slice, tmp_path):
 
 def _report(capsys) -> dict:
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     report.pop("seconds")
     return report
 
@@ -156,7 +172,8 @@ def test_a_cache_folder_serves_the_second_run(nmnist_slice, tmp_path, capsys):
 
 def test_ray_flag_without_ray_is_one_line(nmnist_slice, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)
-    rc = main(["evaluate", "--data", str(nmnist_slice), "--split", "Train", "--model", "tiny-digits", "--ray",
-               "--quiet"])
+    rc = main(
+        ["evaluate", "--data", str(nmnist_slice), "--split", "Train", "--model", "tiny-digits", "--ray", "--quiet"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.strip() == "neuroclip-live: --ray needs Ray: pip install 'neuroclip-live[cluster]'"

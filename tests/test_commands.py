@@ -26,22 +26,54 @@ def small_root(nmnist_root, tmp_path):
 
 def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
     out = tmp_path / "adapter.safetensors"
-    rc = main(["train", "--data", str(small_root), "--split", "Train", "--shots", "3", "--out", str(out),
-               "--model", "tiny-digits", "--epochs", "2", "--views", "2", "--val-per-class", "2",
-               "--templates", DIGIT_TEMPLATE, "--quiet", "--no-flip"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(small_root),
+            "--split",
+            "Train",
+            "--shots",
+            "3",
+            "--out",
+            str(out),
+            "--model",
+            "tiny-digits",
+            "--epochs",
+            "2",
+            "--views",
+            "2",
+            "--val-per-class",
+            "2",
+            "--templates",
+            DIGIT_TEMPLATE,
+            "--quiet",
+            "--no-flip",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file()
     assert "trained on 9 samples" in text and "alpha" in text
 
     from neuroclip_live.model.adapter import load_adapter
 
-    adapter, info = load_adapter(out, "tiny-digits", 128)
+    _, info = load_adapter(out, "tiny-digits", 128)
     assert info.classes == ["0", "1", "7"] and info.T == 10 and len(info.alpha) == 10
     assert info.templates == [DIGIT_TEMPLATE]
 
     report_zs, report_fs = tmp_path / "zs.json", tmp_path / "fs.json"
-    base = ["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits",
-            "--templates", DIGIT_TEMPLATE, "--quiet"]
+    base = [
+        "evaluate",
+        "--data",
+        str(small_root),
+        "--split",
+        "Train",
+        "--model",
+        "tiny-digits",
+        "--templates",
+        DIGIT_TEMPLATE,
+        "--quiet",
+    ]
     assert main([*base, "--json", str(report_zs)]) == 0
     assert main([*base, "--adapter", str(out), "--json", str(report_fs)]) == 0
     table = capsys.readouterr().out
@@ -59,11 +91,31 @@ def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
 
 
 def test_evaluate_with_shots_keeps_shots_and_validation_out_of_the_test(small_root, capsys):
-    rc = main(["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--shots", "2",
-               "--epochs", "1", "--views", "1", "--val-per-class", "2", "--json", "-", "--quiet"])
+    rc = main(
+        [
+            "evaluate",
+            "--data",
+            str(small_root),
+            "--split",
+            "Train",
+            "--model",
+            "tiny-digits",
+            "--shots",
+            "2",
+            "--epochs",
+            "1",
+            "--views",
+            "1",
+            "--val-per-class",
+            "2",
+            "--json",
+            "-",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert report["n"] == 3 * (8 - 2 - 2)
     assert report["shots"] == 2
     assert any("scored once" in p for p in report["protocol"])
@@ -79,23 +131,47 @@ def test_an_adapter_file_that_does_not_record_its_samples_is_refused_unless_told
 
     old = tmp_path / "old.safetensors"  # as written before adapter files recorded their samples
     save_adapter(old, InterTimestepAdapter(128).eval(), AdapterInfo("tiny-digits", 128, ["0", "1", "7"]))
-    base = ["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--quiet",
-            "--adapter", str(old)]
+    base = [
+        "evaluate",
+        "--data",
+        str(small_root),
+        "--split",
+        "Train",
+        "--model",
+        "tiny-digits",
+        "--quiet",
+        "--adapter",
+        str(old),
+    ]
     assert main(base) == 2
     err = capsys.readouterr().err.strip()
     assert "does not record which samples it was trained on" in err and "--unrecorded-adapter" in err
     assert "\n" not in err
     assert main([*base, "--unrecorded-adapter", "--json", "-"]) == 0
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert report["n"] == 24 and any("scored in full" in p for p in report["protocol"])
 
 
 def test_zero_shot_floor_on_the_shared_nmnist_samples(nmnist_root, tmp_path, capsys):
     """The paper's RN50 zero-shot N-MNIST figure (45.41%) is this project's floor for its tiny model."""
     out = tmp_path / "report.json"
-    rc = main(["evaluate", "--data", str(nmnist_root), "--split", "Train", "--model", "tiny-digits",
-               "--templates", DIGIT_TEMPLATE, "--json", str(out), "--quiet"])
+    rc = main(
+        [
+            "evaluate",
+            "--data",
+            str(nmnist_root),
+            "--split",
+            "Train",
+            "--model",
+            "tiny-digits",
+            "--templates",
+            DIGIT_TEMPLATE,
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     capsys.readouterr()
     assert rc == 0
     report = json.loads(out.read_text())
@@ -129,6 +205,8 @@ def test_empty_data_folder_and_unreadable_class(tmp_path, capsys):
     assert "no class folders" in capsys.readouterr().err
     (tmp_path / "Train" / "cat").mkdir()
     (tmp_path / "Train" / "cat" / "notes.txt").write_text("not events")
-    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "a.safetensors"),
-                 "--model", "tiny-digits"]) == 2
+    assert (
+        main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "a.safetensors"), "--model", "tiny-digits"])
+        == 2
+    )
     assert "no readable event files" in capsys.readouterr().err

@@ -1,4 +1,7 @@
-"""The user's controls: one frozen record, one owner that replaces it, listeners told what changed; a pipeline follows."""
+"""The user's controls: one frozen record, one owner that replaces it, listeners told what changed.
+
+A pipeline follows them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ import threading
 from dataclasses import FrozenInstanceError
 
 import pytest
-from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 from neuroclip_live.runtime.config import RunConfig
 from neuroclip_live.runtime.controls import Controls, ControlsModel
 from neuroclip_live.runtime.pipeline import Pipeline
 from neuroclip_live.states import StreamState
 from neuroclip_live.stream.framing import TimestepRule
+from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 
 def test_an_update_replaces_the_record_and_a_misspelt_field_fails_loudly():

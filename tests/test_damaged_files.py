@@ -21,19 +21,19 @@ from pathlib import Path
 import faery
 import numpy as np
 import pytest
+
 from damage_mutants import BLOCK, faery_copy, mutate, outcome, packet_ends, timesteps
+from neuroclip_live.errors import SourceError
+from neuroclip_live.events import SensorSize, concatenate
+from neuroclip_live.stream.sources import SourceSpec, open_file, open_source
+from neuroclip_live.stream.sources.repair.aedat_header import read_file_header
+from neuroclip_live.stream.sources.repair.damage import reason_of
 from recording_writers import (
     events_equal,
     random_events,
     write_atis_with_faery,
     write_with_faery,
 )
-
-from neuroclip_live.errors import SourceError
-from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.sources import SourceSpec, open_file, open_source
-from neuroclip_live.stream.sources.repair.aedat_header import read_file_header
-from neuroclip_live.stream.sources.repair.damage import reason_of
 
 SAMPLE = Path(__file__).resolve().parent.parent / "recordings" / "sample.aedat4"
 SEED = 20260
@@ -315,7 +315,7 @@ def test_wrong_extension_is_one_clean_line(recordings, tmp_path, name, suffix):
 def test_csv_row_far_outside_is_dropped_not_a_60001_pixel_sensor(tmp_path):
     events = random_events(5_000, SensorSize(346, 260), seed=1)
     path = tmp_path / "wild.csv"
-    rows = [f"{t},{x},{y},{p}" for t, x, y, p in zip(events["t"], events["x"], events["y"], events["p"])]
+    rows = [f"{t},{x},{y},{p}" for t, x, y, p in zip(events["t"], events["x"], events["y"], events["p"], strict=True)]
     rows.insert(2_500, f"{events['t'][2_500]},60000,12,1")
     path.write_text("t,x,y,p\n" + "\n".join(rows) + "\n")
     source = open_file(str(path))
@@ -327,7 +327,9 @@ def test_csv_row_far_outside_is_dropped_not_a_60001_pixel_sensor(tmp_path):
 def test_a_claimed_size_over_the_cap_is_refused_before_allocating(tmp_path):
     path = tmp_path / "huge.csv"
     path.write_text("t,x@100000,y@100000,on\n1,2,3,1\n")
-    message = str(pytest.raises(SourceError, open_file, str(path)).value)
+    with pytest.raises(SourceError) as caught:
+        open_file(str(path))
+    message = str(caught.value)
     one_line(message)
     assert "100000x100000" in message and "4096x4096" in message
 
@@ -387,14 +389,18 @@ def test_zeroed_block_in_a_csv_quotes_no_nul_bytes(recordings, tmp_path):
 def test_a_fifo_without_a_writer_does_not_hang(tmp_path):
     fifo = tmp_path / "f.es"
     os.mkfifo(fifo)
-    message = str(pytest.raises(SourceError, open_file, str(fifo)).value)
+    with pytest.raises(SourceError) as caught:
+        open_file(str(fifo))
+    message = str(caught.value)
     assert "not a regular file" in message
 
 
 def test_dev_zero_is_not_called_empty(tmp_path):
     link = tmp_path / "z.raw"
     link.symlink_to("/dev/zero")
-    message = str(pytest.raises(SourceError, open_file, str(link)).value)
+    with pytest.raises(SourceError) as caught:
+        open_file(str(link))
+    message = str(caught.value)
     assert "not a regular file" in message and "empty" not in message
 
 

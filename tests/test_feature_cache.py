@@ -32,7 +32,9 @@ def test_rows_match_one_process_and_a_second_run_reuses_them(tiny, data, tmp_pat
     first = ex.extract(shots, views=3, augment=True, seed=4)
     assert torch.allclose(first.feats, direct.feats, atol=1e-5)
     assert (first.labels == direct.labels).all() and len(first) == 6 * 3
-    assert ex.stats.computed_views == 18 and ex.stats.reused_views == 0 and ex.stats.computed_shards == 3  # 4 views a shard, rounded up to whole samples
+    assert (
+        ex.stats.computed_views == 18 and ex.stats.reused_views == 0 and ex.stats.computed_shards == 3
+    )  # 4 views a shard, rounded up to whole samples
 
     again = CachedExtractor(tiny, 10, "count", tmp_path, shard_size=4, progress=False)  # a second run
     second = again.extract(shots, views=3, augment=True, seed=4)
@@ -48,7 +50,7 @@ def test_k_shot_runs_reuse_the_plain_rows(tiny, data, tmp_path):
     everything = ex.extract(data.samples)
     assert ex.stats.computed_views == 24
     for k in (1, 3):
-        shots, rest = pick_shots(data, k, seed=k)
+        _, rest = pick_shots(data, k, seed=k)
         part = ex.extract(rest)
         assert ex.stats.computed_views == 0 and ex.stats.reused_views == len(rest)
         index = [data.samples.index(s) for s in rest]

@@ -6,8 +6,8 @@ import json
 import stat
 
 import pytest
-from conftest import PROJECT_ROOT
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -18,8 +18,27 @@ def digits_adapter(nmnist_slice, tmp_path_factory):
     """An adapter trained by ``train`` on real N-MNIST shots of 0, 1 and 7 with tiny-digits."""
     root = nmnist_slice  # shared by the session: the adapter is written beside it, not into it
     out = tmp_path_factory.mktemp("digits-adapter") / "digits.safetensors"
-    rc = main(["train", "--data", str(root), "--shots", "3", "--out", str(out), "--model", "tiny-digits",
-               "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet", "--no-flip"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(root),
+            "--shots",
+            "3",
+            "--out",
+            str(out),
+            "--model",
+            "tiny-digits",
+            "--epochs",
+            "2",
+            "--views",
+            "2",
+            "--val-per-class",
+            "2",
+            "--quiet",
+            "--no-flip",
+        ]
+    )
     assert rc == 0 and out.is_file()
     return out
 
@@ -39,8 +58,20 @@ def test_adapter_classes_are_scored_and_its_backbone_is_the_default_model(digits
 
 
 def test_labels_that_differ_from_the_adapters_are_used_and_the_conflict_stated(digits_adapter, capsys):
-    rc = main(["--file", str(SAMPLE), "--headless", "--json", "--max-steps", "1", "--adapter", str(digits_adapter),
-               "--labels", "cat, dog"])
+    rc = main(
+        [
+            "--file",
+            str(SAMPLE),
+            "--headless",
+            "--json",
+            "--max-steps",
+            "1",
+            "--adapter",
+            str(digits_adapter),
+            "--labels",
+            "cat, dog",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert set(_json_rows(out)[0]["scores"]) == {"cat", "dog"}
@@ -74,9 +105,13 @@ def _modules_loaded(*argv: str) -> dict:
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+        [sys.executable, "-c", _IMPORTED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
         env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
-    )  # fmt: skip
+    )
     return json.loads(proc.stderr.strip().splitlines()[-1])
 
 
@@ -101,7 +136,10 @@ def test_help_and_version_import_nothing_heavy(argv):
     ("argv", "says"),
     [
         (["train", "--data", "no-such-data", "--out", "nodir/a.safetensors"], "--out nodir/a.safetensors: folder"),
-        (["train", "--data", "no-such-data", "--out", "/proc/a.safetensors"], "--out /proc/a.safetensors: cannot write"),
+        (
+            ["train", "--data", "no-such-data", "--out", "/proc/a.safetensors"],
+            "--out /proc/a.safetensors: cannot write",
+        ),
         (["evaluate", "--data", "no-such-data", "--save-alpha", "nodir/x.json"], "--save-alpha nodir/x.json"),
         (["evaluate", "--data", "no-such-data", "--json", "/sys/x.json"], "--json /sys/x.json: cannot write"),
         (["--file", str(SAMPLE), "--headless", "--dump", "/sys"], "--dump /sys: cannot write"),
@@ -152,7 +190,7 @@ def test_help_names_only_options_that_exist_and_shows_every_default(command, cap
         assert "--adapter" not in known and "--alpha" not in known
     for word in ("--seed", "--val-per-class", "--batch-size", "--cut", "--epochs", "--views", "--model"):
         if word in known:
-            block = text[text.index(f"  {word}"):].split("\n  -")[0]
+            block = text[text.index(f"  {word}") :].split("\n  -")[0]
             assert "default" in block, word
 
 

@@ -187,7 +187,7 @@ def test_packet_boundaries_do_not_change_frames():
     events = make_events(t, rng.integers(0, 4, n), rng.integers(0, 3, n), rng.integers(0, 2, n))
     for rule in (TimestepRule("time", 7_000), TimestepRule("count", 333)):
         whole = EventFramer(SIZE, rule, T=100)
-        a = whole.push(events) + [whole.flush()]
+        a = [*whole.push(events), whole.flush()]
         parts = EventFramer(SIZE, rule, T=100)
         b = []
         for chunk in np.array_split(events, 37):
@@ -249,8 +249,13 @@ def test_paint_events_accepts_strided_frames_and_events():
 def test_one_wild_time_word_costs_two_resets_not_the_rest_of_the_stream():
     framer = EventFramer(SIZE, TimestepRule("time", 10), T=3)
     t = [0, 5, 12, 70_000_000_000_000, 25, 31, 44, 52]  # one event far ahead, then time as before
-    frames = framer.push(make_events(t, np.zeros(8), np.zeros(8), np.ones(8))) + [framer.flush()]
+    frames = [*framer.push(make_events(t, np.zeros(8), np.zeros(8), np.ones(8))), framer.flush()]
     assert [(f.t_start_us, f.n_events) for f in frames] == [
-        (0, 2), (10, 1), (70_000_000_000_000, 1), (25, 2), (35, 1), (45, 1)
+        (0, 2),
+        (10, 1),
+        (70_000_000_000_000, 1),
+        (25, 2),
+        (35, 1),
+        (45, 1),
     ]
     assert framer.jumps == 2

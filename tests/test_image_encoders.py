@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from clip_fixtures import (
     TINY_RN,
     TINY_VIT,
@@ -16,7 +17,6 @@ from clip_fixtures import (
     spiking_adapter,
 )
 from conftest import PROJECT_ROOT
-
 from neuroclip_live.cli import main
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.classifier import StreamingClassifier
@@ -180,7 +180,7 @@ def test_a_model_openvino_cannot_convert_runs_on_torch_with_one_note(unconvertib
         "OpenVINO cannot convert test-tiny-rn's image encoder: Model wasn't fully converted: aten::made_up_op; "
         "running it on torch"
     ]
-    with pytest.raises(ModelError, match="^OpenVINO cannot convert test-tiny-rn's image encoder"):
+    with pytest.raises(ModelError, match=r"^OpenVINO cannot convert test-tiny-rn's image encoder"):
         build_classifier(model=TINY_RN, weights=unconvertible, device="cpu", labels=LABELS, backend="openvino")
 
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT_ROOT
 
+from conftest import PROJECT_ROOT, SCORE_SAMPLE
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -20,9 +20,14 @@ def scored_labels(path, capsys, caplog) -> tuple[list[str], str]:
     """The labels the bundled model scores with ``--labels-file path``, and the warnings and stderr."""
     caplog.set_level(logging.WARNING)
     rc = main(
-        ["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits",
-         "--max-steps", "1", "--labels-file", str(path)]
-    )  # fmt: skip
+        [
+            *SCORE_SAMPLE,
+            "--max-steps",
+            "1",
+            "--labels-file",
+            str(path),
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     [row] = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -52,9 +57,16 @@ def test_labels_from_the_file_and_the_command_line_are_merged(tmp_path, capsys, 
     path.write_bytes(b"zero\none\n")
     caplog.set_level(logging.WARNING)
     rc = main(
-        ["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits",
-         "--max-steps", "1", "--labels-file", str(path), "--labels", "One, seven"]
-    )  # fmt: skip
+        [
+            *SCORE_SAMPLE,
+            "--max-steps",
+            "1",
+            "--labels-file",
+            str(path),
+            "--labels",
+            "One, seven",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert list(json.loads(out.splitlines()[0])["scores"]) == ["zero", "one", "seven"]
@@ -90,9 +102,13 @@ def test_bad_bytes_in_a_fresh_process_print_no_traceback(tmp_path):
     path.write_bytes("café\nthé\n".encode("latin-1"))
     proc = subprocess.run(
         [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--headless", "--labels-file", str(path)],
-        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        check=False,
         env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
-    )  # fmt: skip
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
     assert "not UTF-8 text" in proc.stderr

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
 
 import neuroclip_live
+from conftest import PROJECT_ROOT
 
 
 def test_import_linter_contract_holds():

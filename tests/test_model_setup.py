@@ -51,8 +51,13 @@ def test_user_choices_win_over_the_adapter_and_the_conflict_is_stated(tiny_adapt
     alpha = tmp_path / "alpha.json"
     alpha.write_text("[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]")
     clf = build_classifier(
-        "tiny-digits", labels="cat, dog", templates="photo", alpha_path=str(alpha),
-        adapter_path=str(tiny_adapter), device="cpu", T=10,
+        "tiny-digits",
+        labels="cat, dog",
+        templates="photo",
+        alpha_path=str(alpha),
+        adapter_path=str(tiny_adapter),
+        device="cpu",
+        T=10,
     )
     assert clf.labels == ["cat", "dog"] and clf.templates == ("a photo of a {}.",)
     assert clf.alpha.tolist()[-1] == 1

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from test_network_source import Sender, free_port
 
 PEER = Path(__file__).with_name("net_fake_peer.py")
@@ -57,13 +58,22 @@ def real_greeting() -> bytes:
 def against_peer(payload: bytes, then: str, tmp_path: Path) -> tuple[str, float]:
     """Serve ``payload`` from a child process, open it as --net from another one: (its one line, seconds)."""
     (tmp_path / "payload").write_bytes(payload)
-    peer = subprocess.Popen([sys.executable, str(PEER), str(tmp_path / "payload"), then],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    peer = subprocess.Popen(
+        [sys.executable, str(PEER), str(tmp_path / "payload"), then],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(peer.stdout.readline())
         t0 = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", CLIENT, f"127.0.0.1:{port}"], capture_output=True, text=True,
-                              timeout=60, cwd=Path(__file__).parent.parent)
+        done = subprocess.run(
+            [sys.executable, "-c", CLIENT, f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).parent.parent,
+        )
         seconds = time.monotonic() - t0
     finally:
         peer.kill()
@@ -84,7 +94,7 @@ def test_random_bytes_then_the_header_id_then_garbage_is_refused_quickly(tmp_pat
 
 @pytest.mark.parametrize("cut", [4, 100, -1])
 def test_a_greeting_cut_short_is_refused_not_a_hang(real_greeting, cut, tmp_path):
-    line, seconds = against_peer(real_greeting[:cut], "stall", tmp_path)
+    line, _ = against_peer(real_greeting[:cut], "stall", tmp_path)
     assert line.startswith("error: --net") and "no answer within" in line
     line, _ = against_peer(real_greeting[:cut], "close", tmp_path)
     assert "does not send a DV" in line and "closed the connection before its header was complete" in line

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events
 
 from neuroclip_live.errors import SourceDisconnected, SourceError
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.stream.sources import SourceSpec, open_source, parse_net_target
 from neuroclip_live.stream.sources.live import network
+from recording_writers import events_equal, random_events
 
 SIZE = SensorSize(100, 80)
 SENDER = Path(__file__).with_name("dv_net_sender.py")
@@ -109,7 +109,9 @@ def test_idle_stream_yields_empty_packets_and_close_from_another_thread_ends_it(
 
 
 def test_nothing_listening():
-    message = str(pytest.raises(SourceError, open_source, SourceSpec("net", f"127.0.0.1:{free_port()}")).value)
+    with pytest.raises(SourceError) as caught:
+        open_source(SourceSpec("net", f"127.0.0.1:{free_port()}"))
+    message = str(caught.value)
     assert "connection refused" in message
 
 
@@ -135,7 +137,7 @@ def test_a_silent_server_times_out(monkeypatch):
     monkeypatch.setattr(network, "CONNECT_TIMEOUT_S", 0.2)
     with socket.create_server(("127.0.0.1", 0)) as server:  # accepts in the backlog, never speaks
         port = server.getsockname()[1]
-        with pytest.raises(SourceError, match="no answer within 0.2 s"):
+        with pytest.raises(SourceError, match=r"no answer within 0\.2 s"):
             open_source(SourceSpec("net", f"127.0.0.1:{port}"))
 
 
@@ -154,7 +156,6 @@ def test_parse_net_target(target, expected):
 
 @pytest.mark.parametrize("target", ["127.0.0.1", ":7777", "host:port", "host:0", "host:70000", "a:b:7777", ""])
 def test_parse_net_target_refuses(target):
-    with pytest.raises(SourceError, match="HOST:PORT|outside 1-65535") as caught:
+    with pytest.raises(SourceError, match=r"HOST:PORT|outside 1-65535") as caught:
         parse_net_target(target)
     assert "\n" not in str(caught.value)
-

@@ -301,7 +301,11 @@ def test_listeners_get_reconnect_markers():
     p.add_packet_listener(seen.append)
     with p:
         assert run_until(p, lambda: p.snapshot().stats.steps_total == 2, timeout=5)
-    kinds = ["jump" if isinstance(x, Discontinuity) else "events" for x in seen if not (hasattr(x, "shape") and x.shape[0] == 0)]
+    kinds = [
+        "jump" if isinstance(x, Discontinuity) else "events"
+        for x in seen
+        if not (hasattr(x, "shape") and x.shape[0] == 0)
+    ]
     assert kinds == ["events", "jump", "events"]
 
 

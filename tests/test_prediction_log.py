@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, SCORE_SAMPLE
 from neuroclip_live.cli import main
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.runtime.controls import Controls
@@ -42,8 +42,13 @@ def logged(tmp_path_factory) -> tuple[list[dict], object]:
     out = io.StringIO()
     capture.setattr(sys, "stdout", out)
     try:
-        rc = main(["--file", str(SAMPLE), "--headless", "--json", "--speed", "0", "--model", "tiny-digits",
-                   "--log", str(path)])  # fmt: skip
+        rc = main(
+            [
+                *SCORE_SAMPLE,
+                "--log",
+                str(path),
+            ]
+        )
     finally:
         capture.undo()
     assert rc == 0

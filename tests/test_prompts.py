@@ -6,8 +6,8 @@ import logging
 
 import pytest
 import torch
-from clip_fixtures import tiny_backbone
 
+from clip_fixtures import tiny_backbone
 from neuroclip_live.model.prompts import (
     MAX_LABELS,
     TEMPLATE_SETS,

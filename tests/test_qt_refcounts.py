@@ -19,6 +19,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(
@@ -61,7 +62,9 @@ def _run(code: str, timeout: float) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=_ENV, capture_output=True, text=True, timeout=timeout
     )
-    assert proc.returncode == 0, f"child exited {proc.returncode} (-6 is the none_dealloc abort):\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0, (
+        f"child exited {proc.returncode} (-6 is the none_dealloc abort):\n{proc.stderr[-2000:]}"
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

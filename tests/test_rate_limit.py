@@ -78,7 +78,7 @@ class SimulatedReader:
         until = done * self.PACKET_S
         self.packets_done = done
         self.now_s = max(self.now_s, until)
-        n = int(round((until - self.produced_until_s) * self.rate))
+        n = round((until - self.produced_until_s) * self.rate)
         t = np.linspace(self.produced_until_s * 1e6, until * 1e6, n, endpoint=False).astype(np.int64)
         events = make_events(t, self.rng.integers(0, 64, n), self.rng.integers(0, 48, n), np.ones(n))
         self.produced_until_s = until
@@ -105,8 +105,11 @@ def test_without_a_limit_a_camera_at_10x_makes_latency_grow_without_bound():
     assert sim.latencies_ms[-1] > 100 * sim.latencies_ms[0]  # x5 a packet: the reader only falls behind
 
 
-@pytest.mark.parametrize("limiter", [EventRateLimiter(max_rate=BUDGET, auto=False), EventRateLimiter(auto=True)],
-                         ids=["max-rate", "automatic"])
+@pytest.mark.parametrize(
+    "limiter",
+    [EventRateLimiter(max_rate=BUDGET, auto=False), EventRateLimiter(auto=True)],
+    ids=["max-rate", "automatic"],
+)
 def test_camera_at_10x_the_budget_keeps_latency_and_packets_flat(limiter):
     sim = SimulatedReader(CAMERA, COST_S, limiter)
     while sim.now_s < 5.0:  # 5 s of camera time

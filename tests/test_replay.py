@@ -8,15 +8,20 @@ import time
 
 import numpy as np
 import pytest
-from recording_writers import events_equal, random_events, write_with_faery
 
 from neuroclip_live.errors import SourceError
 from neuroclip_live.events import SensorSize, concatenate
 from neuroclip_live.states import PlaybackState
 from neuroclip_live.stream.replay import Replay
 from neuroclip_live.stream.sources import Discontinuity, open_file
+from recording_writers import events_equal, random_events, write_with_faery
 
-PLAYING, PAUSED, ENDED, STOPPED = PlaybackState.PLAYING, PlaybackState.PAUSED, PlaybackState.ENDED, PlaybackState.STOPPED
+PLAYING, PAUSED, ENDED, STOPPED = (
+    PlaybackState.PLAYING,
+    PlaybackState.PAUSED,
+    PlaybackState.ENDED,
+    PlaybackState.STOPPED,
+)
 
 SIZE = SensorSize(128, 128)
 
@@ -82,11 +87,13 @@ def test_speed_zero_never_sleeps(recording):
 
 
 def test_a_gap_in_the_recording_gives_empty_packets_at_least_every_100ms(tmp_path):
-    events = np.concatenate([random_events(100, SIZE, t0=0, duration_us=10_000), random_events(100, SIZE, t0=2_000_000, duration_us=10_000)])
+    events = np.concatenate(
+        [random_events(100, SIZE, t0=0, duration_us=10_000), random_events(100, SIZE, t0=2_000_000, duration_us=10_000)]
+    )
     source = open_file(str(write_with_faery(tmp_path / "gap.dat", events, SIZE)))
     clock = ScriptedClock()
     outputs = []
-    for item in Replay(source, clock=clock).packets():
+    for _ in Replay(source, clock=clock).packets():
         outputs.append(clock.now())
     assert max(np.diff(outputs)) <= 0.1 + 1e-9
     assert clock.slept == pytest.approx(stream_seconds(events))
@@ -161,7 +168,9 @@ def test_seek_while_paused_jumps_but_stays_paused(recording):
     jump_at = jumps[0]
     assert events_equal(events_of(items[jump_at:]), events[events["t"] >= target])
     # Between the seek and the resume (0.2 s to 0.5 s) only empty packets came out.
-    first_event_after = next(i for i in range(jump_at, len(items)) if isinstance(items[i], np.ndarray) and items[i].shape[0])
+    first_event_after = next(
+        i for i in range(jump_at, len(items)) if isinstance(items[i], np.ndarray) and items[i].shape[0]
+    )
     assert first_event_after - jump_at >= 3
 
 
@@ -214,7 +223,9 @@ def test_packets_again_after_the_end_replays_from_the_start(recording):
 
 
 def test_stop_wakes_a_long_wait_at_once(tmp_path):
-    events = np.concatenate([random_events(10, SIZE, t0=0, duration_us=100), random_events(10, SIZE, t0=60_000_000, duration_us=100)])
+    events = np.concatenate(
+        [random_events(10, SIZE, t0=0, duration_us=100), random_events(10, SIZE, t0=60_000_000, duration_us=100)]
+    )
     source = open_file(str(write_with_faery(tmp_path / "long_gap.dat", events, SIZE)))
     replay = Replay(source, speed=1.0)
     reader = threading.Thread(target=lambda: list(replay.packets()))

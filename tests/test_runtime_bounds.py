@@ -7,9 +7,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
-from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.runtime.config import PipelineTuning, RunConfig
 from neuroclip_live.runtime.headless import SourceStateLines, result_record
@@ -19,6 +18,7 @@ from neuroclip_live.stream.framing import TimestepRule
 from neuroclip_live.stream.sources import open_source
 from neuroclip_live.stream.sources.base import SourceSpec
 from neuroclip_live.stream.sources.files.memory import MemorySource
+from test_pipeline import FakeClassifier, ScriptedLiveSource, packet, run_until
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 
@@ -43,8 +43,10 @@ def test_nobody_draining_results_keeps_a_bounded_history_with_frames_only_for_th
     with_images = [r.step for r in kept if r.frame.image.size]
     assert with_images == [steps - 4, steps - 3, steps - 2, steps - 1]
     # Each 1 ms timestep holds exactly the recording's events in [t_start, t_end).
-    counts = [int(np.searchsorted(events["t"], r.frame.t_end_us) - np.searchsorted(events["t"], r.frame.t_start_us))
-              for r in kept]  # fmt: skip
+    counts = [
+        int(np.searchsorted(events["t"], r.frame.t_end_us) - np.searchsorted(events["t"], r.frame.t_start_us))
+        for r in kept
+    ]
     assert [r.frame.n_events for r in kept] == counts and sum(counts) > 0
     assert all(r.frame.t_end_us - r.frame.t_start_us == 1_000 for r in kept)
 

@@ -9,12 +9,6 @@ import types
 import dv_processing as dv
 import numpy as np
 import pytest
-from recording_writers import (
-    events_equal,
-    random_events,
-    write_with_dv,
-    write_with_faery,
-)
 
 from neuroclip_live.errors import SourceDisconnected
 from neuroclip_live.events import EVENT_DTYPE, SensorSize, concatenate
@@ -29,6 +23,12 @@ from neuroclip_live.stream.sources.files.aedat import AedatFileSource
 from neuroclip_live.stream.sources.files.dat_files import DatFileSource
 from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
 from neuroclip_live.stream.sources.files.nmnist import NmnistFileSource
+from recording_writers import (
+    events_equal,
+    random_events,
+    write_with_dv,
+    write_with_faery,
+)
 
 
 def read_all(source, start_us=None) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_davis346_aps_frames_are_the_ones_dv_processing_reads(recordings_dir):
     while (frame := recording.getNextFrame()) is not None:
         expected.append(frame)
     assert len(source.aps_frames) == len(expected) == 59
-    for mine, theirs in zip(source.aps_frames, expected):
+    for mine, theirs in zip(source.aps_frames, expected, strict=True):
         assert mine.t_us == theirs.timestamp
         assert mine.image.dtype == np.uint8 and mine.image.shape == (260, 346)
         assert np.array_equal(mine.image, theirs.image)
@@ -162,7 +162,7 @@ def test_dv_written_aedat4_with_frames_round_trips(tmp_path):
     assert source.size == size
     assert events_equal(read_all(source), events)
     assert [f.t_us for f in source.aps_frames] == [t for t, _ in frames]
-    assert all(np.array_equal(f.image, image) for f, (_, image) in zip(source.aps_frames, frames))
+    assert all(np.array_equal(f.image, image) for f, (_, image) in zip(source.aps_frames, frames, strict=True))
 
 
 def test_aps_frames_beyond_the_memory_budget_are_dropped_with_a_note(tmp_path):

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from neuroclip_live.events import SensorSize, concatenate
+from neuroclip_live.stream.sources.files.aedat import AedatFileSource
+from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
 from recording_writers import (
     events_equal,
     random_events,
     write_with_dv,
     write_with_faery,
 )
-
-from neuroclip_live.events import SensorSize, concatenate
-from neuroclip_live.stream.sources.files.aedat import AedatFileSource
-from neuroclip_live.stream.sources.files.faery_files import FaeryFileSource
 
 
 def read_all(source, start=None) -> np.ndarray:
@@ -67,7 +67,6 @@ def test_a_damaged_streamed_file_skips_its_bad_packet_and_never_hands_it_to_dv(t
     assert any("skipped 1 damaged packet" in note for note in source.notes)
     middle = int(events["t"][10_000])
     assert events_equal(read_all(source, middle), got[got["t"] >= middle])  # still faery, not dv
-
 
 
 @pytest.mark.parametrize("version", ["evt3", "evt2"])

@@ -41,7 +41,7 @@ def test_plain_images_and_masks():
         assert image.std() > 5  # an object is there, not a flat picture
     for style in ("font", "strokes"):
         mask = synthetic.object_mask(3, size, synthetic.Pose(17, 17, 28), rng, style=style, supersample=2)
-        assert mask.shape == (68, 68) and 0.0 <= mask.min() and mask.max() <= 1.0 and mask.max() > 0.5
+        assert mask.shape == (68, 68) and mask.min() >= 0.0 and mask.max() <= 1.0 and mask.max() > 0.5
 
 
 def test_captions_name_the_class():
@@ -57,7 +57,9 @@ def test_captions_name_the_class():
 
 def test_event_camera_fires_on_when_brighter_and_off_when_darker():
     size = SensorSize(8, 6)
-    camera = synthetic.EventCameraModel(size, np.random.default_rng(3), threshold=0.2, threshold_sigma=0.0, noise_rate_hz=0.0)
+    camera = synthetic.EventCameraModel(
+        size, np.random.default_rng(3), threshold=0.2, threshold_sigma=0.0, noise_rate_hz=0.0
+    )
     dark = np.full((6, 8), 0.1)
     camera.reset(dark, 0)
     bright = dark.copy()
@@ -75,7 +77,9 @@ def test_event_camera_fires_on_when_brighter_and_off_when_darker():
 
 def test_moving_bright_bar_gives_on_at_the_leading_edge_and_off_at_the_trailing_edge():
     size = SensorSize(20, 10)
-    camera = synthetic.EventCameraModel(size, np.random.default_rng(4), threshold=0.2, threshold_sigma=0.0, noise_rate_hz=0.0)
+    camera = synthetic.EventCameraModel(
+        size, np.random.default_rng(4), threshold=0.2, threshold_sigma=0.0, noise_rate_hz=0.0
+    )
 
     def scene(left: int) -> np.ndarray:
         img = np.full((10, 20), 0.1)

@@ -13,15 +13,15 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from conftest import PROJECT_ROOT
 from PIL import Image
 from PySide6.QtCore import QPoint, QRect, Qt
-from test_ui_window import TIMEOUT_MS, LoopbackCamera, free_port, make_window, settings  # noqa: F401 - fixtures
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 from neuroclip_live.model.adapter import load_adapter
 from neuroclip_live.offline.teaching import TEACH_SETTINGS
 from neuroclip_live.stream.sources.base import SourceSpec
+from test_ui_window import TIMEOUT_MS, LoopbackCamera, free_port, make_window, settings  # noqa: F401 - fixtures
 from ui.teach_panel import TIMELINE_NOTE
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -63,7 +63,7 @@ def frame_updates(w) -> list[float]:
     return times
 
 
-def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtbot, tmp_path):  # noqa: F811
+def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop", labels=(), factory=None)
     panel = w.teach
     panel.train_settings = QUICK
@@ -72,11 +72,25 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     qtbot.waitUntil(lambda: len(w.bars.shown_labels) == 16, timeout=60_000)  # tiny-digits' own labels
     # The "0" by holding the Capture button, the "7" by holding Enter in the name field.
     button = panel.capture_button
-    hold_capture(w, qtbot, "my mug", 0.0, 2, lambda: qtbot.mousePress(button, Qt.MouseButton.LeftButton),
-                 lambda: qtbot.mouseRelease(button, Qt.MouseButton.LeftButton))  # fmt: skip
+    hold_capture(
+        w,
+        qtbot,
+        "my mug",
+        0.0,
+        2,
+        lambda: qtbot.mousePress(button, Qt.MouseButton.LeftButton),
+        lambda: qtbot.mouseRelease(button, Qt.MouseButton.LeftButton),
+    )
     field = panel.name_box.lineEdit()
-    hold_capture(w, qtbot, "red robot", 1.0, 2, lambda: qtbot.keyPress(field, Qt.Key.Key_Return),
-                 lambda: qtbot.keyRelease(field, Qt.Key.Key_Return))  # fmt: skip
+    hold_capture(
+        w,
+        qtbot,
+        "red robot",
+        1.0,
+        2,
+        lambda: qtbot.keyPress(field, Qt.Key.Key_Return),
+        lambda: qtbot.keyRelease(field, Qt.Key.Key_Return),
+    )
     assert panel.examples.counts() == {"my mug": 2, "red robot": 2}
     assert panel.browser.thumbnail_count() == 2 and "red robot" in panel.name_box.currentText()
 
@@ -89,8 +103,10 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert panel.status.text().startswith("trained 2 classes"), panel.status.text()
     # The view kept playing: new frames reached it all through the training.
     gaps = np.diff([t0, *updates])
-    print(f"\ntraining took {seconds:.2f} s; {len(updates)} frames shown meanwhile; largest gap between frame "
-          f"updates {gaps.max() * 1e3:.0f} ms (median {np.median(gaps) * 1e3:.0f} ms)")  # fmt: skip
+    print(
+        f"\ntraining took {seconds:.2f} s; {len(updates)} frames shown meanwhile; largest gap between frame "
+        f"updates {gaps.max() * 1e3:.0f} ms (median {np.median(gaps) * 1e3:.0f} ms)"
+    )
     assert len(updates) >= 3 and gaps.max() < seconds
 
     typed = w.session.controls.value.labels  # tiny-digits' 16
@@ -108,9 +124,28 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     _, info = load_adapter(tmp_path / "panel.safetensors")
     out = tmp_path / "train.safetensors"
     # No -T, --cut, --centre or --jitter: train takes them from the examples the panel saved.
-    assert main(["train", "--data", str(tmp_path / "taught"), "--epochs", "3",
-                 "--views", "2", "--shots", str(info.data["shots"]), "--val-per-class", str(info.data["val_per_class"]),
-                 *TINY, "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "taught"),
+                "--epochs",
+                "3",
+                "--views",
+                "2",
+                "--shots",
+                str(info.data["shots"]),
+                "--val-per-class",
+                str(info.data["val_per_class"]),
+                *TINY,
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     mine, theirs = load_adapter(tmp_path / "panel.safetensors")[0].state_dict(), load_adapter(out)[0].state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
     assert load_adapter(out)[1].alpha == info.alpha and load_adapter(out)[1].classes == info.classes
@@ -122,7 +157,7 @@ def test_teach_two_classes_train_in_the_background_and_use_them(make_window, qtb
     assert panel.status.text().startswith("cannot write examples") and len(panel.examples) == 4
 
 
-def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot):  # noqa: F811
+def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")  # the fake classifier scores a, b, c; training loads tiny-digits itself
     panel = w.teach
     panel.train_settings = replace(QUICK, epochs=500)
@@ -143,7 +178,7 @@ def test_a_cancelled_training_leaves_the_classifier_as_it_was(make_window, qtbot
     assert w.bars.shown_labels == ["a", "b", "c"]
 
 
-def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window, qtbot, tmp_path):  # noqa: F811
+def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")
     panel = w.teach
     w.open_file(SAMPLE)
@@ -170,7 +205,7 @@ def test_bad_names_too_few_classes_and_empty_saves_are_one_line_each(make_window
     assert panel.examples.counts() == {} and panel.browser.thumbnail_count() == 0
 
 
-def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make_window, qtbot):  # noqa: F811
+def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     port = free_port()
     camera = LoopbackCamera(port)
     try:
@@ -195,7 +230,7 @@ def test_a_camera_that_disconnects_while_capture_is_held_keeps_the_examples(make
         camera.close()
 
 
-def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tmp_path):  # noqa: F811
+def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY, "--loop")
     panel = w.teach
     w.open_file(SAMPLE)
@@ -215,15 +250,21 @@ def test_pictures_join_a_class_through_the_r2etl_encoding(make_window, qtbot, tm
     assert all(ev.shape[0] > 100 for ev in panel.examples.examples("a bar"))  # events of the moved picture
 
 
-def test_the_teach_tab_fits_the_1280x720_window(make_window, qtbot):  # noqa: F811
+def test_the_teach_tab_fits_the_1280x720_window(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window(*TINY)
     w.resize(1280, 720)
     w.tabs.setCurrentWidget(w.tabs.widget(2))
     qtbot.waitUntil(lambda: w.size().toTuple() == (1280, 720))
     qtbot.wait(50)
     scroll = w.tabs.currentWidget()
-    for part in (w.teach.name_box, w.teach.capture_button, w.teach.train_button, w.teach.use_button,
-                 w.teach.save_button, w.teach.browser.remove_button):  # fmt: skip
+    for part in (
+        w.teach.name_box,
+        w.teach.capture_button,
+        w.teach.train_button,
+        w.teach.use_button,
+        w.teach.save_button,
+        w.teach.browser.remove_button,
+    ):
         seen = QRect(part.mapTo(scroll.viewport(), QPoint(0, 0)), part.size())
         assert scroll.viewport().rect().contains(seen), part
     assert w.minimumSizeHint().height() <= 600

@@ -9,9 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import PROJECT_ROOT
-from test_pipeline import run_until
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli import main
 from neuroclip_live.errors import DataError, ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter, load_adapter
@@ -24,6 +23,7 @@ from neuroclip_live.offline.fewshot import load_text_model
 from neuroclip_live.offline.teaching import TEACH_SETTINGS, train_examples, trained_setup
 from neuroclip_live.offline.training import FitCancelled, FitProgress
 from neuroclip_live.stream.framing import TimestepRule
+from test_pipeline import run_until
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
 CLASSES = ("my mug", "bravo", "zulu")  # the sample's 0, 7 and circle
@@ -49,9 +49,37 @@ def test_examples_in_memory_train_the_adapter_that_train_gives_on_them_saved(exa
     assert (root / "classes.txt").read_text().splitlines() == ["bravo: bravo", "my_mug: my mug", "zulu: zulu"]
     assert load_split(root, "Train").classes == list(trained.info.classes) == ["bravo", "my mug", "zulu"]
     out = tmp_path / "a.safetensors"
-    assert main(["train", "--data", str(root), "--cut", "time", "--centre", "--jitter", "--seed", "3", "--epochs", "3",
-                 "--views", "2", "--shots", "2", "--val-per-class", "1", "--model", "tiny-digits", "--device", "cpu",
-                 "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(root),
+                "--cut",
+                "time",
+                "--centre",
+                "--jitter",
+                "--seed",
+                "3",
+                "--epochs",
+                "3",
+                "--views",
+                "2",
+                "--shots",
+                "2",
+                "--val-per-class",
+                "1",
+                "--model",
+                "tiny-digits",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     saved, info = load_adapter(out, "tiny-digits", 128)
     mine, theirs = trained.adapter.state_dict(), saved.state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
@@ -97,8 +125,22 @@ def test_fewer_than_two_classes_cannot_train(examples, text_model, tmp_path, cap
     with pytest.raises(DataError, match="at least 2 classes"):
         train_examples(one, tm, SETTINGS, 2, 1)
     one.save(tmp_path / "one")
-    assert main(["train", "--data", str(tmp_path / "one"), "--model", "tiny-digits", "--shots", "2",
-                 "--out", str(tmp_path / "a.safetensors")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "one"),
+                "--model",
+                "tiny-digits",
+                "--shots",
+                "2",
+                "--out",
+                str(tmp_path / "a.safetensors"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "at least 2 classes" in err and "\n" not in err
 
@@ -150,8 +192,9 @@ def test_a_trained_adapter_swaps_into_a_running_classifier_and_back(examples, te
         apply_setup(c, trained_setup(trained))
 
     def wrong_adapter(c):
-        apply_setup(c, trained_setup(trained).__class__(("a", "b"), ("{}",), True, InterTimestepAdapter(64),
-                                                        np.full(10, 0.1)))
+        apply_setup(
+            c, trained_setup(trained).__class__(("a", "b"), ("{}",), True, InterTimestepAdapter(64), np.full(10, 0.1))
+        )
 
     cfg = RunConfig(speed=4.0, loop=True)
     with Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), cfg, lambda: clf) as p:
@@ -186,8 +229,9 @@ def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_ret
 
     def pipeline() -> Pipeline:  # as a session makes one: its classifier from the controls' labels
         made.append(StreamingClassifier(text_model.backbone, list(controls.value.labels or taught.labels)))
-        return Pipeline(lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1],
-                        controls=controls)  # fmt: skip
+        return Pipeline(
+            lambda: open_source(SourceSpec("file", str(SAMPLE))), RunConfig(), lambda: made[-1], controls=controls
+        )
 
     assert taught.centred  # taught as the Teach panel teaches: on frames centred on their events ...
     with pipeline() as p:
@@ -210,4 +254,3 @@ def test_taught_classes_in_the_controls_switch_at_once_survive_a_rebuild_and_ret
 def _labels(pipeline):
     result = pipeline.snapshot().result
     return None if result is None or result.scores is None else result.scores.labels
-

@@ -76,8 +76,9 @@ def band_labels(w: MainWindow, log: bool = False) -> list[str]:
 
 
 def wait_timeline_done(w: MainWindow, qtbot) -> None:
-    qtbot.waitUntil(lambda: w.timeline_control.snapshot() is not None and w.timeline_control.snapshot().done,
-                    timeout=TIMEOUT_MS)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: w.timeline_control.snapshot() is not None and w.timeline_control.snapshot().done, timeout=TIMEOUT_MS
+    )
     qtbot.waitUntil(lambda: w.timeline.fraction == 1.0, timeout=5_000)
 
 
@@ -93,8 +94,10 @@ def test_the_timeline_fills_from_a_background_pass_while_the_view_keeps_refreshi
     ended = time.perf_counter()
     during = [b - a for a, b in itertools.pairwise(updates) if a >= started and b <= ended]
     largest = max(during)
-    print(f"\nbackground pass {ended - started:.2f} s; {len(during)} frame updates during it, "
-          f"largest gap {largest * 1e3:.0f} ms, median {np.median(during) * 1e3:.0f} ms")  # fmt: skip
+    print(
+        f"\nbackground pass {ended - started:.2f} s; {len(during)} frame updates during it, "
+        f"largest gap {largest * 1e3:.0f} ms, median {np.median(during) * 1e3:.0f} ms"
+    )
     # The 30 ms frame timer kept firing through the pass: no stall of the pass's length, or near it.
     assert largest < 1.0 and largest < (ended - started) / 3
     assert len(during) >= (ended - started) / 0.03 / 4
@@ -207,8 +210,9 @@ def test_a_damaged_log_shows_up_to_the_damage_and_another_recordings_log_not_at_
     assert band_labels(w, log=True)[:2] == ["0", "7"]  # the first 3 s were logged; the rest was cut
     assert max(b.t_end_us for b in w.timeline.bands() if b.log) < 3_100_000
     assert "read 100 timesteps; line 102 is damaged (cut short)" in w.status.message_text
-    shifted = [line.replace(b'"t_start_us": ', b'"t_start_us": 9').replace(b'"t_end_us": ', b'"t_end_us": 9')
-               for line in lines]  # fmt: skip
+    shifted = [
+        line.replace(b'"t_start_us": ', b'"t_start_us": 9').replace(b'"t_end_us": ', b'"t_end_us": 9') for line in lines
+    ]
     log.write_bytes(b"\n".join(shifted))
     other = window()
     other.open_file(copy)

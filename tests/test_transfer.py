@@ -127,7 +127,6 @@ def test_bad_image_folders_give_one_line_naming_the_problem(tmp_path, damage, me
 def slice_features(tmp_path_factory):
     """Tiny-digits features of 4 N-MNIST samples a digit (0, 1, 7; 2 augmented views) and of rendered digits."""
     from conftest import NMNIST
-
     from neuroclip_live.model.clip_model import load_clip
     from neuroclip_live.model.prompts import resolve_templates, text_features
     from neuroclip_live.offline.datasets import load_split
@@ -153,8 +152,9 @@ def slice_features(tmp_path_factory):
 def _train(slice_features, transfer=None, epochs=15, seed=0):
     fs, images, text, scale = slice_features
     cfg = TrainConfig(epochs=epochs, seed=seed, batch_size=8)
-    return train_with_images(fs, images, text, scale, np.full(10, 0.1), cfg, transfer or TransferConfig(1.0, 1.0),
-                             progress=False)
+    return train_with_images(
+        fs, images, text, scale, np.full(10, 0.1), cfg, transfer or TransferConfig(1.0, 1.0), progress=False
+    )
 
 
 def test_every_loss_term_decreases_over_training(slice_features):
@@ -167,8 +167,9 @@ def test_every_loss_term_decreases_over_training(slice_features):
 
 def test_images_change_the_adapter_and_a_fixed_seed_reproduces(slice_features):
     fs, _, text, scale = slice_features
-    plain, _ = train_adapter(fs, text, scale, np.full(10, 0.1), TrainConfig(epochs=15, seed=0, batch_size=8),
-                             progress=False)
+    plain, _ = train_adapter(
+        fs, text, scale, np.full(10, 0.1), TrainConfig(epochs=15, seed=0, batch_size=8), progress=False
+    )
     a, _ = _train(slice_features, seed=0)
     b, _ = _train(slice_features, seed=0)
     c, _ = _train(slice_features, seed=1)
@@ -183,8 +184,14 @@ def test_the_transfer_setting_travels_in_the_adapter_file(slice_features, tmp_pa
     info = AdapterInfo("tiny-digits", 128, list(DIGITS), transfer=TransferConfig(0.5, 2.0).metadata(24))
     save_adapter(tmp_path / "a.safetensors", adapter, info)
     _, back = load_adapter(tmp_path / "a.safetensors", "tiny-digits", 128)
-    assert back.transfer == {"mode": "images", "images": 24, "lambda_feature": 0.5, "lambda_tcka": 2.0,
-                             "image_weight": 1.0, "encoding": "saccade"}
+    assert back.transfer == {
+        "mode": "images",
+        "images": 24,
+        "lambda_feature": 0.5,
+        "lambda_tcka": 2.0,
+        "image_weight": 1.0,
+        "encoding": "saccade",
+    }
 
 
 @pytest.mark.parametrize(
@@ -235,8 +242,25 @@ def test_train_with_images_records_the_transfer_and_loads_with_adapter(small_roo
 
     images = render_root(tmp_path / "img", per_class=3)
     out = tmp_path / "a.safetensors"
-    base = ["train", "--data", str(small_root), "--shots", "2", "--out", str(out), "--model", "tiny-digits",
-            "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet", "--no-flip"]
+    base = [
+        "train",
+        "--data",
+        str(small_root),
+        "--shots",
+        "2",
+        "--out",
+        str(out),
+        "--model",
+        "tiny-digits",
+        "--epochs",
+        "2",
+        "--views",
+        "2",
+        "--val-per-class",
+        "2",
+        "--quiet",
+        "--no-flip",
+    ]
     assert main([*base, "--images", str(images), "--lambda-feature", "0.5", "--lambda-tcka", "2"]) == 0
     text = capsys.readouterr().out
     assert "with 9 labelled images" in text and "chosen on 6 validation samples" in text
@@ -253,8 +277,20 @@ def test_train_with_images_records_the_transfer_and_loads_with_adapter(small_roo
     assert "image weight 0.5 given by --image-weight" in capsys.readouterr().out
     _, info = load_adapter(out, "tiny-digits", 128)
     assert info.transfer["image_weight"] == 0.5 and list(info.transfer["image_weight_validation"]) == ["0.5"]
-    rc = main(["evaluate", "--data", str(small_root), "--split", "Train", "--model", "tiny-digits", "--quiet",
-               "--adapter", str(out)])
+    rc = main(
+        [
+            "evaluate",
+            "--data",
+            str(small_root),
+            "--split",
+            "Train",
+            "--model",
+            "tiny-digits",
+            "--quiet",
+            "--adapter",
+            str(out),
+        ]
+    )
     assert rc == 0 and "top-1" in capsys.readouterr().out
 
 
@@ -273,8 +309,23 @@ def test_train_with_bad_images_gives_one_line(small_root, tmp_path, capsys, extr
     stranger = render_root(tmp_path / "img2", per_class=1)
     (stranger / "cat").mkdir()
     paths = {"nowhere": tmp_path / "none", "stranger": stranger, "img": img}
-    argv = ["train", "--data", str(small_root), "--shots", "2", "--out", str(tmp_path / "a.safetensors"),
-            "--model", "tiny-digits", "--epochs", "1", "--views", "1", "--quiet", *(a.format(**paths) for a in extra)]
+    argv = [
+        "train",
+        "--data",
+        str(small_root),
+        "--shots",
+        "2",
+        "--out",
+        str(tmp_path / "a.safetensors"),
+        "--model",
+        "tiny-digits",
+        "--epochs",
+        "1",
+        "--views",
+        "1",
+        "--quiet",
+        *(a.format(**paths) for a in extra),
+    ]
     try:
         rc = main(argv)
     except SystemExit as exit_:  # argparse refuses a bad value itself: usage, then one error line

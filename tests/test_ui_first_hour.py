@@ -5,10 +5,10 @@ tiny-digits model, the project's sample recording."""
 from __future__ import annotations
 
 import pytest
-from conftest import PROJECT_ROOT
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.model.adapter import AdapterInfo, InterTimestepAdapter, save_adapter
 from neuroclip_live.states import ModelState
@@ -45,8 +45,18 @@ def test_the_screenshot_is_taken_every_time_in_10_runs(tmp_path, isolated_qsetti
     # --exit-after counts from the first scored timestep, so a slow model load cannot use it up.
     for i in range(10):
         shot = tmp_path / f"run{i}.png"
-        argv = ["--file", str(SAMPLE), "--model", "tiny-digits", "--device", "cpu", "--screenshot", str(shot),
-                "--exit-after", "0.3"]  # fmt: skip
+        argv = [
+            "--file",
+            str(SAMPLE),
+            "--model",
+            "tiny-digits",
+            "--device",
+            "cpu",
+            "--screenshot",
+            str(shot),
+            "--exit-after",
+            "0.3",
+        ]
         assert app_module.run_app(config_from_argv(argv)) == 0, capsys.readouterr().err
         assert QImage(str(shot)).width() > 600, f"run {i}"
     assert "screenshot" not in capsys.readouterr().err
@@ -89,13 +99,14 @@ def test_the_adapters_classes_are_the_window_labels(open_window, qtbot, tmp_path
 def test_window_details_status_fields_whole_times_from_the_start_key_beside_the_plot(
     open_window, qtbot, recordings_dir, tmp_path
 ):
-    w, seen = open_window("--file", str(recordings_dir / "davis346.aedat4"), "--model", "tiny-digits", "--device", "cpu")
+    w, seen = open_window(
+        "--file", str(recordings_dir / "davis346.aedat4"), "--model", "tiny-digits", "--device", "cpu"
+    )
     w.resize(640, 480)  # narrow: the fields must not be cut, the message gives way
     qtbot.waitUntil(lambda: bool(w.bars.history.key_labels()), timeout=TIMEOUT_MS)
     qtbot.wait(100)
     status = w.status
-    figures = (status.state_label, status.rate_label, status.inference_label, status.latency_label,
-               status.drops_label)  # fmt: skip
+    figures = (status.state_label, status.rate_label, status.inference_label, status.latency_label, status.drops_label)
     described = (status.source_label, status.run_label, status.engine_label)  # these may end in "…"
 
     def cut() -> list[str]:

@@ -13,12 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, REAL_SETTINGS_DIR, SETTINGS_HOME
 from PySide6.QtCore import QPoint, QRect, QSettings
 from PySide6.QtGui import QImage
-from test_ui_window import TIMEOUT_MS, fake_factory, make_window, settings  # noqa: F401 - fixtures
 
+from conftest import PROJECT_ROOT, REAL_SETTINGS_DIR, SETTINGS_HOME
 from neuroclip_live.cli.run import config_from_argv
+from test_ui_window import TIMEOUT_MS, fake_factory, make_window, settings  # noqa: F401 - fixtures
 from ui import app as app_module
 from ui.history_plot import PLOT_MIN_HEIGHT
 from ui.label_bars import ASKED_ROWS, PITCH_PX
@@ -48,7 +48,7 @@ def assert_laid_out(w: MainWindow) -> None:
 
 
 @pytest.mark.parametrize("n_labels", [16, 40])
-def test_the_window_fits_a_laptop_screen_with_16_and_40_labels(make_window, qtbot, n_labels):  # noqa: F811
+def test_the_window_fits_a_laptop_screen_with_16_and_40_labels(make_window, qtbot, n_labels):  # noqa: F811 - make_window: the fixture imported above
     labels = [f"label {i}" for i in range(n_labels)]
     w = make_window("--loop", labels=labels)
     w.open_file(SAMPLE)
@@ -118,7 +118,7 @@ def test_pytest_leaves_the_real_settings_file_alone(qtbot, tmp_path):
         assert str(recording) not in real.read_text(errors="replace"), real
 
 
-def test_the_scripted_screenshot_is_taken_when_exit_after_ends(make_window, qtbot, tmp_path):  # noqa: F811
+def test_the_scripted_screenshot_is_taken_when_exit_after_ends(make_window, qtbot, tmp_path):  # noqa: F811 - make_window: the fixture imported above
     shot_path = tmp_path / "end.png"
     argv = ["--file", str(SAMPLE), "--screenshot", str(shot_path), "--exit-after", "1.5"]
     w = make_window(*argv)
@@ -133,13 +133,17 @@ def test_the_scripted_screenshot_is_taken_when_exit_after_ends(make_window, qtbo
 def test_an_offscreen_window_run_prints_no_qt_size_hint_lines(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "ui.launch", "--file", str(SAMPLE), "--exit-after", "0.3"],
-        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "propagateSizeHints" not in proc.stderr
 
 
-def test_a_running_model_keeps_the_window_within_a_laptop_width(make_window, qtbot):  # noqa: F811
+def test_a_running_model_keeps_the_window_within_a_laptop_width(make_window, qtbot):  # noqa: F811 - make_window: the fixture imported above
     """The run and engine descriptions give way (whole in their tooltips) before the window grows past 1280 px."""
     w = make_window("--loop")
     w.open_file(SAMPLE)

@@ -235,9 +235,18 @@ def test_forty_labels_keep_their_order_and_scroll(qtbot):
     bar = bars.scroll.verticalScrollBar()
     viewport = bars.plot.viewport()
     at = QPointF(50, 50)
-    wheel = QWheelEvent(at, viewport.mapToGlobal(at), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
-                        Qt.MouseEventSource.MouseEventNotSynthesized, QPointingDevice.primaryPointingDevice())  # fmt: skip
+    wheel = QWheelEvent(
+        at,
+        viewport.mapToGlobal(at),
+        QPoint(0, 0),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+        Qt.MouseEventSource.MouseEventNotSynthesized,
+        QPointingDevice.primaryPointingDevice(),
+    )
     QApplication.sendEvent(viewport, wheel)
     assert bar.value() > 0  # ...with the mouse wheel over the bars
     bars.sort_box.setChecked(True)
@@ -395,8 +404,10 @@ def test_status_bar_elides_a_long_message_and_keeps_it_whole_in_the_tooltip(qtbo
     qtbot.addWidget(bar)
     bar.resize(900, 24)
     bar.show()
-    message = ("no camera connected (neither iniVation nor Prophesee): plug one in and check the USB cable and "
-               "permissions (udev rules)")  # fmt: skip
+    message = (
+        "no camera connected (neither iniVation nor Prophesee): plug one in and check the USB cable and "
+        "permissions (udev rules)"
+    )
     bar.show_state("error", message)
     qtbot.wait(20)
     shown = bar.message_label.shown_text()

@@ -17,10 +17,10 @@ from pathlib import Path
 import dv_processing as dv
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
+from conftest import PROJECT_ROOT
 from neuroclip_live.cli.run import config_from_argv
 from neuroclip_live.model.classifier import Scores, Timings
 from neuroclip_live.model.settings import openvino_importable

@@ -1,12 +1,15 @@
-"""Relevance maps (issue 24): dense features and crops, places in sensor pixels, the classifier's maps over its window."""
+"""Relevance maps (issue 24): dense features and crops, places in sensor pixels, the classifier's maps.
+
+The maps are the classifier's over its window.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from clip_fixtures import TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone
 
+from clip_fixtures import TINY_RN, TINY_VIT, event_frames, register_tiny_configs, tiny_backbone
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.classifier import StreamingClassifier
 from neuroclip_live.model.clip_model import create_clip

@@ -8,15 +8,15 @@ import json
 
 import numpy as np
 import pytest
-from clip_fixtures import register_tiny_configs
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
-from test_ui_window import make_window, settings  # noqa: F401 - the window tests' fixtures, one way to make a window
 
+from clip_fixtures import register_tiny_configs
 from neuroclip_live.cli import main
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.label_presets import default_labels
 from neuroclip_live.tinyclip.scenes import TwoObjectScene, boxes_at, inside, simulate, write_recording
+from test_ui_window import make_window, settings  # noqa: F401 - the window tests' fixtures, one way to make a window
 
 TINY = ["--model", "tiny-digits", "--device", "cpu", "--backend", "torch"]
 # Two scenes, side by side on a wide sensor and one above the other on a tall one, each swapped half way.
@@ -86,8 +86,23 @@ def test_where_without_it_the_lines_have_no_where(recordings, capsys):
 def test_dump_writes_each_labels_map_beside_the_frame(recordings, tmp_path, capsys):
     path, _, scene = recordings["wide"]
     dump = tmp_path / "dump"
-    rc = main(["--file", str(path), "--headless", "--where", "--dump", str(dump), "--speed", "0", "--max-steps", "4",
-               "--labels", "4, circle, star", *TINY[:2]])  # fmt: skip
+    rc = main(
+        [
+            "--file",
+            str(path),
+            "--headless",
+            "--where",
+            "--dump",
+            str(dump),
+            "--speed",
+            "0",
+            "--max-steps",
+            "4",
+            "--labels",
+            "4, circle, star",
+            *TINY[:2],
+        ]
+    )
     _, err = capsys.readouterr()
     assert rc == 0, err
     for step in range(4):
@@ -125,12 +140,12 @@ AVG_WHY = "test-tiny-vit-avg: its ViT pools attention or tokens another way than
 
 def test_where_with_a_model_that_cannot_give_maps_is_one_line_and_exit_2(recordings, avg_model, capsys):
     args = ["--file", str(recordings["wide"][0]), "--headless", "--speed", "0", "--labels", "a, b", *avg_model]
-    rc = main(args + ["--where"])
+    rc = main([*args, "--where"])
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
     lines = [line for line in err.splitlines() if not line.startswith("note:")]
     assert lines == [f"neuroclip-live: --where: {AVG_WHY}"]
-    assert main(args + ["--max-steps", "2"]) == 0  # the same model scores without maps
+    assert main([*args, "--max-steps", "2"]) == 0  # the same model scores without maps
 
 
 # ------------------------------------------------------------------ the window
@@ -170,7 +185,7 @@ def test_where_toggle_draws_the_map_a_bar_click_picks_its_label_and_export_keeps
     assert warm.mean() > 0.05 and ((b[..., 0].astype(int) - b[..., 2]) > 60).mean() == 0
 
 
-def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):  # noqa: F811
+def test_where_toggle_is_disabled_with_the_reason_without_a_model(make_window, recordings, qtbot):  # noqa: F811 - make_window: the fixture imported above
     w = make_window("--model", "RN50", labels=None)  # no labels: frames only, no model loads
     w.open_file(recordings["wide"][0])
     qtbot.waitUntil(lambda: w.event_view.displayed is not None, timeout=TIMEOUT_MS)

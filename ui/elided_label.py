@@ -61,7 +61,7 @@ class ElidedLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+    def setText(self, text: str) -> None:
         text = text or ""
         if text == self._full:
             return
@@ -93,7 +93,7 @@ class ElidedLabel(QLabel):
         room = max(1, self.contentsRect().height() // spacing)
         super().setText("\n".join(self._lines(min(self.max_lines, room))))
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._refit()
         if self.max_lines > 1 and self._wanted_lines() != self._wanted:
@@ -110,13 +110,13 @@ class ElidedLabel(QLabel):
         m = self.contentsMargins()
         return self.fontMetrics().horizontalAdvance(text) + m.left() + m.right() + ELIDE_SLACK_PX + 2  # rounding
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         self.ensurePolished()  # a style sheet's font and padding apply from the polish on
         width = self._width_for(" ".join(self._full.split()))
         self._wanted = self._wanted_lines()
         return QSize(width, self._height_for(self._wanted))
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def minimumSizeHint(self) -> QSize:
         self.ensurePolished()
         whole = self._width_for(" ".join(self._full.split()))
         return QSize(max(self._width_for("…"), min(whole, self.keep_px)), self._height_for(1))

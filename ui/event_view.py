@@ -212,7 +212,7 @@ class EventView(QWidget):
         if self.panes.direction() != direction:
             self.panes.setDirection(direction)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._arrange()
 

@@ -97,7 +97,7 @@ class _KeyLabel(QLabel):
         self.setToolTip("\n".join(label for label, _ in entries))
         self._fit()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
 

@@ -63,7 +63,7 @@ class BarScroll(QScrollArea):
         self._plot_viewport.installEventFilter(self)
         self.set_rows(0)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # The scroll area filters its own scroll bars' events too: only the plot's wheel is passed on.
         if watched is self._plot_viewport and event.type() == QEvent.Type.Wheel:
             QApplication.sendEvent(self.verticalScrollBar(), event)
@@ -76,10 +76,10 @@ class BarScroll(QScrollArea):
             self.widget().setMinimumHeight(max(rows, 1) * MIN_PITCH_PX + PLOT_PAD_PX)
             self.updateGeometry()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(super().sizeHint().width(), min(max(self.rows, MIN_ROWS), ASKED_ROWS) * PITCH_PX + PLOT_PAD_PX)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def minimumSizeHint(self) -> QSize:
         return QSize(super().minimumSizeHint().width(), MIN_ROWS * MIN_PITCH_PX + PLOT_PAD_PX)
 
     def scrolls(self) -> bool:
@@ -235,7 +235,7 @@ class LabelBars(QWidget):
         pos = event.scenePos()  # type: ignore[attr-defined]
         if not self.plot.plotItem.sceneBoundingRect().contains(pos):
             return
-        row = int(round(self.plot.getViewBox().mapSceneToView(pos).y()))
+        row = round(self.plot.getViewBox().mapSceneToView(pos).y())
         if 0 <= row < len(self.shown_labels):
             self.labelClicked.emit(self.shown_labels[row])
 

@@ -63,7 +63,9 @@ class MainWindow(QMainWindow):
         theme.configure_pyqtgraph()
         self.settings = settings if settings is not None else QSettings()
         self.recent = RecentFiles(self.settings)
-        self.session = StreamSession(config, open_source=open_source, classifier_factory=classifier_factory, parent=self)
+        self.session = StreamSession(
+            config, open_source=open_source, classifier_factory=classifier_factory, parent=self
+        )
         self._build_widgets()
         self.actions = build_actions(self)
         self.recording = RecordingControl(
@@ -289,13 +291,13 @@ class MainWindow(QMainWindow):
         return self.grab().save(str(path), "PNG")
 
     # ------------------------------------------------------------ drag & drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_recording(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event: QDropEvent) -> None:
         path = dropped_recording(event.mimeData())
         if path is None:
             event.ignore()
@@ -303,14 +305,14 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.open_file(path)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._laid_out:
             self._laid_out = True
             window_layout.split_when_shown(self, self.settings)
 
     # ------------------------------------------------------------------ close
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         window_layout.save(self, self.settings)
         timeline_stopped = self.timeline_control.shutdown(timeout=2.0)
         self.closed_cleanly = self.session.shutdown(timeout=2.0) and timeline_stopped

@@ -46,10 +46,21 @@ ACTIONS = (
 )
 # Each menu's entries in order: an action's name, "-" for a separator, "@name" for a submenu.
 MENUS = {
-    "&File": ("open", "@recent", "@camera", "open_network", "-", "record", "export", "screenshot", "-",
-              "close_source", "quit"),
+    "&File": (
+        "open",
+        "@recent",
+        "@camera",
+        "open_network",
+        "-",
+        "record",
+        "export",
+        "screenshot",
+        "-",
+        "close_source",
+        "quit",
+    ),
     "&View": ("colour", "window", "sort", "where"),
-}  # fmt: skip
+}
 SUBMENUS = {"recent": "Open recent", "camera": "Open camera"}
 TOOLBAR = ("open", "record", "export")
 

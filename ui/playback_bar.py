@@ -36,7 +36,7 @@ def format_time(us: int) -> str:
 
 
 class PlaybackBar(QWidget):
-    """Speed and loop are the ``controls``' own; the signals carry play and seek; ``show_position`` follows the stream."""
+    """Speed and loop are the ``controls``' own; signals carry play and seek; ``show_position`` follows the stream."""
 
     playToggled = Signal(bool)  # True = play
     seekRequested = Signal(object)  # absolute time in microseconds (int64: a Qt int would overflow)
@@ -118,9 +118,7 @@ class PlaybackBar(QWidget):
         self.play_button.setText("Pause" if playing else "Play")
         self.play_button.blockSignals(False)
 
-    def show_position(
-        self, position_us: int | None, time_range: tuple[int, int] | None, final: bool = True
-    ) -> None:
+    def show_position(self, position_us: int | None, time_range: tuple[int, int] | None, final: bool = True) -> None:
         """Follow the stream; ``final`` False: the end of a big file is still being found, so the range is a floor."""
         if time_range is None or position_us is None:
             return

@@ -59,9 +59,15 @@ class RunSettings:
 
     def apply_to(self, config: RunConfig) -> RunConfig:
         model = replace(
-            config.model, name=self.model, weights=self.weights, device=self.device,
-            alpha_path=self.alpha, adapter_path=self.adapter, backend=self.backend, precision=self.precision,
-        )  # fmt: skip
+            config.model,
+            name=self.model,
+            weights=self.weights,
+            device=self.device,
+            alpha_path=self.alpha,
+            adapter_path=self.adapter,
+            backend=self.backend,
+            precision=self.precision,
+        )
         return replace(config, rule=self.rule, T=self.T, model=model)
 
 
@@ -181,10 +187,16 @@ class SettingsPanel(QWidget):
         self.device = QComboBox()
         for text, value in DEVICES:
             self.device.addItem(text, value)
-        self.backend = _combo(BACKEND_ITEMS, "Where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO "
-                              "on the CPU when it is installed, else torch")
-        self.precision = _combo(PRECISION_ITEMS, "auto = fp16 on CUDA and what OpenVINO picks for the CPU (bf16 "
-                                "where it has AMX or AVX512-BF16); fp32 = full precision")
+        self.backend = _combo(
+            BACKEND_ITEMS,
+            "Where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO "
+            "on the CPU when it is installed, else torch",
+        )
+        self.precision = _combo(
+            PRECISION_ITEMS,
+            "auto = fp16 on CUDA and what OpenVINO picks for the CPU (bf16 "
+            "where it has AMX or AVX512-BF16); fp32 = full precision",
+        )
 
     def _build_noise_row(self) -> QHBoxLayout:
         """The background-activity filter switch and its window; applied at once, no restart."""

@@ -42,7 +42,7 @@ class FigureLabel(QLabel):
         self.widest = widest
         self._room: int | None = None  # the width for ``widest``, once the label has shown a text
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         if self._room is None and self.text():
             # What QLabel adds to a text (padding, frame, indent), measured on the text it shows, plus the widest.

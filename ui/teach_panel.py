@@ -96,14 +96,19 @@ class TeachPanel(QWidget):
         self.name_box.lineEdit().setPlaceholderText("class name, e.g. my mug")
         self.name_box.setToolTip("The class the next examples belong to (the labels in use are offered)")
         self.name_box.lineEdit().installEventFilter(self)
-        self.capture_button = self._button("Capture", "Click: the window on screen (the last T timesteps) becomes "
-                                           "one example. Hold it, or hold Enter in the name field: one every T "
-                                           "timesteps")  # fmt: skip
+        self.capture_button = self._button(
+            "Capture",
+            "Click: the window on screen (the last T timesteps) becomes "
+            "one example. Hold it, or hold Enter in the name field: one every T "
+            "timesteps",
+        )
         self.capture_button.pressed.connect(self.start_hold)
         self.capture_button.released.connect(self.stop_hold)
-        self.pictures_button = self._button("Add pictures…", "Image files as examples of the class, through R2ETL's "
-                                            "encoding (moved in front of the event-camera model)",
-                                            self.add_pictures_dialog)  # fmt: skip
+        self.pictures_button = self._button(
+            "Add pictures…",
+            "Image files as examples of the class, through R2ETL's encoding (moved in front of the event-camera model)",
+            self.add_pictures_dialog,
+        )
         self.browser = ExampleBrowser()
         self.browser.classChosen.connect(self.name_box.setEditText)
         self.browser.removeRequested.connect(self.remove)
@@ -112,12 +117,17 @@ class TeachPanel(QWidget):
         self.progress.setFormat(NOT_TRAINED)  # an empty bar reads as an empty text field
         self.training = TeachTraining(self.progress, self.say, self)
         self.training.changed.connect(self._show_state)
-        self.train_button = self._button("Train", "Train the adapter on the examples (train's recipe) in the "
-                                         "background; the stream plays on", self.train)  # fmt: skip
-        self.cancel_button = self._button("Cancel", "Stop the training; the classifier in use is unchanged",
-                                          self.training.cancel)  # fmt: skip
-        self.use_button = self._button("Use", "Score the taught classes from the next timestep (no restart)",
-                                       lambda: self.use(True))  # fmt: skip
+        self.train_button = self._button(
+            "Train",
+            "Train the adapter on the examples (train's recipe) in the background; the stream plays on",
+            self.train,
+        )
+        self.cancel_button = self._button(
+            "Cancel", "Stop the training; the classifier in use is unchanged", self.training.cancel
+        )
+        self.use_button = self._button(
+            "Use", "Score the taught classes from the next timestep (no restart)", lambda: self.use(True)
+        )
         self.back_button = self._button("Labels", "Back to the labels typed under Labels", lambda: self.use(False))
         self.save_button = QToolButton()
         self.save_button.setText("Save")
@@ -134,8 +144,9 @@ class TeachPanel(QWidget):
         rows.setSpacing(4)
         rows.addLayout(_row(self.name_box, 1, self.capture_button, 0, self.pictures_button, 0))
         rows.addWidget(self.browser, 1)
-        rows.addLayout(_row(self.train_button, 0, self.cancel_button, 0, self.progress, 1, self.use_button, 0,
-                            self.back_button, 0))  # fmt: skip
+        rows.addLayout(
+            _row(self.train_button, 0, self.cancel_button, 0, self.progress, 1, self.use_button, 0, self.back_button, 0)
+        )
         rows.addLayout(_row(self.save_button, 0, self.status, 1))
 
     def _button(self, text: str, tip: str, slot=None) -> QPushButton:
@@ -187,8 +198,10 @@ class TeachPanel(QWidget):
             self.examples = ExampleSet(snap.size)
         elif self.examples.size != snap.size:
             have, this = self.examples.size, snap.size
-            raise DataError(f"the examples are {have.width}x{have.height}, this source is {this.width}x{this.height}:"
-                            " save them and remove them to teach from it")  # fmt: skip
+            raise DataError(
+                f"the examples are {have.width}x{have.height}, this source is {this.width}x{this.height}:"
+                " save them and remove them to teach from it"
+            )
         return self.examples
 
     def start_hold(self) -> None:
@@ -199,7 +212,7 @@ class TeachPanel(QWidget):
     def stop_hold(self) -> None:
         self._holding = False
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Enter in the name field is the Capture button: pressed captures, held keeps capturing."""
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and event.key() in HOLD_KEYS:
             if not event.isAutoRepeat():
@@ -212,8 +225,9 @@ class TeachPanel(QWidget):
             if self._last_window is None or snap.window[0].t_start_us >= self._last_window[1]:
                 self.capture()  # the window on screen holds none of the last example's timesteps: T later
         elif self._holding and snap.state == StreamState.DISCONNECTED:
-            self.say(self._with_kept(f"{snap.source_name or 'the camera'} disconnected: capture waits until it is "
-                                     "back"))  # fmt: skip
+            self.say(
+                self._with_kept(f"{snap.source_name or 'the camera'} disconnected: capture waits until it is back")
+            )
         labels = list(snap.result.scores.labels) if snap.result is not None and snap.result.scores else []
         if labels and not self.controls.value.labels and self.name_box.count() == 0:
             self._offer_names(labels)
@@ -324,8 +338,11 @@ class TeachPanel(QWidget):
             taught = change.new.taught
             # A recording's label timeline is a pass of its own with the typed labels (no taught adapter): say so.
             replay = self.session.spec is not None and self.session.spec.kind == "file"
-            self.say(f"scoring the taught classes: {', '.join(taught.labels)}" + (TIMELINE_NOTE if replay else "")
-                     if taught is not None else "scoring the labels again")  # fmt: skip
+            self.say(
+                f"scoring the taught classes: {', '.join(taught.labels)}" + (TIMELINE_NOTE if replay else "")
+                if taught is not None
+                else "scoring the labels again"
+            )
         self._show_state()
 
     def save_adapter_to(self, path: str | Path) -> bool:
@@ -360,8 +377,9 @@ class TeachPanel(QWidget):
         has_examples = self.examples is not None and len(self.examples) > 0
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.use_button.setEnabled(self.trained is not None and (taught is None or taught.adapter is not
-                                                                 self.trained.adapter))  # fmt: skip
+        self.use_button.setEnabled(
+            self.trained is not None and (taught is None or taught.adapter is not self.trained.adapter)
+        )
         self.back_button.setEnabled(taught is not None)
         self.save_adapter_action.setEnabled(self.trained is not None)
         self.save_examples_action.setEnabled(has_examples)

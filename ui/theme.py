@@ -35,8 +35,26 @@ TILE_GAP = (52, 56, 66)
 # No amber here: amber marks the top-1 bar, and a line must not look like it is the top-1 label.
 # 20 line and band colours, so tiny-digits' 16 labels are all apart: the first ten, then lighter or other hues.
 SERIES = [
-    "#4fc3f7", "#ba68c8", "#81c784", "#e57373", "#e0e0e0", "#a1887f", "#4db6ac", "#f06292", "#7986cb", "#90a4ae",
-    "#fff176", "#ff8a65", "#aed581", "#9575cd", "#4dd0e1", "#f48fb1", "#dce775", "#64b5f6", "#bcaaa4", "#ffcc80",
+    "#4fc3f7",
+    "#ba68c8",
+    "#81c784",
+    "#e57373",
+    "#e0e0e0",
+    "#a1887f",
+    "#4db6ac",
+    "#f06292",
+    "#7986cb",
+    "#90a4ae",
+    "#fff176",
+    "#ff8a65",
+    "#aed581",
+    "#9575cd",
+    "#4dd0e1",
+    "#f48fb1",
+    "#dce775",
+    "#64b5f6",
+    "#bcaaa4",
+    "#ffcc80",
 ]
 
 # Source state -> pill colour in the status bar.

@@ -41,9 +41,14 @@ def log_ranges(log: PredictionLog) -> tuple[list, list[str]]:
     alpha = log.header.get("alpha") or [1.0]
     records = log.records
     ranges = ranges_from_tops(
-        labels, tops, probs, [r["t_start_us"] for r in records], [r["t_end_us"] for r in records],
-        [int(r.get("epoch", 0)) for r in records], alpha,
-    )  # fmt: skip
+        labels,
+        tops,
+        probs,
+        [r["t_start_us"] for r in records],
+        [r["t_end_us"] for r in records],
+        [int(r.get("epoch", 0)) for r in records],
+        alpha,
+    )
     return ranges, labels
 
 

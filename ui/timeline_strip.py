@@ -78,9 +78,12 @@ class TimelineStrip(QWidget):
         self.update()
 
     def show_timeline(
-        self, ranges: tuple[LabelRange, ...] | list[LabelRange], span: tuple[int, int] | None, fraction: float,
+        self,
+        ranges: tuple[LabelRange, ...] | list[LabelRange],
+        span: tuple[int, int] | None,
+        fraction: float,
         status: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """The timeline's ranges (each label in its window-wide colour), the span of the axis, how much is scored
         and a status line."""
         self._span = span if span is not None else self._span
@@ -102,8 +105,7 @@ class TimelineStrip(QWidget):
     def _colour_log(self) -> None:
         ranges, _ = self._log
         self._log_bands = [
-            Band(r.label, r.t_start_us, r.t_end_us, r.peak, self.colours.of(r.label), log=True)
-            for r in ranges
+            Band(r.label, r.t_start_us, r.t_end_us, r.peak, self.colours.of(r.label), log=True) for r in ranges
         ]
 
     def _fit_height(self) -> None:
@@ -131,7 +133,7 @@ class TimelineStrip(QWidget):
         return next((b for b in bands if b.t_start_us - slack <= t <= b.t_end_us + slack), None)
 
     # ---------------------------------------------------------------- events
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         band = self.band_at(pos.x(), pos.y())
         if band is not None:
@@ -141,7 +143,7 @@ class TimelineStrip(QWidget):
         else:
             QToolTip.showText(event.globalPosition().toPoint(), self.toolTip(), self)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
         pos = event.position()
@@ -154,7 +156,7 @@ class TimelineStrip(QWidget):
         if t is not None:
             self.seekRequested.emit(int(t))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         w = self.width()
         painter.fillRect(QRectF(0, 0, w, MAIN_HEIGHT), QColor(theme.BASE))
@@ -172,6 +174,9 @@ class TimelineStrip(QWidget):
             painter.fillRect(QRectF(x, 0, w - x, MAIN_HEIGHT), QColor(theme.PANEL))
         if self._status:
             painter.setPen(QColor(theme.MUTED))
-            painter.drawText(QRectF(0, 0, w - 4, MAIN_HEIGHT), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             self._status)  # fmt: skip
+            painter.drawText(
+                QRectF(0, 0, w - 4, MAIN_HEIGHT),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                self._status,
+            )
         painter.end()

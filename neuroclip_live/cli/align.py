@@ -27,9 +27,11 @@ from neuroclip_live.wording import counted
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "align", prog="neuroclip-live align", help="align the adapter on a recording's frames, no labels",
+        "align",
+        prog="neuroclip-live align",
+        help="align the adapter on a recording's frames, no labels",
         description="Align the adapter on a DAVIS recording's frames and events, without labels.",
-    )  # fmt: skip
+    )
     p.add_argument("--file", required=True, metavar="REC", help="a recording with frames and events (.aedat4)")
     p.add_argument("--out", required=True, metavar="PATH", help="adapter file to write (.safetensors)")
     p.add_argument(
@@ -122,11 +124,21 @@ def _report_and_write(args: argparse.Namespace, bb: Any, name: str, out: Any, n_
         )
         return 1
     info = AdapterInfo(
-        backbone=bb.name, embed_dim=bb.embed_dim, T=args.T, timestep=str(args.timestep),
+        backbone=bb.name,
+        embed_dim=bb.embed_dim,
+        T=args.T,
+        timestep=str(args.timestep),
         alpha=[float(a) for a in uniform_alpha(args.T)],
-        transfer={"mode": "align", "recording": name, "timesteps": out.trained_on, "frames": out.frames,
-                  "lambda_tcka": args.lambda_tcka, "epochs": args.epochs, "helped": verdict.helped},
-    )  # fmt: skip
+        transfer={
+            "mode": "align",
+            "recording": name,
+            "timesteps": out.trained_on,
+            "frames": out.frames,
+            "lambda_tcka": args.lambda_tcka,
+            "epochs": args.epochs,
+            "helped": verdict.helped,
+        },
+    )
     try:
         save_adapter(args.out, out.adapter, info)
     except OSError as err:

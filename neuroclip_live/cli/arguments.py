@@ -39,7 +39,9 @@ class ListTemplates(argparse.Action):
     """``--list-templates``: print the template sets and exit, as ``--version`` does."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="list the template sets and exit")
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="list the template sets and exit"
+        )
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         from neuroclip_live.model.prompts import DEFAULT_TEMPLATE_SET, TEMPLATE_SETS
@@ -128,39 +130,50 @@ def add_model_arguments(parser: argparse.ArgumentParser, few_shot_inputs: bool =
         help=f"open_clip model name, or 'tiny-digits' (bundled, offline) (default: {adapter_default}{DEFAULT_MODEL})",
     )
     g.add_argument(
-        "--weights", metavar="PATH",
+        "--weights",
+        metavar="PATH",
         help="CLIP weights file (.pt TorchScript, checkpoint or .safetensors) (default: $NEUROCLIP_WEIGHTS, the "
         "bundled model's, or open_clip's cache)",
-    )  # fmt: skip
+    )
     g.add_argument("--device", help="cuda, cuda:1, cpu... (default: cuda when available)")
     g.add_argument(
-        "--templates", default=None,
+        "--templates",
+        default=None,
         help="prompt template set, or one template with {} (see --list-templates) (default: "
         + ("the adapter's, else event)" if few_shot_inputs else "event)"),
-    )  # fmt: skip
+    )
     g.add_argument("--list-templates", action=ListTemplates)
     g.add_argument("--no-ensemble", action="store_true", help="use the first template only, no prompt ensembling")
     g.add_argument(
-        "--threads", type=positive_int, metavar="N",
+        "--threads",
+        type=positive_int,
+        metavar="N",
         help="torch threads on the CPU (default: 1 for small models such as tiny-digits and for adapter "
         "training, one per core for large encoders such as RN50)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--backend", choices=BACKENDS, default="auto",
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
         help="where the image encoder runs: auto = torch on a CUDA GPU, else OpenVINO on the CPU when it is "
         "installed, else torch (the text encoder and the adapter always run on torch)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--precision", choices=PRECISION_CHOICES, default="auto",
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
         help="auto = fp16 on CUDA and, on a CPU, what OpenVINO picks for it; fp32 = full precision",
-    )  # fmt: skip
+    )
     if few_shot_inputs:
         g.add_argument(
-            "--alpha", metavar="FILE",
+            "--alpha",
+            metavar="FILE",
             help="per-timestep weights (JSON written by 'evaluate') (default: the adapter's, else uniform)",
-        )  # fmt: skip
+        )
         g.add_argument(
-            "--adapter", metavar="PATH", help="few-shot adapter (.safetensors written by 'train') (default: none, zero-shot)"
+            "--adapter",
+            metavar="PATH",
+            help="few-shot adapter (.safetensors written by 'train') (default: none, zero-shot)",
         )
 
 

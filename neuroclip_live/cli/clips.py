@@ -15,10 +15,12 @@ from neuroclip_live.errors import DataError
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "clips", prog="neuroclip-live clips", help="cut labelled ranges of a recording into training examples",
+        "clips",
+        prog="neuroclip-live clips",
+        help="cut labelled ranges of a recording into training examples",
         description="Cut labelled time ranges of a recording into few-shot examples in the N-MNIST layout "
         "(ROOT/<split>/<label>/<n>.aedat4), one example per window of T timesteps.",
-    )  # fmt: skip
+    )
     p.add_argument("--file", required=True, metavar="REC", help="the recording to cut")
     p.add_argument(
         "--segments",

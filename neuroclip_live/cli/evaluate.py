@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "evaluate", prog="neuroclip-live evaluate", description="Top-1/top-5 accuracy on a labelled split.",
+        "evaluate",
+        prog="neuroclip-live evaluate",
+        description="Top-1/top-5 accuracy on a labelled split.",
         help="score a labelled split (zero-shot or few-shot)",
-    )  # fmt: skip
+    )
     add_data_arguments(p, few_shot_inputs=True)
     p.add_argument("--split", default="Test", help="the split scored (default Test)")
     p.add_argument("--train-split", default="Train", help="where shots and validation come from (default Train)")
@@ -137,11 +139,14 @@ def _leave_out_adapter_samples(args: argparse.Namespace, test: Any, sc: _Scoring
         return  # label-free: trained on a recording's frames, never on a labelled sample
     if record is None:
         if not args.unrecorded_adapter:
-            raise DataError(f"adapter {args.adapter} does not record which samples it was trained on (written "
-                            "before that was recorded): train it again, or add --unrecorded-adapter if it never "
-                            f"saw split '{args.split}' of {args.data}")  # fmt: skip
-        sc.protocol.append("the adapter file does not record its training samples: scored in full "
-                           "(--unrecorded-adapter)")  # fmt: skip
+            raise DataError(
+                f"adapter {args.adapter} does not record which samples it was trained on (written "
+                "before that was recorded): train it again, or add --unrecorded-adapter if it never "
+                f"saw split '{args.split}' of {args.data}"
+            )
+        sc.protocol.append(
+            "the adapter file does not record its training samples: scored in full (--unrecorded-adapter)"
+        )
         return
     seen = samples_in_record(record, test)
     sc.adapter_seen = {s.path for s in seen}
@@ -175,10 +180,12 @@ def run(args: argparse.Namespace) -> int:
     tm = load_text_model(model_settings(args), test.folders, test.classes, args.labels)
     bb = tm.backbone
     ensembled = " ensembled" if not args.no_ensemble and len(tm.templates) > 1 else ""
-    sc = _Scoring(protocol=[
-        f"model {bb.name} ({bb.weights}) on {bb.engine}; templates: {len(tm.templates)}{ensembled}; "
-        f"T={args.T} frames a sample, cut by {args.cut}" + (", centred on the events" if args.centre else "")
-    ])  # fmt: skip
+    sc = _Scoring(
+        protocol=[
+            f"model {bb.name} ({bb.weights}) on {bb.engine}; templates: {len(tm.templates)}{ensembled}; "
+            f"T={args.T} frames a sample, cut by {args.cut}" + (", centred on the events" if args.centre else "")
+        ]
+    )
     t0 = time.perf_counter()
     _centre_as_the_adapter(args, sc)
     features = feature_source(args, bb)
@@ -203,15 +210,21 @@ def run(args: argparse.Namespace) -> int:
     report = report_from_probs(probs, test_fs.labels, tm.classes, sc.protocol)
     alpha = sc.alpha if sc.alpha is not None else np.full(args.T, 1.0 / args.T)
     report.extra = {
-        "seconds": round(time.perf_counter() - t0, 2), "alpha": [float(a) for a in alpha], "shots": args.shots or 0,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "alpha": [float(a) for a in alpha],
+        "shots": args.shots or 0,
         "unreadable": [{"path": p, "reason": why} for p, why in sc.unreadable],
-    }  # fmt: skip
-    print(report.table())
-    for path, why in sc.unreadable:
-        print(f"unreadable, left out: {path} ({why})")
-    print(f"\n{counted(report.n, 'sample')} in {report.extra['seconds']:.1f} s")
+    }
+    _print_report(report, sc.unreadable)
     _write_outputs(args, report, sc.alpha_name)
     return 0
+
+
+def _print_report(report: Any, unreadable: list[tuple[str, str]]) -> None:
+    print(report.table())
+    for path, why in unreadable:
+        print(f"unreadable, left out: {path} ({why})")
+    print(f"\n{counted(report.n, 'sample')} in {report.extra['seconds']:.1f} s")
 
 
 def _write_outputs(args: argparse.Namespace, report: Any, alpha_name: str) -> None:

@@ -17,16 +17,25 @@ if TYPE_CHECKING:  # offline imports the readers and torch: not for --help
 
 def add_data_arguments(p: argparse.ArgumentParser, few_shot_inputs: bool) -> None:
     p.add_argument("--data", required=True, metavar="ROOT", help="data set root: ROOT/<split>/<class>/<file>")
-    p.add_argument("-T", type=positive_int, help=f"frames a sample (default: the examples' own when clips or the Teach "
-                   f"panel wrote them, else {defaults.T})")  # fmt: skip
     p.add_argument(
-        "--cut", choices=("count", "time"),
+        "-T",
+        type=positive_int,
+        help=f"frames a sample (default: the examples' own when clips or the Teach "
+        f"panel wrote them, else {defaults.T})",
+    )
+    p.add_argument(
+        "--cut",
+        choices=("count", "time"),
         help="split a sample into T equal event counts (the paper's N-MNIST setting) or T equal times (default: the "
         "examples' own when clips or the Teach panel wrote them, else count)",
-    )  # fmt: skip
-    p.add_argument("--centre", action=argparse.BooleanOptionalAction, help="crop each frame around its events "
-                   "(object-centred: sizes and places alike; an adapter trained so is run so wherever it is used; "
-                   "default: on for train on examples of a session (clips, Teach panel), else off)")  # fmt: skip
+    )
+    p.add_argument(
+        "--centre",
+        action=argparse.BooleanOptionalAction,
+        help="crop each frame around its events "
+        "(object-centred: sizes and places alike; an adapter trained so is run so wherever it is used; "
+        "default: on for train on examples of a session (clips, Teach panel), else off)",
+    )
     p.add_argument(
         "--labels",
         help="prompt words for the class folders, in folder order (default: folder names or ROOT/classes.txt)",
@@ -43,19 +52,41 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=40, help="passes over the shots")
     p.add_argument("--views", type=positive_int, default=8, help="augmented copies of each shot (encoded once)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips in the augmentation (digits, text)")
-    p.add_argument("--jitter", action=argparse.BooleanOptionalAction, help="also scale the shots' objects 0.6-1.4x "
-                   "and place them anywhere on the sensor (default: on for examples of a session (clips, Teach "
-                   "panel), off elsewhere: it cost N-MNIST 5.5-9.2 points)")
+    p.add_argument(
+        "--jitter",
+        action=argparse.BooleanOptionalAction,
+        help="also scale the shots' objects 0.6-1.4x "
+        "and place them anywhere on the sensor (default: on for examples of a session (clips, Teach "
+        "panel), off elsewhere: it cost N-MNIST 5.5-9.2 points)",
+    )
     g = p.add_argument_group("RGB-to-event transfer (R2ETL)")
-    g.add_argument("--images", metavar="IMG_ROOT", help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that "
-                   "teach the adapter beside the shots")
+    g.add_argument(
+        "--images",
+        metavar="IMG_ROOT",
+        help="labelled images IMG_ROOT/<class>/*.png|jpg|jpeg|bmp that teach the adapter beside the shots",
+    )
     weights = ", ".join(f"{w:g}" for w in IMAGE_WEIGHTS)
-    g.add_argument("--image-weight", type=_weight, metavar="W", help="weight of everything the images add to the "
-                   f"loss (default: chosen on the validation samples from {weights}; 0 trains on the shots alone)")
-    g.add_argument("--lambda-feature", type=_weight, metavar="λ", help="weight of the feature alignment (default "
-                   f"{DEFAULT_LAMBDA_FEATURE:g}, chosen on N-MNIST samples kept apart from every test)")
-    g.add_argument("--lambda-tcka", type=_weight, metavar="λ", help="weight of the TCKA loss between the branches' "
-                   f"LIF states (default {DEFAULT_LAMBDA_TCKA:g}, chosen likewise)")
+    g.add_argument(
+        "--image-weight",
+        type=_weight,
+        metavar="W",
+        help="weight of everything the images add to the "
+        f"loss (default: chosen on the validation samples from {weights}; 0 trains on the shots alone)",
+    )
+    g.add_argument(
+        "--lambda-feature",
+        type=_weight,
+        metavar="λ",
+        help="weight of the feature alignment (default "
+        f"{DEFAULT_LAMBDA_FEATURE:g}, chosen on N-MNIST samples kept apart from every test)",
+    )
+    g.add_argument(
+        "--lambda-tcka",
+        type=_weight,
+        metavar="λ",
+        help="weight of the TCKA loss between the branches' "
+        f"LIF states (default {DEFAULT_LAMBDA_TCKA:g}, chosen likewise)",
+    )
 
 
 def _weight(text: str) -> float:
@@ -71,14 +102,25 @@ def _weight(text: str) -> float:
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("feature extraction at scale")
     g.add_argument(
-        "--ray", nargs="?", const="local", metavar="ADDRESS",
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
         help="extract features on Ray: a local Ray without ADDRESS, or join 'auto' / ray://host:10001 "
         "(needs pip install 'neuroclip-live[cluster]')",
-    )  # fmt: skip
-    g.add_argument("--ray-workers", type=positive_int, metavar="N",
-                   help="encoding actors (default: one a GPU, or the CPUs less one)")
-    g.add_argument("--cache", metavar="DIR", help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
-                   "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)")
+    )
+    g.add_argument(
+        "--ray-workers",
+        type=positive_int,
+        metavar="N",
+        help="encoding actors (default: one a GPU, or the CPUs less one)",
+    )
+    g.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="feature cache folder: reruns and K-shot runs reuse it, a stopped "
+        "run resumes (default with --ray: ~/.cache/neuroclip-live/features; without: no cache)",
+    )
 
 
 def resolve_data_defaults(args: argparse.Namespace) -> None:
@@ -109,8 +151,10 @@ def resolve_data_defaults(args: argparse.Namespace) -> None:
     taken = [t for t in taken if t]
     if taken:
         recipe = " (the teaching recipe; --no-centre --no-jitter for the plain one)" if training else ""
-        print(f"note: {args.data} holds examples from {origin.made_by}: {' '.join(taken)} taken for them{recipe}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"note: {args.data} holds examples from {origin.made_by}: {' '.join(taken)} taken for them{recipe}",
+            file=sys.stderr,
+        )
 
 
 def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
@@ -120,17 +164,34 @@ def feature_source(args: argparse.Namespace, backbone: Any) -> FeatureSource:
 
     say_backend_note(backbone)
     return open_feature_source(
-        backbone, args.T, with_centring(args.cut, args.centre), args.batch_size, not args.quiet, args.cache, args.ray,
+        backbone,
+        args.T,
+        with_centring(args.cut, args.centre),
+        args.batch_size,
+        not args.quiet,
+        args.cache,
+        args.ray,
         args.ray_workers,
-    )  # fmt: skip
+    )
 
 
 def fewshot_settings(args: argparse.Namespace) -> FewShotSettings:
     from neuroclip_live.offline.fewshot import FewShotSettings
 
     return FewShotSettings(
-        T=args.T, cut=args.cut, seed=args.seed, batch_size=args.batch_size, epochs=args.epochs,
-        views=args.views, flip=not args.no_flip, progress=not args.quiet, threads=args.threads, images=args.images,
-        lambda_feature=args.lambda_feature, lambda_tcka=args.lambda_tcka, image_weight=args.image_weight,
-        jitter=args.jitter, centre=args.centre,
-    )  # fmt: skip
+        T=args.T,
+        cut=args.cut,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        views=args.views,
+        flip=not args.no_flip,
+        progress=not args.quiet,
+        threads=args.threads,
+        images=args.images,
+        lambda_feature=args.lambda_feature,
+        lambda_tcka=args.lambda_tcka,
+        image_weight=args.image_weight,
+        jitter=args.jitter,
+        centre=args.centre,
+    )

@@ -18,7 +18,10 @@ from neuroclip_live.wording import plural
 
 @dataclass(frozen=True)
 class Rule:
-    """``options`` apply only where ``applies(args)``; else ``says`` (``{given}``, and verbs ``{needs}``, ``{shapes}``)."""
+    """``options`` apply only where ``applies(args)``; else ``says``.
+
+    ``says`` may use ``{given}`` and the verbs ``{needs}`` and ``{shapes}``.
+    """
 
     options: tuple[str, ...]
     applies: Callable[[argparse.Namespace], bool]

@@ -9,8 +9,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from neuroclip_live import __version__
-from neuroclip_live import defaults
+from neuroclip_live import __version__, defaults
 from neuroclip_live.cli.arguments import (
     add_model_arguments,
     event_rate,
@@ -60,19 +59,27 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     src.add_argument("--net", metavar="HOST:PORT", help="a live stream from dv-processing's NetworkWriter or DV")
     p.add_argument(
-        "--sensor", type=sensor_size, metavar="WxH",
+        "--sensor",
+        type=sensor_size,
+        metavar="WxH",
         help="with --file: the recording's sensor size, when the file lacks it or says it wrongly "
         "(events beyond it are dropped)",
     )
     p.add_argument(
-        "--timestep", type=timestep, default=defaults.TIMESTEP, metavar="SIZE",
+        "--timestep",
+        type=timestep,
+        default=defaults.TIMESTEP,
+        metavar="SIZE",
         help="a timestep's length: a time ('30ms', '500us', '0.1s') or an event count ('2000ev', '5kev')",
-    )  # fmt: skip
+    )
     p.add_argument("-T", type=positive_int, default=defaults.T, help=f"timesteps in the window (default {defaults.T})")
     p.add_argument(
-        "--speed", type=speed, default=defaults.SPEED, metavar="FACTOR",
+        "--speed",
+        type=speed,
+        default=defaults.SPEED,
+        metavar="FACTOR",
         help="with --file: replay speed, 1 = the recording's own pace, 0 = as fast as the model allows",
-    )  # fmt: skip
+    )
     p.add_argument("--loop", action="store_true", help="with --file: replay the recording again and again")
     p.add_argument(
         "--max-rate",
@@ -87,15 +94,18 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     _add_headless_arguments(p)
     g = p.add_argument_group("scripted runs")
     g.add_argument(
-        "--screenshot", metavar="PATH",
+        "--screenshot",
+        metavar="PATH",
         help="save a PNG of the window once the first scores show (at the latest when --exit-after closes it)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--exit-after", type=seconds, metavar="SECONDS",
+        "--exit-after",
+        type=seconds,
+        metavar="SECONDS",
         help="close the window, or stop --headless, this many seconds after the first scores (the first frame "
         "without a model; in the window also an error or the end of the stream); a model load does not count "
         "(default: run to the end, or stay open)",
-    )  # fmt: skip
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
@@ -107,10 +117,11 @@ def _add_headless_arguments(p: argparse.ArgumentParser) -> None:
         "--dump", metavar="DIR", help="with --headless: write each frame as a PNG (and with --where each label's map)"
     )
     h.add_argument(
-        "--where", action="store_true",
+        "--where",
+        action="store_true",
         help="where each label is seen: its peak in sensor pixels on each line (--json: a 'where' object, "
         "label -> [x, y]), each map as a PNG with --dump; in the window, start with Where on",
-    )  # fmt: skip
+    )
     h.add_argument(
         "--max-steps", type=positive_int, metavar="N", help="with --headless: stop after N timesteps (default: the end)"
     )
@@ -128,13 +139,17 @@ def add_label_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--labels-file", metavar="PATH", help="labels one per line (added to --labels)")
     p.add_argument(
-        "--min-confidence", type=probability, default=0.0, metavar="P",
+        "--min-confidence",
+        type=probability,
+        default=0.0,
+        metavar="P",
         help="below this top probability a window names no label (\"–\", an empty 'top' in JSON); 0 = off",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--log", metavar="PATH.jsonl",
+        "--log",
+        metavar="PATH.jsonl",
         help="write every scored timestep there as a JSON line (the --json objects), after a header line",
-    )  # fmt: skip
+    )
 
 
 def source_spec(args: argparse.Namespace) -> SourceSpec | None:

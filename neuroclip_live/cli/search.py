@@ -25,9 +25,11 @@ MIN_CONFIDENCE = 0.5
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "search", prog="neuroclip-live search", help="find when labels show in a recording",
+        "search",
+        prog="neuroclip-live search",
+        help="find when labels show in a recording",
         description="Find when each label shows in a recording: the time ranges where it is the window's top label.",
-    )  # fmt: skip
+    )
     p.add_argument("--file", required=True, metavar="REC", help="the recording to search")
     p.add_argument(
         "--labels",
@@ -38,15 +40,19 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--timestep", type=timestep, default=defaults.TIMESTEP, metavar="SIZE", help="'30ms' or '2000ev'")
     p.add_argument("-T", type=positive_int, default=defaults.T, help="timesteps in the window")
     p.add_argument(
-        "--min-confidence", type=probability, default=MIN_CONFIDENCE, metavar="P",
+        "--min-confidence",
+        type=probability,
+        default=MIN_CONFIDENCE,
+        metavar="P",
         help="a label counts where it is the window's top label with at least this probability",
-    )  # fmt: skip
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per range: label, t_start_us, t_end_us, peak")
     p.add_argument(
-        "--cache", metavar="DIR",
+        "--cache",
+        metavar="DIR",
         help="where the recording's features are kept for the next search (default: the feature cache, "
         "$XDG_CACHE_HOME/neuroclip-live/features)",
-    )  # fmt: skip
+    )
     add_model_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     p.set_defaults(handler=run)
@@ -63,7 +69,8 @@ def _classifier(args: argparse.Namespace) -> Any:
     controls = config.initial_controls()
     if not config.wants_model(controls.labels):
         raise NeuroclipError(
-            f"search needs labels: give --labels 'a, b, c' or --labels-file PATH ({config.model.name} has none of its own)"
+            "search needs labels: give --labels 'a, b, c' or --labels-file PATH "
+            f"({config.model.name} has none of its own)"
         )
     return config.classifier_loader(controls)()
 

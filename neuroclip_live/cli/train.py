@@ -21,9 +21,11 @@ from neuroclip_live.wording import counted
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "train", prog="neuroclip-live train", description="Train the few-shot inter-timestep adapter.",
+        "train",
+        prog="neuroclip-live train",
+        description="Train the few-shot inter-timestep adapter.",
         help="train a few-shot adapter",
-    )  # fmt: skip
+    )
     add_data_arguments(p, few_shot_inputs=False)
     p.add_argument("--split", default="Train", help="the training split folder (default Train)")
     p.add_argument("--shots", type=positive_int, default=16, help="training samples a class (default 16)")
@@ -59,21 +61,30 @@ def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> No
     jitter = ", scale and placement jitter" if args.jitter else ""
     print(
         f"trained on {counted(len(trained.shots), 'sample')} ({args.shots} a class, "
-        f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} in {seconds:.1f} s; final loss {fit.history[-1]:.3f}"
+        f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} "
+        f"in {seconds:.1f} s; final loss {fit.history[-1]:.3f}"
     )
     if fit.transfer:
         t = fit.transfer
         tried = "; ".join(
             f"{w}: {v['top1'] * 100:.1f}%, {v['nll']:.3f}" for w, v in t["image_weight_validation"].items()
         )
-        how = (f"chosen on {t['validation_samples']} validation samples (top-1, cross-entropy by weight: {tried})"
-               if len(t["image_weight_validation"]) > 1 else "given by --image-weight")  # fmt: skip
-        print(f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): image weight {t['image_weight']:g} "
-              f"{how}; λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}")  # fmt: skip
+        how = (
+            f"chosen on {t['validation_samples']} validation samples (top-1, cross-entropy by weight: {tried})"
+            if len(t["image_weight_validation"]) > 1
+            else "given by --image-weight"
+        )
+        print(
+            f"with {counted(t['images'], 'labelled image')} ({t['encoding']} encoding): "
+            f"image weight {t['image_weight']:g} "
+            f"{how}; λ feature {t['lambda_feature']}, λ TCKA {t['lambda_tcka']}"
+        )
         if t["image_weight"] == 0:
-            print(f"the images did not help on the validation samples (a weight must get {IMAGE_MARGIN} more of them "
-                  "right than the shots alone, with a lower cross-entropy): the adapter is trained on the shots "
-                  "alone")  # fmt: skip
+            print(
+                f"the images did not help on the validation samples (a weight must get {IMAGE_MARGIN} more of them "
+                "right than the shots alone, with a lower cross-entropy): the adapter is trained on the shots "
+                "alone"
+            )
     if fit.val_scores:
         print(
             f"alpha '{fit.alpha_name}' chosen on {counted(len(trained.val), 'validation sample')}: "

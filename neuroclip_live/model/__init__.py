@@ -1,1 +1,4 @@
-"""The model side: CLIP loading, frame preprocessing, prompts, the LIF adapter, the streaming classifier. No events I/O, no Qt."""
+"""The model side: CLIP loading, frame preprocessing, prompts, the LIF adapter, the streaming classifier.
+
+No events I/O, no Qt.
+"""

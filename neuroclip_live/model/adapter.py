@@ -165,11 +165,11 @@ def _read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], AdapterInfo
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = (fh.metadata() or {}).get(_METADATA_KEY)
-            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open is not a dict: keys() is its only listing
         if meta is None:
             raise ValueError("no adapter metadata")
         info = AdapterInfo(**json.loads(meta))
-    except Exception as err:  # noqa: BLE001 - safetensors, JSON and field errors all mean the same to the user
+    except Exception as err:  # safetensors, JSON and field errors all mean the same to the user
         reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
         raise ModelError(f"adapter file {path} is damaged or not an adapter ({reason})") from None
     return state, info

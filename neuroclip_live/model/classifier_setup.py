@@ -33,8 +33,9 @@ class ClassifierSetup:
 
 def setup_of(clf: StreamingClassifier) -> ClassifierSetup:
     """The classifier's current setup (to return to after trying another)."""
-    return ClassifierSetup(tuple(clf.labels), tuple(clf.templates), clf.ensemble, clf.adapter, clf.alpha.copy(),
-                           clf.centred)  # fmt: skip
+    return ClassifierSetup(
+        tuple(clf.labels), tuple(clf.templates), clf.ensemble, clf.adapter, clf.alpha.copy(), clf.centred
+    )
 
 
 def apply_setup(clf: StreamingClassifier, setup: ClassifierSetup) -> list[str]:
@@ -46,8 +47,7 @@ def apply_setup(clf: StreamingClassifier, setup: ClassifierSetup) -> list[str]:
     """
     notes: list[str] = []
     if setup.adapter is not None and setup.adapter.dim != clf.backbone.embed_dim:
-        raise ModelError(f"the adapter is for {setup.adapter.dim}-d features, the model gives "
-                         f"{clf.backbone.embed_dim}")  # fmt: skip
+        raise ModelError(f"the adapter is for {setup.adapter.dim}-d features, the model gives {clf.backbone.embed_dim}")
     alpha = np.asarray(setup.alpha, dtype=np.float64)
     if alpha.shape != (clf.T,):
         notes.append(f"alpha for {alpha.size} timesteps, the window has {clf.T}: uniform weights instead")

@@ -147,7 +147,7 @@ class ClipBackbone:
         return self.prepare_dense()(self.preprocess(frames))
 
     def prepare_dense(self) -> DenseEncoder:
-        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` when it cannot be."""
+        """The dense encoder, made now if it is not yet (OpenVINO converts it once); ``ModelError`` if it cannot be."""
         if self._dense is None:
             why = self.dense_unavailable()
             if why:
@@ -293,7 +293,7 @@ def _create_with_weights(
     try:
         try:
             return create(weights_only=True)
-        except Exception as err:
+        except Exception as err:  # open_clip and torch raise many types; each becomes one line
             # A checkpoint that pickles other objects (optimizer state, argparse args...) needs a full
             # unpickle; torch says "Unsupported global" for those, "invalid load key" for garbage.
             if "Unsupported global" not in str(err):
@@ -302,7 +302,7 @@ def _create_with_weights(
             log.warning(msg)
             notes.append(msg)
             return create(weights_only=False)
-    except Exception as err:  # noqa: BLE001 - open_clip and torch raise many types; each becomes one line
+    except Exception as err:
         text = first_line(err)
         if any(s in text for s in ("Missing key", "Unexpected key", "size mismatch")):
             raise ModelError(f"weights {source} do not fit model {name}: {text}") from None
@@ -356,6 +356,10 @@ def load_clip(
 def load_for(settings: ModelSettings) -> ClipBackbone:
     """``load_clip`` with the app's model settings: name, weights, device, threads, backend and precision."""
     return load_clip(
-        settings.name, settings.weights, settings.device, settings.precision,
-        threads=settings.threads, backend=settings.backend,
-    )  # fmt: skip
+        settings.name,
+        settings.weights,
+        settings.device,
+        settings.precision,
+        threads=settings.threads,
+        backend=settings.backend,
+    )

@@ -88,7 +88,7 @@ def _vit(v: VisionTransformer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
         tokens = block(tokens)
     last = blocks[-1]
     attn = last.attn
-    b, n, d = tokens.shape
+    b, _, d = tokens.shape
     q, k, values = F.linear(last.ln_1(tokens), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
     heads = attn.num_heads
     cls = F.scaled_dot_product_attention(_heads(q[:, :1], heads), _heads(k, heads), _heads(values, heads))

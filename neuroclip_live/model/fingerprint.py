@@ -34,4 +34,3 @@ def module_sha256(module: torch.nn.Module, data: bytes | None = None) -> str:
         known = hashlib.sha256(state_bytes(module) if data is None else data).hexdigest()
         _HASHES[module] = known
     return known
-

@@ -14,6 +14,7 @@ conversion. The newest ``KEEP_ENTRIES`` entries are kept (an RN50 entry is about
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -161,10 +162,8 @@ def _check_entry(folder: Path, key: EntryKey) -> str | None:
 
 
 def _touch(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache still serves
         os.utime(path)
-    except OSError:
-        pass  # a read-only cache still serves
 
 
 def _age_s(path: Path) -> float:

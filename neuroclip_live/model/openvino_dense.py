@@ -49,7 +49,7 @@ class OpenVinoDenseEncoder:
 def load_openvino_dense(
     visual: torch.nn.Module, spec: EncoderSpec, precision: str, threads: int, cache_root: str | os.PathLike | None
 ) -> OpenVinoDenseEncoder:
-    """``DenseTower(visual)`` converted (or read from the cache) and compiled; ``ConversionFailed`` when it cannot be."""
+    """``DenseTower(visual)`` converted (or read from the cache) and compiled; ``ConversionFailed`` if it cannot be."""
     _, compiled, _, _ = compile_module(DenseTower(visual).eval(), spec, precision, threads, cache_root, "dense")
     shapes = [compiled.output(i).get_partial_shape() for i in range(len(compiled.outputs))]
     if len(shapes) != 2 or shapes[0].rank.get_length() != 2 or shapes[1].rank.get_length() != 3:

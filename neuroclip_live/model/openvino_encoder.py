@@ -89,7 +89,7 @@ def _convert(ov: Any, module: torch.nn.Module, spec: EncoderSpec, what: str) -> 
             # convert_model traces the module: torch's TorchScript deprecation and tracer warnings are not ours.
             warnings.simplefilter("ignore")
             return ov.convert_model(module, example_input=example, input=[ov.PartialShape([-1, 3, h, w])])
-    except Exception as err:  # noqa: BLE001 - the frontends raise many types; each becomes one line
+    except Exception as err:  # the frontends raise many types; each becomes one line
         raise ConversionFailed(f"OpenVINO cannot convert {spec.name}'s {what}: {first_line(err)}") from None
 
 
@@ -142,7 +142,7 @@ def compile_module(
         entry = cache.entry(key)
     try:
         compiled = _compile(ov, model, precision, threads, cache.compiled_dir(key) if cache is not None else None)
-    except Exception as err:  # noqa: BLE001 - as for the conversion
+    except Exception as err:  # as for the conversion
         raise ConversionFailed(f"OpenVINO cannot compile {spec.name}'s {what}: {first_line(err)}") from None
     return ov, compiled, entry, converted
 

@@ -277,7 +277,7 @@ class TextFeatureCache:
             feats = text_features(self.backbone, missing, templates, ensemble)
             self.last_encode_ms = (time.perf_counter() - t0) * 1e3
             self.prompts_encoded += len(missing) * (len(templates) if ensemble else 1)
-            for label, row in zip(missing, feats):
+            for label, row in zip(missing, feats, strict=True):
                 self._rows[(label, templates, ensemble)] = row
         for k in keys:
             self._rows.move_to_end(k)

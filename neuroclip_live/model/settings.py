@@ -31,7 +31,7 @@ def is_known_model(name: str) -> bool:
 def openvino_importable() -> bool:
     """Whether ``import openvino`` works here (it takes 0.2 s: asked only when OpenVINO is wanted)."""
     try:
-        import openvino  # noqa: F401
+        import openvino  # noqa: F401 - imported only to learn whether it can be
     except ImportError:
         return False
     return True

@@ -19,7 +19,6 @@ from neuroclip_live.model.settings import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 
 
-
 def resolve_model(model: str | None, adapter_path: str | None) -> str:
     """The model that will load: the one asked for, else the adapter's backbone, else RN50 (for display)."""
     if model:

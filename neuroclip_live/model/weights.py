@@ -36,7 +36,9 @@ def cache_root(cache_dir: str | os.PathLike | None) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "neuroclip-live"
 
 
-EXPECTED = "expected a CLIP checkpoint (.pt/.bin from torch.save or open_clip, OpenAI's TorchScript .pt, or .safetensors)"
+EXPECTED = (
+    "expected a CLIP checkpoint (.pt/.bin from torch.save or open_clip, OpenAI's TorchScript .pt, or .safetensors)"
+)
 KIND_NAMES = {"safetensors": "safetensors", "torchscript": "TorchScript archive", "pickle": "torch checkpoint"}
 
 
@@ -96,7 +98,7 @@ def convert_torchscript(path: Path, cache_dir: str | os.PathLike | None) -> Path
             # torch marks TorchScript deprecated, but OpenAI's weights ship in it: reading them is the point.
             warnings.simplefilter("ignore", FutureWarning)
             state = torch.jit.load(str(path), map_location="cpu").state_dict()
-    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError and friends for a damaged archive
+    except Exception as err:  # torch raises RuntimeError and friends for a damaged archive
         raise ModelError(f"cannot read TorchScript weights {path}: {first_line(err)}") from None
     # OpenAI's int attributes, and the causal mask TorchScript keeps as a buffer: not weights.
     for extra in ("input_resolution", "context_length", "vocab_size", "attn_mask"):
@@ -189,7 +191,7 @@ def _default_weights(name: str, cache_dir: str | os.PathLike | None, offline: bo
     log.warning("downloading %s weights (%s) for %s", tag, _download_host(cfg), name)
     try:
         path = open_clip.download_pretrained(cfg, cache_dir=str(cache_dir) if cache_dir else None)
-    except Exception as err:  # noqa: BLE001 - network, disk or hub errors: all mean "no weights"
+    except Exception as err:  # network, disk or hub errors: all mean "no weights"
         raise ModelError(f"could not download {name} weights ({first_line(err)}): {_REMEDIES}") from None
     if not path:
         raise ModelError(f"could not download {name} weights: {_REMEDIES}")

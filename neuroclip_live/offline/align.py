@@ -71,8 +71,10 @@ def pair_recording(path: str | Path, rule: TimestepRule | None = None) -> Paired
     with open_source(SourceSpec("file", str(path))) as src:
         aps = list(getattr(src, "aps_frames", []))
         if not aps:
-            raise DataError(f"{src.name} holds no frames (APS): align needs a recording with frames and events "
-                            "of the same scene, as a DAVIS records")
+            raise DataError(
+                f"{src.name} holds no frames (APS): align needs a recording with frames and events "
+                "of the same scene, as a DAVIS records"
+            )
         framer = EventFramer(src.size, rule, T=1)
         frames = [f for packet in src.packets_from(None) for f in framer.push(packet)]  # type: ignore[attr-defined]
         last = framer.flush()
@@ -86,8 +88,13 @@ def pair_recording(path: str | Path, rule: TimestepRule | None = None) -> Paired
     aps_t = np.array([a.t_us for a in aps], dtype=np.int64)
     order = np.argsort(aps_t, kind="stable")
     return PairedRecording(
-        name, size, np.stack([f.image for f in frames]), t_mid, nearest_index(aps_t[order], t_mid),
-        np.stack([aps[i].image for i in order]), aps_t[order],
+        name,
+        size,
+        np.stack([f.image for f in frames]),
+        t_mid,
+        nearest_index(aps_t[order], t_mid),
+        np.stack([aps[i].image for i in order]),
+        aps_t[order],
     )
 
 
@@ -135,8 +142,10 @@ class AlignLoss:
         b = win.shape[0]
         ev, fr = self.events[win].transpose(0, 1), self.frames[win].transpose(0, 1)  # (T, B, C)
         out, mem = adapter.sequence_with_states(torch.cat([ev, fr], dim=1))
-        terms = {"feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
-                 "tcka": tcka_loss(mem[:, :b], mem[:, b:])}  # fmt: skip
+        terms = {
+            "feature": (1.0 - F.cosine_similarity(out[:, :b], fr, dim=-1)).mean(),
+            "tcka": tcka_loss(mem[:, :b], mem[:, b:]),
+        }
         terms["total"] = terms["feature"] + self.lambda_tcka * terms["tcka"]
         return terms
 
@@ -151,7 +160,9 @@ def align_adapter(
     cfg = config or AlignConfig()
     windows = sequence_windows(event_feats.shape[0], cfg.T)
     if windows.shape[0] < 2:
-        raise DataError(f"too few timesteps to align ({event_feats.shape[0]}): the recording needs at least {cfg.T + 1}")
+        raise DataError(
+            f"too few timesteps to align ({event_feats.shape[0]}): the recording needs at least {cfg.T + 1}"
+        )
     loss = AlignLoss(event_feats, frame_feats, windows, cfg.lambda_tcka)
     return fit_adapter(event_feats.shape[-1], windows.shape[0], loss, cfg.train, "cpu", progress)
 
@@ -196,8 +207,12 @@ def view_agreement(
     if text is None:
         return ViewAgreement(len(feats), cosine)
     alpha = torch.as_tensor(uniform_alpha(T), dtype=torch.float32)
-    event_top1 = np.array([int(window_logits(feats[max(0, t - T + 1) : t + 1], text, alpha, logit_scale).argmax())
-                           for t in range(len(feats))])
+    event_top1 = np.array(
+        [
+            int(window_logits(feats[max(0, t - T + 1) : t + 1], text, alpha, logit_scale).argmax())
+            for t in range(len(feats))
+        ]
+    )
     frame_top1 = (frame_feats @ text.T).argmax(dim=-1).numpy()
     return ViewAgreement(len(feats), cosine, float((event_top1 == frame_top1).mean()), event_top1, frame_top1)
 
@@ -206,7 +221,7 @@ def split_point(n: int, train_fraction: float) -> int:
     """Timesteps used for training: the first ``train_fraction`` of ``n``, at least one held out when asked."""
     if not 0.0 < train_fraction <= 1.0:
         raise NeuroclipError(f"the training share must be in (0, 1], got {train_fraction}")
-    cut = int(round(n * train_fraction))
+    cut = round(n * train_fraction)
     return min(cut, n - 1) if train_fraction < 1.0 else n
 
 
@@ -254,16 +269,22 @@ class AlignVerdict:
 def judge_alignment(before: ViewAgreement, after: ViewAgreement, held_out: bool) -> AlignVerdict:
     """It helped when a held-out figure (cosine, top-1 agreement) rose and none fell; else it did not."""
     if not held_out:
-        return AlignVerdict(True, "nothing was held out: these figures are on the training timesteps and do not "
-                                  "show whether the alignment carries over to others")  # fmt: skip
+        return AlignVerdict(
+            True,
+            "nothing was held out: these figures are on the training timesteps and do not "
+            "show whether the alignment carries over to others",
+        )
     figures = {"the cosine": (before.cosine, after.cosine)}
     if before.agreement is not None and after.agreement is not None:
         figures["the top-1 agreement"] = (before.agreement, after.agreement)
     rose = [name for name, (b, a) in figures.items() if a > b]
     fell = [name for name, (b, a) in figures.items() if a < b]
     if fell and rose:
-        return AlignVerdict(False, f"alignment did not help: {' and '.join(fell)} fell on the held-out timesteps "
-                                   f"(while {' and '.join(rose)} rose)")  # fmt: skip
+        return AlignVerdict(
+            False,
+            f"alignment did not help: {' and '.join(fell)} fell on the held-out timesteps "
+            f"(while {' and '.join(rose)} rose)",
+        )
     if fell:
         what = "both held-out figures" if len(fell) == 2 else f"{fell[0]} on the held-out timesteps"
         return AlignVerdict(False, f"alignment did not help: {what} got worse")

@@ -101,8 +101,9 @@ def _segment(cells: dict[str, str], n_cells: int, n_columns: int, line: int) -> 
     return Segment(label, times[0], times[1], line)
 
 
-def window_starts(events: np.ndarray, start_us: int, end_us: int, rule: TimestepRule, T: int,
-                  stride_us: int | None) -> Iterator[tuple[int, int]]:  # fmt: skip
+def window_starts(
+    events: np.ndarray, start_us: int, end_us: int, rule: TimestepRule, T: int, stride_us: int | None
+) -> Iterator[tuple[int, int]]:
     """(first, last + 1) event indices of each example window inside [start_us, end_us) of time-sorted ``events``."""
     t = events["t"]
     at = start_us
@@ -163,8 +164,16 @@ def _events_between(src, start_us: int, end_us: int) -> np.ndarray:
     return events[events["t"] >= start_us]
 
 
-def _cut_segment(result: ClipsResult, seg: Segment, events: np.ndarray, start_us: int, end_us: int,
-                 rule: TimestepRule, T: int, stride_us: int | None) -> None:  # fmt: skip
+def _cut_segment(
+    result: ClipsResult,
+    seg: Segment,
+    events: np.ndarray,
+    start_us: int,
+    end_us: int,
+    rule: TimestepRule,
+    T: int,
+    stride_us: int | None,
+) -> None:
     if events.shape[0] == 0:
         result.problems.append(f"{seg.where()}: no events in this range; left out")
         return

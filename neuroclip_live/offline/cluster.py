@@ -51,7 +51,7 @@ def import_ray():
     """The ``ray`` module with Ray Data, or a ClusterError saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401 - the extra brings it; plain ray does not
+        import ray.data  # the extra brings it; plain ray does not
     except ImportError:
         raise ClusterError(RAY_MISSING) from None
     return ray
@@ -75,8 +75,12 @@ def connect(address: str | None = None, num_cpus: int | None = None, object_stor
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if address is None:
-                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, object_store_memory=object_store_mb << 20,
-                         include_dashboard=False, **quiet)
+                ray.init(
+                    num_cpus=num_cpus or os.cpu_count() or 1,
+                    object_store_memory=object_store_mb << 20,
+                    include_dashboard=False,
+                    **quiet,
+                )
             else:
                 ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
@@ -122,8 +126,16 @@ def _register_config(name: str, config: dict | None) -> None:
 class ShardEncoder:
     """Ray actor: holds the model once and turns framed shards into cache shards."""
 
-    def __init__(self, key: EncodingKey, cache_root: str, weights_ref: list, config: dict | None,
-                 device: str, threads: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        key: EncodingKey,
+        cache_root: str,
+        weights_ref: list,
+        config: dict | None,
+        device: str,
+        threads: int,
+        batch_size: int,
+    ) -> None:
         import ray
         import torch
         from safetensors.torch import load
@@ -139,8 +151,9 @@ class ShardEncoder:
             self.backbone.use_backend(key.backend, key.precision)
             got = self.backbone.image_encoder.precision
             if got != key.precision:
-                raise ClusterError(f"a Ray node runs OpenVINO at {got}, the driver's rows are {key.precision}: "
-                                   "use --precision fp32")
+                raise ClusterError(
+                    f"a Ray node runs OpenVINO at {got}, the driver's rows are {key.precision}: use --precision fp32"
+                )
         self.cache = FeatureCache(cache_root, key, index=False)
         self.batch_size = batch_size
 
@@ -165,8 +178,14 @@ class ShardEncoder:
 class RayRunner:
     """Computes planned shards on Ray (a ``ShardRunner`` for ``CachedExtractor``)."""
 
-    def __init__(self, backbone: ClipBackbone, workers: int | None = None, batch_size: int = 256,
-                 threads_per_worker: int = 1, weights: bytes | None = None) -> None:
+    def __init__(
+        self,
+        backbone: ClipBackbone,
+        workers: int | None = None,
+        batch_size: int = 256,
+        threads_per_worker: int = 1,
+        weights: bytes | None = None,
+    ) -> None:
         import open_clip
 
         self.ray = import_ray()
@@ -203,8 +222,12 @@ class RayRunner:
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=workers),
             fn_constructor_kwargs={
-                "key": key, "cache_root": str(cache.root), "weights_ref": self._weights_ref, "config": self.config,
-                "device": "cuda" if resources["num_gpus"] else "cpu", "threads": self.threads,
+                "key": key,
+                "cache_root": str(cache.root),
+                "weights_ref": self._weights_ref,
+                "config": self.config,
+                "device": "cuda" if resources["num_gpus"] else "cpu",
+                "threads": self.threads,
                 "batch_size": self.batch_size,
             },
             **resources,

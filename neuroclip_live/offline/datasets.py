@@ -91,8 +91,10 @@ def load_split(root: str | os.PathLike, split: str) -> LabelledEvents:
 def check_trainable(data: LabelledEvents) -> None:
     """An adapter needs two classes or more, each with an example: a DataError (one line) otherwise."""
     if len(data.folders) < 2:
-        raise DataError(f"training needs at least 2 classes, {data.root / data.split} holds "
-                        f"{len(data.folders)} ({', '.join(data.classes) or 'none'})")  # fmt: skip
+        raise DataError(
+            f"training needs at least 2 classes, {data.root / data.split} holds "
+            f"{len(data.folders)} ({', '.join(data.classes) or 'none'})"
+        )
     empty = [c for c, group in zip(data.classes, data.by_class(), strict=True) if not group]
     if empty:
         raise DataError(f"class '{empty[0]}' has no example: add some or leave the class out")

@@ -128,8 +128,9 @@ class ExampleSet:
         for label, (folder, name) in enumerate(self._ordered()):
             folders.append(folder)
             classes.append(name)
-            samples += [Sample(MEMORY_ROOT / split / folder / _file_name(i), label)
-                        for i in range(len(self._examples[name]))]  # fmt: skip
+            samples += [
+                Sample(MEMORY_ROOT / split / folder / _file_name(i), label) for i in range(len(self._examples[name]))
+            ]
         return LabelledEvents(MEMORY_ROOT, split, folders, classes, samples)
 
     def read(self, path: str) -> tuple[np.ndarray, SensorSize]:
@@ -181,8 +182,9 @@ def _merge_class_names(root: Path, names: dict[str, str]) -> None:
     path = root / "classes.txt"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     kept = [ln for ln in lines if ln.strip().replace(":", " ", 1).partition(" ")[0] not in names]
-    path.write_text("\n".join([*kept, *(f"{folder}: {name}" for folder, name in names.items())]) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "\n".join([*kept, *(f"{folder}: {name}" for folder, name in names.items())]) + "\n", encoding="utf-8"
+    )
 
 
 def write_events(path: Path, events: np.ndarray, size: SensorSize) -> None:

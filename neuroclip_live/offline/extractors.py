@@ -25,32 +25,57 @@ if TYPE_CHECKING:  # torch and open_clip load when features are asked for, not w
 
 class FeatureSource(Protocol):
     def extract(
-        self, samples: Sequence[Sample], views: int = 1, augment: bool | Augmentation = False, flip: bool = True,
-        seed: int = 0, desc: str = "encoding",
-    ) -> FeatureSet: ...  # fmt: skip
+        self,
+        samples: Sequence[Sample],
+        views: int = 1,
+        augment: bool | Augmentation = False,
+        flip: bool = True,
+        seed: int = 0,
+        desc: str = "encoding",
+    ) -> FeatureSet: ...
 
 
 class LocalExtractor:
     """``extract_features`` in this process, nothing kept (the default)."""
 
     def __init__(
-        self, backbone: ClipBackbone, T: int, cut: str, batch_size: int = 256, progress: bool = True,
+        self,
+        backbone: ClipBackbone,
+        T: int,
+        cut: str,
+        batch_size: int = 256,
+        progress: bool = True,
         read: EventReader | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.backbone, self.T, self.cut = backbone, T, cut
         self.batch_size, self.progress = batch_size, progress
         self.read = read  # a sample's events (examples in memory); None: from its file
 
     def extract(
-        self, samples: Sequence[Sample], views: int = 1, augment: bool | Augmentation = False, flip: bool = True,
-        seed: int = 0, desc: str = "encoding",
-    ) -> FeatureSet:  # fmt: skip
+        self,
+        samples: Sequence[Sample],
+        views: int = 1,
+        augment: bool | Augmentation = False,
+        flip: bool = True,
+        seed: int = 0,
+        desc: str = "encoding",
+    ) -> FeatureSet:
         from neuroclip_live.offline.evaluation import extract_features
 
         return extract_features(
-            self.backbone, samples, self.T, self.cut, views=views, augment=augment, flip=flip, seed=seed,  # type: ignore[arg-type]
-            batch_size=self.batch_size, progress=self.progress, desc=desc, read=self.read,
-        )  # fmt: skip
+            self.backbone,
+            samples,
+            self.T,
+            self.cut,
+            views=views,
+            augment=augment,
+            flip=flip,
+            seed=seed,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            progress=self.progress,
+            desc=desc,
+            read=self.read,
+        )
 
 
 def open_feature_source(
@@ -85,6 +110,5 @@ def open_feature_source(
     )
     if progress:
         cpus, gpus = f"{info.cpus:g} {plural(info.cpus, 'CPU')}", f"{info.gpus:g} {plural(info.gpus, 'GPU')}"
-        print(f"Ray {info.address}: {cpus}, {gpus}; feature cache {source.cache.folder}",
-              file=sys.stderr)
+        print(f"Ray {info.address}: {cpus}, {gpus}; feature cache {source.cache.folder}", file=sys.stderr)
     return source

@@ -125,7 +125,7 @@ class FeatureCache:
             try:
                 with safe_open(str(path), framework="pt") as fh:
                     ids = json.loads((fh.metadata() or {})["ids"])
-            except Exception as err:  # noqa: BLE001 - safetensors raises several types for a damaged file
+            except Exception as err:  # safetensors raises several types for a damaged file
                 log.warning("feature cache: removing damaged shard %s (%s)", path.name, err)
                 path.unlink(missing_ok=True)
                 continue
@@ -147,8 +147,11 @@ class FeatureCache:
         target = self.folder / f"{name}.safetensors"
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
-            save_file({"feats": feats.detach().float().contiguous().cpu()}, str(tmp),
-                      metadata={"ids": json.dumps(list(row_ids))})
+            save_file(
+                {"feats": feats.detach().float().contiguous().cpu()},
+                str(tmp),
+                metadata={"ids": json.dumps(list(row_ids))},
+            )
             os.replace(tmp, target)
         except OSError as err:
             tmp.unlink(missing_ok=True)
@@ -198,7 +201,9 @@ class ExtractionStats:
 class ShardRunner(Protocol):
     """Computes planned shards into a cache and yields their results as they finish (any order)."""
 
-    def run(self, shards: list[tuple[str, list[ViewJob]]], cache: FeatureCache) -> Generator[ShardResult, None, None]: ...
+    def run(
+        self, shards: list[tuple[str, list[ViewJob]]], cache: FeatureCache
+    ) -> Generator[ShardResult, None, None]: ...
 
 
 def encode_into_cache(
@@ -271,7 +276,9 @@ class CachedExtractor:
         feats = self.cache.load([j.row_id for j in rows]) if rows else torch.empty((0, self.key.T, self.embed_dim))
         labels = np.asarray([j.label for j in rows], dtype=np.int64)
         have = {j.path for j in rows}
-        unreadable = sorted({(j.path, self.failed[j.path]) for j in jobs if j.path in self.failed and j.path not in have})
+        unreadable = sorted(
+            {(j.path, self.failed[j.path]) for j in jobs if j.path in self.failed and j.path not in have}
+        )
         return FeatureSet(feats, labels, unreadable)
 
     def compute(

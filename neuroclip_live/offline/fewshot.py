@@ -117,14 +117,22 @@ def _transfer_settings(s: FewShotSettings) -> Any:
     from neuroclip_live.offline.transfer import TransferConfig
 
     d = TransferConfig()
-    return TransferConfig(d.lambda_feature if s.lambda_feature is None else s.lambda_feature,
-                          d.lambda_tcka if s.lambda_tcka is None else s.lambda_tcka)  # fmt: skip
+    return TransferConfig(
+        d.lambda_feature if s.lambda_feature is None else s.lambda_feature,
+        d.lambda_tcka if s.lambda_tcka is None else s.lambda_tcka,
+    )
 
 
 def _train_with_images(
-    tm: TextModel, train_fs: Any, val_fs: Any, folders: list[str], size: SensorSize, s: FewShotSettings, cfg: Any,
+    tm: TextModel,
+    train_fs: Any,
+    val_fs: Any,
+    folders: list[str],
+    size: SensorSize,
+    s: FewShotSettings,
+    cfg: Any,
     progress: Any,
-) -> FewShotResult:  # fmt: skip
+) -> FewShotResult:
     """R2ETL: encode the labelled images at the shots' sensor size; train with the image weight chosen on ``val_fs``."""
     from dataclasses import replace
 
@@ -134,16 +142,18 @@ def _train_with_images(
     tcfg = _transfer_settings(s)
     images = load_image_folder(s.images, folders, tm.classes)
     bb = tm.backbone
-    image_fs = encode_images(bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size,
-                             centred=s.centre)  # fmt: skip
+    image_fs = encode_images(
+        bb, images, size, s.T, tcfg.encoding, views=2, seed=s.seed, batch_size=s.batch_size, centred=s.centre
+    )
     if s.image_weight is None and len(val_fs) == 0:
         raise DataError(
             "--images chooses the image weight on validation samples: use --val-per-class 1 or more, "
             "or give --image-weight"
         )
     weights = IMAGE_WEIGHTS if s.image_weight is None else (s.image_weight,)
-    choice = choose_image_weight(train_fs, image_fs, val_fs, tm.text, bb.logit_scale, cfg, tcfg, weights, bb.device,
-                                 progress)  # fmt: skip
+    choice = choose_image_weight(
+        train_fs, image_fs, val_fs, tm.text, bb.logit_scale, cfg, tcfg, weights, bb.device, progress
+    )
     transfer = replace(tcfg, image_weight=choice.weight).metadata(len(images))
     # What the weight was chosen from: validation top-1 with each weight (one entry when --image-weight fixed it).
     transfer["image_weight_validation"] = {
@@ -225,13 +235,16 @@ def classes_read_alike(text: Any, classes: list[str], threshold: float = ALIKE_C
     for i in range(len(classes)):
         for j in range(i + 1, len(classes)):
             if sims[i, j] >= threshold:
-                notes.append(f"classes '{classes[i]}' and '{classes[j]}' read alike to this model (text cosine "
-                             f"{sims[i, j]:.3f}): the adapter cannot tell them apart; rename one")  # fmt: skip
+                notes.append(
+                    f"classes '{classes[i]}' and '{classes[j]}' read alike to this model (text cosine "
+                    f"{sims[i, j]:.3f}): the adapter cannot tell them apart; rename one"
+                )
     return notes
 
 
-def training_record(data: LabelledEvents, shots: list, val: list, seed: int, shots_per_class: int,
-                    val_per_class: int) -> dict:  # fmt: skip
+def training_record(
+    data: LabelledEvents, shots: list, val: list, seed: int, shots_per_class: int, val_per_class: int
+) -> dict:
     """``AdapterInfo.data``: the split and every shot and validation sample (path in the split, size in bytes)."""
     import hashlib
     import json
@@ -244,8 +257,15 @@ def training_record(data: LabelledEvents, shots: list, val: list, seed: int, sho
         samples.append([path.relative_to(base).as_posix(), size])
     digest = hashlib.sha1(json.dumps(samples).encode()).hexdigest()
     root = str(data.root) if data.root == MEMORY_ROOT else str(data.root.resolve())
-    return {"root": root, "split": data.split, "seed": seed, "shots": shots_per_class,
-            "val_per_class": val_per_class, "samples": samples, "sha1": digest}  # fmt: skip
+    return {
+        "root": root,
+        "split": data.split,
+        "seed": seed,
+        "shots": shots_per_class,
+        "val_per_class": val_per_class,
+        "samples": samples,
+        "sha1": digest,
+    }
 
 
 def train_on_split(
@@ -272,8 +292,14 @@ def train_on_split(
     fit = train_fewshot(tm, shots, val, s, features, data.folders, sensor, progress)
     bb = tm.backbone
     info = AdapterInfo(
-        backbone=bb.name, embed_dim=bb.embed_dim, classes=tm.classes, templates=list(tm.templates), T=s.T,
-        timestep=f"sample:{s.framing}", alpha=[float(a) for a in fit.alpha], transfer=fit.transfer,
+        backbone=bb.name,
+        embed_dim=bb.embed_dim,
+        classes=tm.classes,
+        templates=list(tm.templates),
+        T=s.T,
+        timestep=f"sample:{s.framing}",
+        alpha=[float(a) for a in fit.alpha],
+        transfer=fit.transfer,
         data=training_record(data, shots, val, s.seed, shots_per_class, val_per_class),
-    )  # fmt: skip
+    )
     return TrainedAdapter(fit.adapter, info, fit, shots, val, classes_read_alike(tm.text, tm.classes))

@@ -132,7 +132,9 @@ def saccade_path(side: float, turn: float) -> list[tuple[float, float]]:
     path = [corners[0]]
     for k in range(3):
         (ax, ay), (bx, by) = corners[k], corners[(k + 1) % 3]
-        path += [(ax + f * (bx - ax), ay + f * (by - ay)) for f in np.arange(1, STEPS_PER_SACCADE + 1) / STEPS_PER_SACCADE]
+        path += [
+            (ax + f * (bx - ax), ay + f * (by - ay)) for f in np.arange(1, STEPS_PER_SACCADE + 1) / STEPS_PER_SACCADE
+        ]
     return path
 
 

@@ -157,8 +157,13 @@ class RecordingKey:
     sensor: tuple[int, int] | None  # the size the user gave (events beyond it are dropped)
 
     @classmethod
-    def of(cls, path: str | os.PathLike, encoding: EncodingKey, adapter_sha256: str | None,
-           sensor: SensorSize | None = None) -> RecordingKey:  # fmt: skip
+    def of(
+        cls,
+        path: str | os.PathLike,
+        encoding: EncodingKey,
+        adapter_sha256: str | None,
+        sensor: SensorSize | None = None,
+    ) -> RecordingKey:
         size = None if sensor is None else (int(sensor.width), int(sensor.height))
         return cls(RecordingIdentity.of(path), encoding, adapter_sha256, size)
 
@@ -204,7 +209,7 @@ class KeptFeatureStore:
                     return None
                 columns = [fh.get_tensor(name).numpy() for name in _COLUMNS]
                 feats = fh.get_tensor("feats").numpy()
-        except Exception as err:  # noqa: BLE001 - safetensors raises several types for a damaged file
+        except Exception as err:  # safetensors raises several types for a damaged file
             log.warning("kept features: removing damaged %s (%s)", path.name, err)
             path.unlink(missing_ok=True)
             return None

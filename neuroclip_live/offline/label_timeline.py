@@ -94,8 +94,13 @@ class SessionTimeline:
             if space is not None:
                 self._space, self._labels_seen = space, seen
             frames = [r.frame for r in scored]
-            self._kept.append([f.t_start_us for f in frames], [f.t_end_us for f in frames],
-                              [f.n_events for f in frames], [r.epoch for r in scored], feats)  # fmt: skip
+            self._kept.append(
+                [f.t_start_us for f in frames],
+                [f.t_end_us for f in frames],
+                [f.n_events for f in frames],
+                [r.epoch for r in scored],
+                feats,
+            )
             if len(self._kept) > self.max_steps:
                 self._kept.drop_oldest(self.max_steps * 3 // 4)  # in chunks: the cosines are recomputed after each
             self._changes += 1
@@ -114,6 +119,7 @@ class SessionTimeline:
         ranges = tuple(self._scorer.ranges(rows, min_confidence))
         span = (int(rows.t_start_us[0]), int(rows.t_end_us[-1])) if len(rows) else None
         self._shown = (changes, min_confidence)
-        self._snapshot = TimelineSnapshot(ranges, space.labels, 1.0, False, self._snapshot.version + 1, span,
-                                          steps=len(rows))  # fmt: skip
+        self._snapshot = TimelineSnapshot(
+            ranges, space.labels, 1.0, False, self._snapshot.version + 1, span, steps=len(rows)
+        )
         return self._snapshot

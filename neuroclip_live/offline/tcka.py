@@ -45,7 +45,9 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def temporal_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean over timesteps of ``linear_cka(x[t], y[t])`` for (T, n, p) and (T, n, q) states."""
     if x.ndim != 3 or y.ndim != 3 or x.shape[:2] != y.shape[:2]:
-        raise ValueError(f"expected (T, n, p) and (T, n, q) with the same T and n, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"expected (T, n, p) and (T, n, q) with the same T and n, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     return _batched_cka(x, y).mean()
 
 

@@ -64,5 +64,6 @@ def trained_setup(trained: TrainedAdapter, ensemble: bool = True) -> ClassifierS
 
     info = trained.info
     alpha = np.asarray(info.alpha if info.alpha is not None else uniform_alpha(info.T))
-    return ClassifierSetup(tuple(info.classes), tuple(info.templates), ensemble, trained.adapter, alpha,
-                           trained_centred(info))  # fmt: skip
+    return ClassifierSetup(
+        tuple(info.classes), tuple(info.templates), ensemble, trained.adapter, alpha, trained_centred(info)
+    )

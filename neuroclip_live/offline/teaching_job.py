@@ -158,6 +158,8 @@ class TeachingJob:
 
     def _summary(self, trained: TrainedAdapter) -> str:
         val = f", {self.val} for validation" if self.val else ""
-        line = (f"trained {len(trained.info.classes)} classes on {counted(self.shots, 'example')} a class{val} "
-                f"in {self.seconds:.0f} s")  # fmt: skip
+        line = (
+            f"trained {len(trained.info.classes)} classes on {counted(self.shots, 'example')} a class{val} "
+            f"in {self.seconds:.0f} s"
+        )
         return "; ".join([line, *trained.notes])

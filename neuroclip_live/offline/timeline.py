@@ -45,8 +45,12 @@ class LabelSpace:
     def of(cls, classifier: Any) -> LabelSpace:
         """The labels, text features, alpha and scale a ``StreamingClassifier`` uses now."""
         text = classifier.text_features.detach().float().cpu().numpy()
-        return cls(tuple(classifier.labels), text, np.asarray(classifier.alpha, dtype=np.float64),
-                   float(classifier.logit_scale))  # fmt: skip
+        return cls(
+            tuple(classifier.labels),
+            text,
+            np.asarray(classifier.alpha, dtype=np.float64),
+            float(classifier.logit_scale),
+        )
 
     @property
     def T(self) -> int:
@@ -69,8 +73,12 @@ class LabelRange:
         return self.t_end_us - self.t_start_us
 
     def as_json(self) -> dict[str, Any]:
-        return {"label": self.label, "t_start_us": self.t_start_us, "t_end_us": self.t_end_us,
-                "peak": round(self.peak, 6)}  # fmt: skip
+        return {
+            "label": self.label,
+            "t_start_us": self.t_start_us,
+            "t_end_us": self.t_end_us,
+            "peak": round(self.peak, 6),
+        }
 
 
 def step_cosines(feats: np.ndarray, text: np.ndarray) -> np.ndarray:
@@ -179,11 +187,14 @@ def ranges_from_tops(
     segment: Sequence[int],
     alpha: Sequence[float],
 ) -> list[LabelRange]:
-    """Ranges from timesteps whose top label is already known (a prediction log), placed as ``top_ranges`` places them."""
+    """Ranges from timesteps whose top label is already known (a prediction log), placed as by ``top_ranges``."""
     n = len(tops)
     rows = StepRows(
-        np.asarray(t_start_us, dtype=np.int64), np.asarray(t_end_us, dtype=np.int64), np.zeros(n, dtype=np.int64),
-        np.asarray(segment, dtype=np.int64), np.zeros((n, 0), dtype=np.float32),
-    )  # fmt: skip
+        np.asarray(t_start_us, dtype=np.int64),
+        np.asarray(t_end_us, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+        np.asarray(segment, dtype=np.int64),
+        np.zeros((n, 0), dtype=np.float32),
+    )
     centres = window_centres(rows, np.asarray(alpha, dtype=np.float64))
     return label_ranges(np.asarray(tops), np.asarray(peaks, dtype=np.float64), labels, rows, centres)

@@ -155,9 +155,14 @@ class WindowCrossEntropy:
     """NeuroCLIP's few-shot loss: label-smoothed cross-entropy of the window score of (N, T, C) features."""
 
     def __init__(
-        self, train: FeatureSet, text: torch.Tensor, logit_scale: float, alpha: np.ndarray, smoothing: float,
+        self,
+        train: FeatureSet,
+        text: torch.Tensor,
+        logit_scale: float,
+        alpha: np.ndarray,
+        smoothing: float,
         device: str | torch.device = "cpu",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.feats = train.feats.to(device)
         self.labels = torch.as_tensor(train.labels, device=device)
         self.text = text.to(device).float()

@@ -119,23 +119,42 @@ class TransferLoss(WindowCrossEntropy):
     """``CE(events) + w · (CE(images) + λf · feature + λt · TCKA)``, each shot of a batch with an image partner."""
 
     def __init__(
-        self, train: FeatureSet, images: FeatureSet, text: torch.Tensor, logit_scale: float, alpha: np.ndarray,
-        smoothing: float, transfer: TransferConfig, device: str | torch.device = "cpu",
-    ) -> None:  # fmt: skip
+        self,
+        train: FeatureSet,
+        images: FeatureSet,
+        text: torch.Tensor,
+        logit_scale: float,
+        alpha: np.ndarray,
+        smoothing: float,
+        transfer: TransferConfig,
+        device: str | torch.device = "cpu",
+    ) -> None:
         super().__init__(train, text, logit_scale, alpha, smoothing, device)
         self.np_labels = np.asarray(train.labels)
         self.image_feats, self.image_labels = images.feats.to(device), np.asarray(images.labels)
         t = transfer
-        self.weights = {"ce_events": 1.0, "ce_images": t.image_weight, "feature": t.image_weight * t.lambda_feature,
-                        "tcka": t.image_weight * t.lambda_tcka}  # fmt: skip
+        self.weights = {
+            "ce_events": 1.0,
+            "ce_images": t.image_weight,
+            "feature": t.image_weight * t.lambda_feature,
+            "tcka": t.image_weight * t.lambda_tcka,
+        }
 
     def __call__(
         self, adapter: InterTimestepAdapter, idx: torch.Tensor, gen: torch.Generator
     ) -> dict[str, torch.Tensor]:
         partners = _image_partners(self.np_labels[idx.numpy()], self.image_labels, gen).to(self.feats.device)
         idx = idx.to(self.feats.device)
-        terms = transfer_losses(adapter, self.feats[idx], self.image_feats[partners], self.labels[idx], self.text,
-                                self.alpha, self.logit_scale, self.ce)  # fmt: skip
+        terms = transfer_losses(
+            adapter,
+            self.feats[idx],
+            self.image_feats[partners],
+            self.labels[idx],
+            self.text,
+            self.alpha,
+            self.logit_scale,
+            self.ce,
+        )
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())  # type: ignore[assignment]
         return terms
 

@@ -125,6 +125,7 @@ class ControlsModel:
 
             def ref() -> Listener:  # a plain function or lambda is held strongly
                 return fn
+
         entry = (frozenset(names), ref)
         with self._lock:
             self._listeners.append(entry)

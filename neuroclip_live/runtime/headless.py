@@ -209,7 +209,9 @@ def open_prediction_log(config: RunConfig, origin_us: int | None) -> PredictionL
     return PredictionLogWriter(config.log_path, str(config.rule), config.T, source, origin_us=origin_us)
 
 
-def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_headless(
+    config: RunConfig, options: HeadlessOptions, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Replay or stream ``config.source`` to ``out`` until it ends; returns the exit code."""
     from neuroclip_live.stream.sources import FileSource, open_source
 
@@ -261,7 +263,9 @@ def run_headless(config: RunConfig, options: HeadlessOptions, out: TextIO | None
         states.stop()
         if prediction_log is not None:
             prediction_log.close()
-    ending = " (interrupted)" if interrupted else f" (--exit-after {options.exit_after:g} s)" if exit_after.reached else ""
+    ending = (
+        " (interrupted)" if interrupted else f" (--exit-after {options.exit_after:g} s)" if exit_after.reached else ""
+    )
     log_error = prediction_log.error if prediction_log is not None else None
     return _finish(pipeline, first, sink.count, ending, err, config.model.name, [log_error] if log_error else [])
 

@@ -224,8 +224,7 @@ def read_prediction_log(path: str | Path) -> PredictionLog:
             continue
         if last and not complete:
             why = "cut short"  # a run killed mid-write; what a flush completed is there
-        out.note = (f"{p.name}: read {len(out.records)} timesteps; line {number} is damaged ({why}), "
-                    f"the rest is ignored")  # fmt: skip
+        out.note = f"{p.name}: read {len(out.records)} timesteps; line {number} is damaged ({why}), the rest is ignored"
         break
     return out
 

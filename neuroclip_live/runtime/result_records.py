@@ -31,7 +31,7 @@ def result_record(result: StepResult, top_k: int = 3, origin_us: int = 0) -> dic
     }
     scores = result.scores
     if scores is not None:
-        record["scores"] = {label: round(float(p), 6) for label, p in zip(scores.labels, scores.probs)}
+        record["scores"] = {label: round(float(p), 6) for label, p in zip(scores.labels, scores.probs, strict=True)}
         record["top"] = [label for label, _ in result.confident_top(top_k)]
         if scores.where is not None:
             record["where"] = scores.where.peak_table()  # label -> [x, y], the peak in sensor pixels

@@ -115,7 +115,6 @@ def _paint_until(
     return _stopped(events, start, i, outside, n_dirty)
 
 
-
 _UNTRACKED = np.empty(0, dtype=np.int32)  # ``dirty`` for painting outside the pool
 
 
@@ -171,10 +170,10 @@ class TimestepRule:
         value = float(m.group(1))
         unit = m.group(2).lower()
         if unit in ("ev", "event", "events", "kev"):
-            count = int(round(value * (1000 if unit == "kev" else 1)))
+            count = round(value * (1000 if unit == "kev" else 1))
             return cls("count", count)
         scale = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}[unit]
-        return cls("time", int(round(value * scale)))
+        return cls("time", round(value * scale))
 
     @classmethod
     def default(cls) -> TimestepRule:
@@ -358,9 +357,7 @@ class EventFramer:
         return np.stack([f.image for f in self.window])
 
 
-def sample_frames(
-    events: np.ndarray, size: SensorSize, T: int, mode: Literal["count", "time"] = "count"
-) -> np.ndarray:
+def sample_frames(events: np.ndarray, size: SensorSize, T: int, mode: Literal["count", "time"] = "count") -> np.ndarray:
     """Split one whole sample (an N-MNIST file, say) into exactly ``T`` frames, (T, H, W) uint8.
 
     ``count``: T chunks of (nearly) equal event count, as the paper does for

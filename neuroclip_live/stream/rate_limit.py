@@ -4,10 +4,11 @@ A reader that cannot keep up with its source falls behind without bound: the sou
 what the reader has not taken, and every frame comes later than the one before. The limiter
 keeps the rate the framer sees at or under a budget, given by the user (``--max-rate 50Mev/s``)
 or found by steering the reader's busy share of wall time under ``HEADROOM`` (automatic: it
-engages only when the reader falls behind, and lets go when it no longer limits anything). Over the budget it keeps an evenly spaced subset of each
-packet (every k-th event in time order, k fractional), so each timestep keeps the same share of
-its events everywhere in the picture and the frame stays representative, and it counts what it
-dropped. It holds no events: memory stays flat whatever the source does.
+engages only when the reader falls behind, and lets go when it no longer limits anything).
+Over the budget it keeps an evenly spaced subset of each packet (every k-th event in time
+order, k fractional), so each timestep keeps the same share of its events everywhere in the
+picture and the frame stays representative, and it counts what it dropped. It holds no events:
+memory stays flat whatever the source does.
 
 Budgets are in events per wall-clock second; a replay at ``speed`` s converts them to stream time.
 """

@@ -98,10 +98,34 @@ _DIGIT_STROKES: dict[int, list[list]] = {
     2: [
         [[(0.18, 0.28), (0.4, 0.05), (0.72, 0.1), (0.78, 0.35), (0.5, 0.65), (0.17, 0.95), (0.5, 0.93), (0.85, 0.95)]],
         [[(0.2, 0.25), (0.5, 0.04), (0.8, 0.28), (0.6, 0.55), (0.2, 0.95), (0.85, 0.93)]],
-        [[(0.2, 0.3), (0.45, 0.05), (0.78, 0.2), (0.7, 0.5), (0.3, 0.85), (0.2, 0.95), (0.35, 0.8), (0.6, 0.85), (0.9, 0.95)]],
+        [
+            [
+                (0.2, 0.3),
+                (0.45, 0.05),
+                (0.78, 0.2),
+                (0.7, 0.5),
+                (0.3, 0.85),
+                (0.2, 0.95),
+                (0.35, 0.8),
+                (0.6, 0.85),
+                (0.9, 0.95),
+            ]
+        ],
     ],
     3: [
-        [[(0.18, 0.15), (0.5, 0.03), (0.78, 0.2), (0.65, 0.42), (0.4, 0.5), (0.7, 0.58), (0.82, 0.78), (0.5, 0.97), (0.15, 0.85)]],
+        [
+            [
+                (0.18, 0.15),
+                (0.5, 0.03),
+                (0.78, 0.2),
+                (0.65, 0.42),
+                (0.4, 0.5),
+                (0.7, 0.58),
+                (0.82, 0.78),
+                (0.5, 0.97),
+                (0.15, 0.85),
+            ]
+        ],
         [[(0.2, 0.05), (0.8, 0.05), (0.45, 0.42), (0.75, 0.55), (0.8, 0.8), (0.5, 0.97), (0.18, 0.85)]],
     ],
     4: [
@@ -110,11 +134,26 @@ _DIGIT_STROKES: dict[int, list[list]] = {
         [[(0.25, 0.05), (0.22, 0.55), (0.75, 0.55)], [(0.75, 0.05), (0.72, 0.97)]],
     ],
     5: [
-        [[(0.8, 0.04), (0.3, 0.04), (0.25, 0.45)], [(0.25, 0.45), (0.55, 0.38), (0.8, 0.6), (0.72, 0.88), (0.45, 0.97), (0.15, 0.85)]],
+        [
+            [(0.8, 0.04), (0.3, 0.04), (0.25, 0.45)],
+            [(0.25, 0.45), (0.55, 0.38), (0.8, 0.6), (0.72, 0.88), (0.45, 0.97), (0.15, 0.85)],
+        ],
         [[(0.75, 0.05), (0.35, 0.07), (0.28, 0.42), (0.6, 0.42), (0.8, 0.68), (0.55, 0.95), (0.2, 0.88)]],
     ],
     6: [
-        [[(0.72, 0.04), (0.4, 0.3), (0.22, 0.65), (0.3, 0.9), (0.55, 0.97), (0.78, 0.8), (0.7, 0.55), (0.45, 0.52), (0.24, 0.68)]],
+        [
+            [
+                (0.72, 0.04),
+                (0.4, 0.3),
+                (0.22, 0.65),
+                (0.3, 0.9),
+                (0.55, 0.97),
+                (0.78, 0.8),
+                (0.7, 0.55),
+                (0.45, 0.52),
+                (0.24, 0.68),
+            ]
+        ],
         [[(0.65, 0.03), (0.3, 0.35), (0.2, 0.72)], (_ELLIPSE, 0.48, 0.72, 0.27, 0.24)],
     ],
     7: [
@@ -124,7 +163,22 @@ _DIGIT_STROKES: dict[int, list[list]] = {
     ],
     8: [
         [(_ELLIPSE, 0.5, 0.26, 0.22, 0.22), (_ELLIPSE, 0.5, 0.72, 0.27, 0.25)],
-        [[(0.7, 0.12), (0.5, 0.03), (0.25, 0.18), (0.35, 0.4), (0.7, 0.6), (0.78, 0.82), (0.5, 0.97), (0.22, 0.82), (0.3, 0.6), (0.65, 0.4), (0.75, 0.2), (0.7, 0.12)]],
+        [
+            [
+                (0.7, 0.12),
+                (0.5, 0.03),
+                (0.25, 0.18),
+                (0.35, 0.4),
+                (0.7, 0.6),
+                (0.78, 0.82),
+                (0.5, 0.97),
+                (0.22, 0.82),
+                (0.3, 0.6),
+                (0.65, 0.4),
+                (0.75, 0.2),
+                (0.7, 0.12),
+            ]
+        ],
     ],
     9: [
         [(_ELLIPSE, 0.48, 0.3, 0.26, 0.24), [(0.74, 0.3), (0.7, 0.6), (0.6, 0.97)]],
@@ -144,12 +198,7 @@ def _catmull_rom(points: np.ndarray, per_segment: int = 8) -> np.ndarray:
         p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
         out.append(
             0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * s
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * s**3
-            )
+            * (2 * p1 + (-p0 + p2) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * s**3)
         )
     out.append(points[-1:])
     return np.vstack(out)
@@ -179,7 +228,9 @@ def _stroke_polylines(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
     return lines
 
 
-def _affine(points: np.ndarray, rng: np.random.Generator, rotation_deg: float, shear: float, aspect: float) -> np.ndarray:
+def _affine(
+    points: np.ndarray, rng: np.random.Generator, rotation_deg: float, shear: float, aspect: float
+) -> np.ndarray:
     """Rotate, shear and squash unit-box points about the centre."""
     c = points - 0.5
     c = c @ np.array([[aspect, 0.0], [0.0, 1.0]])
@@ -200,7 +251,7 @@ class Pose:
 
 
 def _draw_polylines(draw: ImageDraw.ImageDraw, lines: list[np.ndarray], width: float) -> None:
-    w = max(1, int(round(width)))
+    w = max(1, round(width))
     r = w / 2.0
     for line in lines:
         pts = [tuple(p) for p in line]
@@ -221,8 +272,10 @@ def _glyph_mask(label: int, box: int, rng: np.random.Generator, style: str) -> n
     if label < 10 and style == "font":
         name = FONT_FILES[rng.integers(len(FONT_FILES))]
         font = _font(name, int(box * 0.95))
-        l, t, r, b = draw.textbbox((0, 0), DIGITS[label], font=font)
-        draw.text(((box - (r - l)) / 2 - l, (box - (b - t)) / 2 - t), DIGITS[label], fill=255, font=font)
+        left, top, right, bottom = draw.textbbox((0, 0), DIGITS[label], font=font)
+        draw.text(
+            ((box - (right - left)) / 2 - left, (box - (bottom - top)) / 2 - top), DIGITS[label], fill=255, font=font
+        )
         if rng.random() < 0.5:  # heavier strokes, as in thick handwriting
             from PIL import ImageFilter
 
@@ -231,9 +284,7 @@ def _glyph_mask(label: int, box: int, rng: np.random.Generator, style: str) -> n
         return np.asarray(img, dtype=np.float32) / 255.0
     if label < 10:
         lines = _stroke_polylines(label, rng)
-        lines = [
-            _affine(line, rng, 0.0, rng.uniform(-0.35, 0.15), rng.uniform(0.7, 1.1)) for line in lines
-        ]
+        lines = [_affine(line, rng, 0.0, rng.uniform(-0.35, 0.15), rng.uniform(0.7, 1.1)) for line in lines]
         margin = 0.1
         lines = [(margin + (1 - 2 * margin) * line) * box for line in lines]
         _draw_polylines(draw, lines, box * rng.uniform(0.09, 0.17))
@@ -245,7 +296,7 @@ def _glyph_mask(label: int, box: int, rng: np.random.Generator, style: str) -> n
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.Generator) -> None:
     """One of ``SHAPES``, outlined or filled at random, centred in a box x box canvas."""
     filled = rng.random() < 0.5
-    lw = max(1, int(round(box * rng.uniform(0.07, 0.14))))
+    lw = max(1, round(box * rng.uniform(0.07, 0.14)))
     m = box * 0.1
     s = box - 2 * m
     c = box / 2
@@ -263,7 +314,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.
         if filled:
             draw.polygon(pts, fill=255)
         else:
-            draw.line(pts + [pts[0], pts[1]], fill=255, width=lw, joint="curve")
+            draw.line([*pts, pts[0], pts[1]], fill=255, width=lw, joint="curve")
     elif shape == "star":
         a = -np.pi / 2 + np.arange(10) * np.pi / 5
         r = np.where(np.arange(10) % 2 == 0, s / 2, s / 2 * rng.uniform(0.35, 0.5))
@@ -271,13 +322,13 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: int, rng: np.random.
         if filled:
             draw.polygon(pts, fill=255)
         else:
-            draw.line(pts + [pts[0], pts[1]], fill=255, width=lw, joint="curve")
+            draw.line([*pts, pts[0], pts[1]], fill=255, width=lw, joint="curve")
     elif shape == "cross":
-        w = max(lw, int(round(s * rng.uniform(0.15, 0.3))))
+        w = max(lw, round(s * rng.uniform(0.15, 0.3)))
         draw.rectangle((c - w / 2, m, c + w / 2, box - m), fill=255)
         draw.rectangle((m, c - w / 2, box - m, c + w / 2), fill=255)
     elif shape == "line":
-        w = max(lw, int(round(s * rng.uniform(0.06, 0.14))))
+        w = max(lw, round(s * rng.uniform(0.06, 0.14)))
         draw.line([(m, c), (box - m, c)], fill=255, width=w)
 
 
@@ -297,12 +348,12 @@ def object_mask(
     if style is None:
         style = "strokes" if rng.random() < 0.7 else "font"
     ss = supersample
-    box = max(8, int(round(pose.height * ss)))
+    box = max(8, round(pose.height * ss))
     glyph = Image.fromarray((_glyph_mask(label, box, rng, style) * 255).astype(np.uint8))
     glyph = glyph.rotate(pose.rotation, resample=Image.BILINEAR, expand=True)
     canvas = Image.new("L", (size.width * ss, size.height * ss), 0)
-    gx = int(round(pose.cx * ss - glyph.width / 2))
-    gy = int(round(pose.cy * ss - glyph.height / 2))
+    gx = round(pose.cx * ss - glyph.width / 2)
+    gy = round(pose.cy * ss - glyph.height / 2)
     canvas.paste(glyph, (gx, gy))
     return np.asarray(canvas, dtype=np.float32) / 255.0
 

@@ -94,7 +94,9 @@ def simulate(scene: TwoObjectScene) -> tuple[np.ndarray, list[Phase]]:
             pose = Pose(cx, cy, scene.height)
             masks.append(object_mask(CLASSES.index(name), scene.size, pose, glyph_rng, scene.styles[k], SUPERSAMPLE))
         t0 = p * steps * STEP_US
-        phases.append(Phase(t0, t0 + steps * STEP_US, {n: _box(m, side) for n, m in zip(scene.names, masks)}))
+        phases.append(
+            Phase(t0, t0 + steps * STEP_US, {n: _box(m, side) for n, m in zip(scene.names, masks, strict=True)})
+        )
         chunks += _move(camera, np.maximum(*masks), scene, side, t0, steps, first=p == 0)
     return np.concatenate(chunks), phases
 

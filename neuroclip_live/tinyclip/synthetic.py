@@ -27,10 +27,10 @@ import math
 import numpy as np
 
 from neuroclip_live.events import SensorSize
-from neuroclip_live.stream.simulator import EventCameraModel  # noqa: F401 - part of this module's interface
+from neuroclip_live.stream.simulator import EventCameraModel
 
 # The objects live in ``glyphs``; these names are part of this module's interface too.
-from neuroclip_live.tinyclip.glyphs import (  # noqa: F401
+from neuroclip_live.tinyclip.glyphs import (  # noqa: F401 - re-exported, see above
     CLASSES,
     DIGIT_TEMPLATES,
     DIGIT_WORDS,
@@ -101,7 +101,7 @@ def event_frame(
             a = angle + (rng.uniform(1.5, 2.6) if turn and i > n_steps // 2 else 0.0)
             x += distance / n_steps * math.cos(a)
             y += distance / n_steps * math.sin(a)
-        image = intensity(downsample(shift(mask, int(round(x * ss)), int(round(y * ss))), ss), fg, bg)
+        image = intensity(downsample(shift(mask, round(x * ss), round(y * ss)), ss), fg, bg)
         if i == 0:
             camera.reset(image, 0)
             continue

@@ -24,6 +24,7 @@ import math
 import multiprocessing as mp
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,15 +105,23 @@ def _make_chunk(args: tuple[int, int, int, float, float]) -> tuple[np.ndarray, n
 
 
 def make_dataset(
-    n: int, seed: int, image_size: int = 64, plain_fraction: float = 0.25, large_fraction: float = 0.15, workers: int = 2
+    n: int,
+    seed: int,
+    image_size: int = 64,
+    plain_fraction: float = 0.25,
+    large_fraction: float = 0.15,
+    workers: int = 2,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A pool of ``n`` synthetic training images (uint8, model input size) and labels, made in parallel."""
     chunk = 500
-    jobs = [(seed * 100_003 + k, min(chunk, n - k * chunk), image_size, plain_fraction, large_fraction) for k in range((n + chunk - 1) // chunk)]
+    jobs = [
+        (seed * 100_003 + k, min(chunk, n - k * chunk), image_size, plain_fraction, large_fraction)
+        for k in range((n + chunk - 1) // chunk)
+    ]
     images, labels = [], []
     t0 = time.time()
     with mp.get_context("fork").Pool(workers) as pool:
-        for k, (im, lb) in enumerate(pool.imap(_make_chunk, jobs)):
+        for im, lb in pool.imap(_make_chunk, jobs):
             images.append(im)
             labels.append(lb)
             done = sum(x.shape[0] for x in images)
@@ -151,7 +160,9 @@ def create_model(out: Path = DEFAULT_OUT, weights: Path | None = None):
     return model.float(), open_clip.get_tokenizer(MODEL_NAME)
 
 
-def class_positive_loss(image_f: torch.Tensor, text_f: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def class_positive_loss(
+    image_f: torch.Tensor, text_f: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
     """Symmetric contrastive loss in which every same-class (image, caption) pair is a positive."""
     logits = scale * image_f @ text_f.T
     same = (labels[:, None] == labels[None, :]).float()
@@ -198,7 +209,12 @@ def evaluate_nmnist(
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (labels, pred), 1)
     per_class = (confusion.diagonal() / np.maximum(confusion.sum(1), 1)).round(3).tolist()
-    return {"n": int(len(files)), "top1": float((pred == labels).mean()), "per_class": per_class, "confusion": confusion.tolist()}
+    return {
+        "n": len(files),
+        "top1": float((pred == labels).mean()),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
 
 
 @torch.no_grad()
@@ -231,8 +247,8 @@ def _optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
-def _warmup_cosine(lr: float, steps: int):  # noqa: ANN202 - a schedule: step -> learning rate
-    """Linear warm-up over the first 5% of steps, then cosine decay to zero."""
+def _warmup_cosine(lr: float, steps: int) -> Callable[[int], float]:
+    """Step -> learning rate: linear warm-up over the first 5% of steps, then cosine decay to zero."""
     warmup = max(1, int(0.05 * steps))
 
     def lr_at(step: int) -> float:
@@ -241,6 +257,36 @@ def _warmup_cosine(lr: float, steps: int):  # noqa: ANN202 - a schedule: step ->
         return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
     return lr_at
+
+
+def _train_step(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    tokens: torch.Tensor,
+    batch: int,
+    gen: torch.Generator,
+) -> float:
+    """One optimiser step on a random batch; returns its loss."""
+    idx = torch.randint(0, images.shape[0], (batch,), generator=gen)
+    lb = labels[idx]
+    x = images[idx, None].float()
+    # Cheap extra variety: a small random translation (background-filled) of the whole batch.
+    dx, dy = torch.randint(-3, 4, (2,), generator=gen).tolist()
+    if dx or dy:
+        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    cap = tokens[lb, torch.randint(0, tokens.shape[1], (batch,), generator=gen)]
+    image_f = model.encode_image(normalise(x), normalize=True)
+    text_f = model.encode_text(cap, normalize=True)
+    loss = class_positive_loss(image_f, text_f, lb, model.logit_scale.exp())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, math.log(100))
+    return loss.item()
 
 
 def train(args: argparse.Namespace) -> None:
@@ -258,7 +304,9 @@ def train(args: argparse.Namespace) -> None:
     t_start = time.time()
     print(f"making {args.pool} training images and 2000 held-out ones ...", flush=True)
     images, labels = make_dataset(args.pool, args.seed, workers=args.threads)
-    val_images, val_labels = make_dataset(2000, args.seed + 1, plain_fraction=0.0, large_fraction=0.0, workers=args.threads)
+    val_images, val_labels = make_dataset(
+        2000, args.seed + 1, plain_fraction=0.0, large_fraction=0.0, workers=args.threads
+    )
     tokens = caption_tokens(tokenizer, args.seed)
     print(f"data ready in {time.time() - t_start:.0f} s", flush=True)
 
@@ -271,36 +319,28 @@ def train(args: argparse.Namespace) -> None:
     for step in range(args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        idx = torch.randint(0, images.shape[0], (args.batch,), generator=gen)
-        lb = labels[idx]
-        x = images[idx, None].float()
-        # Cheap extra variety: a small random translation (background-filled) of the whole batch.
-        dx, dy = torch.randint(-3, 4, (2,), generator=gen).tolist()
-        if dx or dy:
-            x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        cap = tokens[lb, torch.randint(0, tokens.shape[1], (args.batch,), generator=gen)]
-        image_f = model.encode_image(normalise(x), normalize=True)
-        text_f = model.encode_text(cap, normalize=True)
-        loss = class_positive_loss(image_f, text_f, lb, model.logit_scale.exp())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        loss_avg = loss.item() if loss_avg is None else 0.95 * loss_avg + 0.05 * loss.item()
+        loss = _train_step(model, opt, images, labels, tokens, args.batch, gen)
+        loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
         if (step + 1) % 25 == 0 or step == 0:
             el = time.time() - t_train
             eta = el / (step + 1) * (args.steps - step - 1)
-            print(f"step {step + 1}/{args.steps} loss {loss_avg:.3f} lr {lr_at(step):.2e} scale {model.logit_scale.exp().item():.1f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min", flush=True)
+            print(
+                f"step {step + 1}/{args.steps} loss {loss_avg:.3f} lr {lr_at(step):.2e} "
+                f"scale {model.logit_scale.exp().item():.1f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min",
+                flush=True,
+            )
         if (step + 1) % args.val_every == 0 or step + 1 == args.steps:
-            text = all_class_text_features(model, tokenizer)
-            print(f"  held-out synthetic event frames: top-1 {synthetic_accuracy(model, text, val_images, val_labels):.3f}", flush=True)
+            top1 = synthetic_accuracy(model, all_class_text_features(model, tokenizer), val_images, val_labels)
+            print(f"  held-out synthetic event frames: top-1 {top1:.3f}", flush=True)
 
-    print(f"training took {(time.time() - t_train) / 60:.1f} min ({(time.time() - t_start) / 60:.1f} min with data)", flush=True)
+    print(
+        f"training took {(time.time() - t_train) / 60:.1f} min ({(time.time() - t_start) / 60:.1f} min with data)",
+        flush=True,
+    )
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / f"{MODEL_NAME}.safetensors"))
-    print(f"wrote {out / (MODEL_NAME + '.safetensors')} ({(out / (MODEL_NAME + '.safetensors')).stat().st_size / 1e6:.1f} MB)", flush=True)
+    weights = out / f"{MODEL_NAME}.safetensors"
+    save_file(state, str(weights))
+    print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB)", flush=True)
     if args.nmnist:
         report_nmnist(out, Path(args.nmnist))
 
@@ -310,7 +350,10 @@ def report_nmnist(out: Path, root: Path) -> None:
     torch.manual_seed(0)
     model, tokenizer = create_model(out, out / f"{MODEL_NAME}.safetensors")
     t0 = time.time()
-    for name, templates in [("single prompt", EVAL_TEMPLATES), ("ensemble", [t.replace("{d}", "{}") for t in synthetic.DIGIT_TEMPLATES if "{d}" in t])]:
+    for name, templates in [
+        ("single prompt", EVAL_TEMPLATES),
+        ("ensemble", [t.replace("{d}", "{}") for t in synthetic.DIGIT_TEMPLATES if "{d}" in t]),
+    ]:
         r = evaluate_nmnist(model, tokenizer, root, templates=templates)
         summary = f"N-MNIST zero-shot ({name}, n={r['n']}, T={defaults.T} count, summed logits)"
         print(f"{summary}: top-1 {r['top1']:.3f}", flush=True)

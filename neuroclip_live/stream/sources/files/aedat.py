@@ -303,7 +303,7 @@ class AedatFileSource(ScannedFileSource):
         # boundaries found by the scan and hold about _DV_READ_EVENTS events.
         firsts = self._scan.chunk_first_t
         step = max(1, _DV_READ_EVENTS * len(firsts) // max(self._scan.count, 1))
-        bounds = np.unique(np.array(firsts[::step] + [self._scan.time_range[1] + 1], dtype=np.int64))
+        bounds = np.unique(np.array([*firsts[::step], self._scan.time_range[1] + 1], dtype=np.int64))
         start = int(bounds[0]) if start_us is None else max(int(start_us), int(bounds[0]))
         i = max(int(np.searchsorted(bounds, start, side="right")) - 1, 0)
         lo = start

@@ -68,7 +68,12 @@ def read_dat_header(path: Path) -> tuple[int, dict[str, str]]:
 class DatFileSource(ScannedFileSource):
     """A ``.dat`` recording of CD events."""
 
-    def __init__(self, path: str | os.PathLike, in_memory_max_events: int = IN_MEMORY_MAX_EVENTS, sensor: SensorSize | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        in_memory_max_events: int = IN_MEMORY_MAX_EVENTS,
+        sensor: SensorSize | None = None,
+    ) -> None:
         self.path, self._notes = require_readable_file(path), []
         self._start, keys = read_dat_header(self.path)
         self._t0 = _int(keys.get("t0")) or 0

@@ -248,7 +248,8 @@ class FaeryFileSource(ScannedFileSource):
         faery then checks no bounds; ``event_checks`` drops the damaged events against
         the size the original header gave, and reading goes on.
         """
-        self._copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".raw")
+        # Held open while faery decodes it; closing the source closes (and so deletes) it.
+        self._copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".raw")  # noqa: SIM115 - held, see above
         with self.path.open("rb") as f:
             while (line := f.readline(1024)).startswith(b"%"):
                 if not line.lower().startswith(b"% geometry"):
@@ -261,7 +262,10 @@ class FaeryFileSource(ScannedFileSource):
         return scan_until_damage(RecordingScan(self._bounds, in_memory_max_events), faery_chunks(self._open()))
 
     def _repair_time_words(self, scan: RecordingScan, in_memory_max_events: int) -> RecordingScan:
-        """Time jumped ahead and stayed there: decode a copy without the damaged time words, if any (evt_time_repair)."""
+        """Time jumped ahead and stayed there: decode a copy without the damaged time words, if any.
+
+        The words are found and replaced by ``evt_time_repair``.
+        """
         data_start = prophesee_layout(self._decode_path, ".raw")[0]
         offsets, words = damaged_time_words(self._decode_path, data_start, self._layout[1] or "3")
         if not offsets.size:

@@ -39,9 +39,7 @@ def decode_nmnist_bytes(raw: bytes | np.ndarray) -> tuple[np.ndarray, int]:
     events["x"] = rec[:, 0]
     events["y"] = rec[:, 1]
     events["p"] = rec[:, 2] >> 7
-    events["t"] = (
-        ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
-    )
+    events["t"] = ((rec[:, 2].astype(np.int64) & 0x7F) << 16) | (rec[:, 3].astype(np.int64) << 8) | rec[:, 4]
     return events, buf.shape[0] - usable
 
 

@@ -56,7 +56,7 @@ def _resolve(host: str, port: int, target: str) -> str:
 
 
 def _connect(ip: str, port: int, target: str) -> tuple[socket.socket, Greeting]:
-    """Connect and read the whole greeting within the timeout; a one-line SourceError unless a DV event server answers."""
+    """Connect and read the whole greeting within the timeout; a one-line SourceError unless a DV server answers."""
     try:
         sock = socket.create_connection((ip, port), timeout=CONNECT_TIMEOUT_S)
     except ConnectionRefusedError:

@@ -145,7 +145,9 @@ def _relay(upstream_fd: int, listener_fd: int, streams: dict[int, str]) -> None:
 
 if __name__ == "__main__":
     try:
-        _relay(int(sys.argv[1]), int(sys.argv[2]), {int(i): kind for i, kind in (a.split(":", 1) for a in sys.argv[3:])})
+        _relay(
+            int(sys.argv[1]), int(sys.argv[2]), {int(i): kind for i, kind in (a.split(":", 1) for a in sys.argv[3:])}
+        )
     finally:
         # Without interpreter shutdown: the stdin watcher thread would make it fail.
         sys.stdout.flush()

@@ -182,7 +182,8 @@ def walk(path: Path) -> PacketChain:
 
 def repaired_copy(path: Path, chain: PacketChain) -> tempfile._TemporaryFileWrapper:
     """A temporary copy holding the header and the good packets only, with no packet table to trust."""
-    copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".aedat4")
+    # Returned open: the copy is read by the source and deleted when the source closes it.
+    copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=".aedat4")  # noqa: SIM115 - returned open, see above
     with path.open("rb") as f:
         copy.write(f.read(chain.data_start))
         for offset, length in chain.runs:

@@ -82,7 +82,8 @@ class CheckedAedat:
             self.notes.append(f"{name}: stepped over {what} to the next packets")
         elif tail:
             self.notes.append(
-                f"{name}: its last {tail:,} bytes hold no whole packet (cut short or damaged); replaying the packets before"
+                f"{name}: its last {tail:,} bytes hold no whole packet (cut short or damaged); "
+                "replaying the packets before"
             )
         else:
             self.notes.append(f"{name}: its packet table is missing or damaged (cut short?); read packet by packet")

@@ -85,7 +85,8 @@ def damaged_time_words(path: Path, data_start: int, version: str) -> tuple[np.nd
 
 def repaired_time_copy(path: Path, offsets: np.ndarray, replacements: np.ndarray) -> tempfile._TemporaryFileWrapper:
     """A temporary copy of ``path`` with the words at ``offsets`` overwritten by ``replacements``."""
-    copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=path.suffix)
+    # Returned open: the copy is read by the source and deleted when the source closes it.
+    copy = tempfile.NamedTemporaryFile(prefix="neuroclip-", suffix=path.suffix)  # noqa: SIM115 - returned open, see above
     with path.open("rb") as f:
         shutil.copyfileobj(f, copy, 1 << 20)
     for offset, word in zip(offsets.tolist(), replacements, strict=True):

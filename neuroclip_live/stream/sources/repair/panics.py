@@ -28,7 +28,7 @@ _PANIC_MARKERS = (b"panicked at", b"stack backtrace", b"RUST_BACKTRACE", b"\n   
 
 def _is_panic_line(line: bytes) -> bool:
     stripped = line.lstrip()
-    return any(m in line for m in _PANIC_MARKERS) or stripped[:1].isdigit() and b": " in stripped[:8]
+    return any(m in line for m in _PANIC_MARKERS) or (stripped[:1].isdigit() and b": " in stripped[:8])
 
 
 def _forward(data: bytes, fd: int) -> None:
