@@ -142,10 +142,8 @@ def resolve_data_defaults(args: argparse.Namespace) -> None:
     if training:
         # Session examples are few and alike, and the objects come back at other sizes and places: the teaching
         # recipe named 96% of an unseen recording's windows against 58% without (benchmarks/teach_jitter.py).
-        for name in ("centre", "jitter"):
-            if getattr(args, name) is None:
-                setattr(args, name, True)
-                taken.append(f"--{name}")
+        taken += ["--centre" if args.centre is None else "", "--jitter" if args.jitter is None else ""]
+        args.centre, args.jitter = args.centre is not False, args.jitter is not False
     else:
         args.centre = bool(args.centre)
     taken = [t for t in taken if t]

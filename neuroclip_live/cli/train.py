@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_summary(args: argparse.Namespace, trained: Any, seconds: float) -> None:
     fit = trained.fit
     jitter = ", scale and placement jitter" if args.jitter else ""
+    jitter += ", frames centred on their events" if args.centre else ""
     print(
         f"trained on {counted(len(trained.shots), 'sample')} ({args.shots} a class, "
         f"{counted(args.views, 'augmented view')} each{jitter}) for {counted(args.epochs, 'epoch')} "
