@@ -2,6 +2,7 @@
 
     python benchmarks/soak.py --minutes 10 --mode window --model tiny-digits
     python benchmarks/soak.py --minutes 3 --mode both --file recordings/sample.aedat4 --speed 0
+    python benchmarks/soak.py --minutes 5 --mode window --where   # relevance maps on
 
 Each run is a child process (this script with ``--child``), so an abort shows as its exit status
 and RSS is read from outside (/proc/PID/status every few seconds). It prints, per run: exit
@@ -32,6 +33,8 @@ def _config(args: argparse.Namespace):
     words = ["--file", args.file, "--loop", "--speed", str(args.speed)]
     if args.model:
         words += ["--model", args.model]
+    if args.where:
+        words.append("--where")
     return config_from_argv(words)
 
 
@@ -131,18 +134,22 @@ def _rss_mb(pid: int) -> float | None:
 
 def _soak(mode: str, args: argparse.Namespace) -> bool:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    words = [
-        sys.executable,
-        __file__,
-        "--child",
-        mode,
-        "--minutes",
-        str(args.minutes),
-        "--file",
-        args.file,
-        "--speed",
-        str(args.speed),
-    ] + (["--model", args.model] if args.model else [])
+    words = (
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--minutes",
+            str(args.minutes),
+            "--file",
+            args.file,
+            "--speed",
+            str(args.speed),
+        ]
+        + (["--model", args.model] if args.model else [])
+        + (["--where"] if args.where else [])
+    )
     proc = subprocess.Popen(words, stdout=subprocess.PIPE, text=True, env=env)
     t0 = time.monotonic()
     samples: list[tuple[float, float]] = []
@@ -182,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--file", default=str(ROOT / "recordings" / "sample.aedat4"))
     p.add_argument("--model", default="tiny-digits", help="model name, or '' for frames only")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
+    p.add_argument("--where", action="store_true", help="relevance maps on, every timestep")
     p.add_argument("--max-growth", type=float, default=10.0, help="allowed RSS growth after minute 1, in percent")
     p.add_argument("--child", choices=("window", "headless"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
