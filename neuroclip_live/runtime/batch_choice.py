@@ -34,19 +34,15 @@ class BatchChoice:
 
     def size(self, waiting: int, lossless: bool) -> int:
         """Frames to take of the ``waiting`` ones (``lossless``: the reader waits for the worker)."""
-        if lossless or waiting <= 1:
-            return self.max_batch
-        if self.batch_ms is None:
-            return self.max_batch  # learn what a batch costs
-        if self.single_ms is None:
+        if lossless or waiting <= 1 or self.batch_ms is None:
+            return self.max_batch  # nothing to choose, or first learn what a batch costs
+        if not self.batches_pay:  # single frames cost as much a frame, or are not measured yet
             return 1
-        if self.batch_ms < CHEAPER * self.single_ms:
-            self._since_single += 1
-            if self._since_single >= RETRY_EVERY:
-                self._since_single = 0
-                return 1
-            return self.max_batch
-        return 1
+        self._since_single += 1
+        if self._since_single >= RETRY_EVERY:
+            self._since_single = 0
+            return 1
+        return self.max_batch
 
     def record(self, frames: int, ms_per_frame: float) -> None:
         """Learn from one scored batch of ``frames`` that took ``ms_per_frame`` a frame."""

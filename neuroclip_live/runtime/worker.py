@@ -104,9 +104,7 @@ class ModelWorker:
         """Frames to take: as ``BatchChoice`` says with a model; frames only, whatever is waiting (a wake-up each)."""
         if self._classifier is None:
             return FRAMES_ONLY_BATCH
-        with self._status.lock:
-            every_frame = lossless(self._status.config, self._status.controls, self._status.replay is not None)
-        return self._choice.size(len(self._queue), every_frame)
+        return self._choice.size(len(self._queue), self._status.is_lossless)
 
     def results(self, timeout: float | None = None) -> Iterator[StepResult]:
         """Every scored timestep in order until the stream ends or the pipeline stops (see ``ResultBuffer``)."""
