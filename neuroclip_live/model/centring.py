@@ -84,3 +84,8 @@ def centre_frames(frames: np.ndarray) -> np.ndarray:
         return centre_frame(frames, min(frames.shape))
     side = min(frames.shape[1:])
     return np.stack([centre_frame(f, side) for f in frames]) if len(frames) else frames[:, :side, :side]
+
+
+def centred_if(frames: np.ndarray, centred: bool) -> np.ndarray:
+    """The frames as a model trained with or without centring sees them: ``centre_frames`` or as they are."""
+    return centre_frames(frames) if centred else frames

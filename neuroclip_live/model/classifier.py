@@ -24,7 +24,7 @@ import torch
 from neuroclip_live import defaults
 from neuroclip_live.errors import ModelError
 from neuroclip_live.model.adapter import InterTimestepAdapter
-from neuroclip_live.model.centring import centre_frames
+from neuroclip_live.model.centring import centred_if
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.model.prompts import (
     LabelSet,
@@ -267,7 +267,7 @@ class StreamingClassifier:
             return []
         where = self._where
         mapped = batch if self.map_every_frame else 1
-        seen = centre_frames(frames) if self.centred else frames
+        seen = centred_if(frames, self.centred)
         if where is None:
             feats, located = self.backbone.encode_frames(seen), None
         elif self.centred:  # the scores see the object centred; its map needs the sensor's own places
@@ -320,7 +320,7 @@ class StreamingClassifier:
         """
         if self.adapter is None:
             frames = frames[-self.T :]  # without membrane, older frames cannot matter
-        feats = self.backbone.encode_frames(centre_frames(frames) if self.centred else frames)
+        feats = self.backbone.encode_frames(centred_if(frames, self.centred))
         if self.adapter is not None:
             saved = self.adapter.lif.mem.clone()
             feats = self.adapter.forward_sequence(feats[:, None])[:, 0]

@@ -19,7 +19,7 @@ import torch
 
 from neuroclip_live.errors import NeuroclipError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.model.centring import centre_frames, split_cut
+from neuroclip_live.model.centring import centred_if, split_cut
 from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.augment import Augmentation, apply_view, draw_view
@@ -128,7 +128,7 @@ def sample_frames_of(events: np.ndarray, size: SensorSize, T: int, cut: str) -> 
     """A sample's T frames by ``cut``: "count" or "time", object-centred when it ends in "+centred"."""
     mode, centred = split_cut(cut)
     frames = sample_frames(events, size, T, mode)  # type: ignore[arg-type]
-    return centre_frames(frames) if centred else frames
+    return centred_if(frames, centred)
 
 
 def encode_views(backbone: ClipBackbone, frames: Sequence[np.ndarray], T: int, batch_size: int) -> torch.Tensor:

@@ -31,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from neuroclip_live import defaults
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
-from neuroclip_live.model.centring import centre_frames
+from neuroclip_live.model.centring import centred_if
 from neuroclip_live.model.classifier import encode_frames_batched
 from neuroclip_live.model.clip_model import ClipBackbone
 from neuroclip_live.offline.evaluation import FeatureSet
@@ -189,5 +189,5 @@ def encode_images(
     rng = np.random.default_rng(seed)
     frames = np.stack([image_frames(img, size, T, rng, encoding) for img in images.images for _ in range(views)])
     flat = frames.reshape(-1, size.height, size.width)
-    feats = encode_frames_batched(backbone, centre_frames(flat) if centred else flat, batch_size)
+    feats = encode_frames_batched(backbone, centred_if(flat, centred), batch_size)
     return FeatureSet(feats.view(len(frames), T, -1), np.repeat(images.labels, views))
