@@ -47,6 +47,9 @@ SCORE_SAMPLE = (
     "tiny-digits",
 )
 
+# A few-shot run quick enough for a test: tiny-digits, 2 epochs of 2 views, 2 validation samples a class.
+QUICK_TRAINING = ("--model", "tiny-digits", "--epochs", "2", "--views", "2", "--val-per-class", "2", "--quiet")
+
 needs_shared = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real event data not found at {SHARED_DATA} (../shared/data beside the project)"
 )

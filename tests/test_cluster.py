@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from conftest import QUICK_TRAINING
 from neuroclip_live.cli import main
 from neuroclip_live.errors import ClusterError
 from neuroclip_live.model.clip_model import load_clip
@@ -96,23 +97,7 @@ def test_a_killed_worker_and_a_stopped_driver_lose_nothing(ray_local, tiny, nmni
 
 # --------------------------------------------------------------------------- the command line
 
-FEW_SHOT = [
-    "--split",
-    "Train",
-    "--model",
-    "tiny-digits",
-    "--templates",
-    "a photo of the digit {}.",
-    "--shots",
-    "2",
-    "--epochs",
-    "2",
-    "--views",
-    "2",
-    "--val-per-class",
-    "2",
-    "--quiet",
-]
+FEW_SHOT = ["--split", "Train", "--templates", "a photo of the digit {}.", "--shots", "2", *QUICK_TRAINING]
 
 
 @pytest.fixture

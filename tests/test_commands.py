@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import QUICK_TRAINING
 from neuroclip_live.cli import main
 
 DIGIT_TEMPLATE = "a photo of the digit {}."
@@ -37,17 +38,9 @@ def test_train_then_evaluate_with_the_adapter(small_root, tmp_path, capsys):
             "3",
             "--out",
             str(out),
-            "--model",
-            "tiny-digits",
-            "--epochs",
-            "2",
-            "--views",
-            "2",
-            "--val-per-class",
-            "2",
+            *QUICK_TRAINING,
             "--templates",
             DIGIT_TEMPLATE,
-            "--quiet",
             "--no-flip",
         ]
     )

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, QUICK_TRAINING
 from neuroclip_live.cli import main
 
 SAMPLE = PROJECT_ROOT / "recordings" / "sample.aedat4"
@@ -27,15 +27,7 @@ def digits_adapter(nmnist_slice, tmp_path_factory):
             "3",
             "--out",
             str(out),
-            "--model",
-            "tiny-digits",
-            "--epochs",
-            "2",
-            "--views",
-            "2",
-            "--val-per-class",
-            "2",
-            "--quiet",
+            *QUICK_TRAINING,
             "--no-flip",
         ]
     )

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import QUICK_TRAINING
 from neuroclip_live.errors import DataError
 from neuroclip_live.events import SensorSize
 from neuroclip_live.model.adapter import AdapterInfo, load_adapter, save_adapter
@@ -250,15 +251,7 @@ def test_train_with_images_records_the_transfer_and_loads_with_adapter(small_roo
         "2",
         "--out",
         str(out),
-        "--model",
-        "tiny-digits",
-        "--epochs",
-        "2",
-        "--views",
-        "2",
-        "--val-per-class",
-        "2",
-        "--quiet",
+        *QUICK_TRAINING,
         "--no-flip",
     ]
     assert main([*base, "--images", str(images), "--lambda-feature", "0.5", "--lambda-tcka", "2"]) == 0
