@@ -27,7 +27,6 @@ import torch
 from benchmarks.gpu_names import SECTIONS
 
 SCHEMA = "neuroclip-gpu-benchmark/1"
-STATUSES = ("ok", "over_budget", "failed", "skipped", "timed_out")
 
 
 class SectionSkipped(Exception):

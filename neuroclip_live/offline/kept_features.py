@@ -121,12 +121,6 @@ class KeptFeatures:
             n = self._n
             return StepRows(*(self._columns[name][:n] for name in _COLUMNS), self._feats[:n], self._dropped)
 
-    @classmethod
-    def from_rows(cls, rows: StepRows) -> KeptFeatures:
-        kept = cls(rows.feats.shape[1], max(1, len(rows)))
-        kept.append(rows.t_start_us, rows.t_end_us, rows.events, rows.segment, rows.feats)
-        return kept
-
 
 @dataclass(frozen=True)
 class StepRows:
