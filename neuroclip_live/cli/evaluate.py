@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
     from neuroclip_live.runtime.outputs import check_output_file
 
-    resolve_data_defaults(args)
+    resolve_data_defaults(args, training=False)
     # Before the encoding and training, not after it.
     for option, path in (("--save-alpha", args.save_alpha), ("--json", args.json)):
         if path and path != "-":

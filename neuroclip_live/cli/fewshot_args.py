@@ -123,13 +123,13 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_data_defaults(args: argparse.Namespace) -> None:
-    """Fill -T, --cut, --centre and --jitter left unset: from the examples' origin when clips or the Teach panel
-    wrote the data (their framing, and the teaching recipe for ``train``), else the N-MNIST defaults; says which."""
+def resolve_data_defaults(args: argparse.Namespace, training: bool) -> None:
+    """Fill -T, --cut, --centre and (``training``: train's) --jitter left unset: from the examples' origin when
+    clips or the Teach panel wrote the data (their framing, and the teaching recipe for ``train``), else the
+    N-MNIST defaults; says which. ``evaluate`` centres only as its adapter says."""
     from neuroclip_live.offline.examples import read_origin
 
     origin = read_origin(args.data)
-    training = hasattr(args, "jitter")  # train has the recipe's options; evaluate scores as the adapter says
     if origin is None:
         args.T, args.cut = args.T or defaults.T, args.cut or "count"
         args.centre = bool(args.centre)

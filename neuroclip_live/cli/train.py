@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from neuroclip_live.runtime.outputs import check_output_file
 
     check_output_file(args.out, "--out")  # before the training, not after it
-    resolve_data_defaults(args)
+    resolve_data_defaults(args, training=True)
     settings = fewshot_settings(args)
     data = load_split(args.data, args.split)
     tm = load_text_model(model_settings(args), data.folders, data.classes, args.labels)
